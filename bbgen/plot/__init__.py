@@ -1,0 +1,3 @@
+"""Plotting helpers: one function per figure, ``(data, ax=None) -> Axes``."""
+
+__all__: list[str] = []
