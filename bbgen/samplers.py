@@ -1,0 +1,218 @@
+"""RoI samplers for two-stage detectors: OFB sampling and online hard positive mining.
+
+* :class:`OFBSampler` — Online Foreground-Balanced sampling (thesis §4.6.1, Tables 4.2/4.3): with C
+  foreground classes among an image's positive RoIs and k_c positives of class c, every positive
+  gets probability 1/(C·k_c) and the positives are drawn from that multinomial without
+  replacement. Negatives are drawn at random or, when per-RoI losses are supplied, as the hardest
+  (OHNM, the "H" rows of Table 4.3). Drop-in for torchvision's ``BalancedPositiveNegativeSampler``.
+* :func:`ohpm_select` — Online Hard Positive Mining (thesis §4.5.3, Table 4.1): NMS with the loss
+  as score, then the k hardest survivors.
+
+Only torch is required; ``torchvision.ops.nms`` is used when torchvision is importable.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = ["OFBSampler", "ohpm_select", "ofb_probabilities"]
+
+_NEGATIVE_MODES = ("random", "hard")
+
+
+def _check_boxes(boxes: Tensor, name: str) -> None:
+    if not isinstance(boxes, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(boxes).__name__}")
+    if boxes.dim() != 2 or boxes.shape[-1] != 4:
+        raise ValueError(f"{name} must have shape [N, 4], got {tuple(boxes.shape)}")
+    if not boxes.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {boxes.dtype}")
+
+
+def _pairwise_iou(boxes: Tensor) -> Tensor:
+    """IoU of every pair of ``boxes`` [N, 4] -> [N, N] (bbgen's single box_iou implementation)."""
+    from bbgen.boxes import box_iou
+
+    return box_iou(boxes, boxes)
+
+
+def _greedy_nms_torch(boxes: Tensor, iou_threshold: float) -> Tensor:
+    """Greedy NMS over ``boxes`` [N, 4] already in priority order -> kept positions [K] (ascending).
+
+    A box is suppressed when its IoU with an earlier kept box exceeds ``iou_threshold``
+    (torchvision's convention). The pairwise matrix is computed once; the scan is O(N²) but N is a
+    few hundred candidates per image here.
+    """
+    n = boxes.shape[0]
+    if n == 0:
+        return torch.zeros(0, dtype=torch.long, device=boxes.device)
+    overlap = (_pairwise_iou(boxes) > iou_threshold).cpu()
+    suppressed = torch.zeros(n, dtype=torch.bool)
+    keep = []
+    for i in range(n):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        suppressed |= overlap[i]
+    return torch.tensor(keep, dtype=torch.long, device=boxes.device)
+
+
+def _greedy_nms(boxes: Tensor, iou_threshold: float) -> Tensor:
+    """Greedy NMS with the rows of ``boxes`` [N, 4] as priority order -> kept positions [K]."""
+    try:
+        from torchvision.ops import nms
+    except ImportError:
+        return _greedy_nms_torch(boxes, iou_threshold)
+    # Strictly decreasing rank scores make torchvision visit the boxes in exactly our order,
+    # so ties in the loss cannot be broken differently by its internal sort.
+    rank = torch.arange(boxes.shape[0], 0, -1, dtype=torch.float32, device=boxes.device)
+    keep = nms(boxes.float(), rank, iou_threshold)
+    return keep.sort().values
+
+
+def ohpm_select(boxes: Tensor, losses: Tensor, k: int, nms_iou: float = 0.7) -> Tensor:
+    """Online hard positive mining (thesis §4.5.3): NMS by loss, then the ``k`` hardest.
+
+    Args:
+        boxes: candidate boxes ``[N, 4]`` (x1, y1, x2, y2), e.g. the RoINum pRoIs of one image.
+        losses: per-candidate loss ``[N]`` (higher = harder); finite.
+        k: how many to keep (``k >= 0``); fewer are returned when NMS leaves fewer than ``k``.
+        nms_iou: a candidate is suppressed when its IoU with a harder kept one exceeds this.
+
+    Returns:
+        ``LongTensor[min(k, K)]`` of indices into ``boxes``, hardest first. Ties in the loss are
+        broken by the lower index, so the result is deterministic.
+    """
+    _check_boxes(boxes, "boxes")
+    if not isinstance(losses, Tensor):
+        raise TypeError(f"losses must be a torch.Tensor, got {type(losses).__name__}")
+    if losses.shape != boxes.shape[:1]:
+        raise ValueError(f"losses must have shape [{boxes.shape[0]}] to match boxes, got {tuple(losses.shape)}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"k must be a non-negative int, got {k!r}")
+    if not 0.0 <= float(nms_iou) <= 1.0:
+        raise ValueError(f"nms_iou must lie in [0, 1], got {nms_iou!r}")
+    if losses.numel() and not bool(torch.isfinite(losses).all()):
+        raise ValueError("losses must be finite; got NaN or inf")
+    # stable sort on -loss: equal losses keep ascending index order
+    order = torch.sort(-losses.detach().double(), stable=True).indices
+    kept = _greedy_nms(boxes.detach()[order], float(nms_iou))
+    return order[kept[:k]]
+
+
+def ofb_probabilities(labels: Tensor) -> Tensor:
+    """OFB sampling weights (thesis §4.6.1): ``1 / (C · k_c)`` for each positive label.
+
+    Args:
+        labels: class labels of the positive RoIs ``[P]`` (integers ≥ 1).
+
+    Returns:
+        ``[P]`` float64 probabilities summing to 1 (each present class gets total mass 1/C).
+    """
+    if labels.numel() == 0:
+        return torch.zeros(0, dtype=torch.float64, device=labels.device)
+    _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+    return 1.0 / (counts.numel() * counts[inverse].double())
+
+
+class OFBSampler:
+    """Online foreground-balanced positive sampler with random or hard negatives (thesis §4.6.1).
+
+    Same contract as ``torchvision.models.detection._utils.BalancedPositiveNegativeSampler``, so it
+    can be assigned to ``model.roi_heads.fg_bg_sampler``. Per image, ``floor(batch_size_per_image ·
+    positive_fraction)`` positives (or all, if fewer) are drawn without replacement with
+    probability proportional to 1/(C·k_c); negatives fill the rest of the batch.
+
+    Args:
+        batch_size_per_image: RoIs sampled per image (torchvision default 512).
+        positive_fraction: maximum fraction of positives (torchvision default 0.25).
+        negative: ``"random"`` (uniform without replacement) or ``"hard"`` (the highest-loss
+            negatives; requires ``losses`` in the call — OHNM, thesis Table 4.3).
+        generator: ``torch.Generator`` used for every draw (reproducible sampling).
+    """
+
+    def __init__(self, batch_size_per_image: int, positive_fraction: float, *, negative: str = "random",
+                 generator: Optional[torch.Generator] = None) -> None:
+        if isinstance(batch_size_per_image, bool) or not isinstance(batch_size_per_image, int) \
+                or batch_size_per_image < 1:
+            raise ValueError(f"batch_size_per_image must be a positive int, got {batch_size_per_image!r}")
+        if not isinstance(positive_fraction, (int, float)) or not 0.0 <= float(positive_fraction) <= 1.0:
+            raise ValueError(f"positive_fraction must lie in [0, 1], got {positive_fraction!r}")
+        if negative not in _NEGATIVE_MODES:
+            raise ValueError(f"negative must be one of {_NEGATIVE_MODES}, got {negative!r}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        self.batch_size_per_image = batch_size_per_image
+        self.positive_fraction = float(positive_fraction)
+        self.negative = negative
+        self.generator = generator
+
+    def __repr__(self) -> str:
+        return (f"OFBSampler(batch_size_per_image={self.batch_size_per_image}, "
+                f"positive_fraction={self.positive_fraction}, negative={self.negative!r})")
+
+    def _device(self, fallback: torch.device) -> torch.device:
+        return self.generator.device if self.generator is not None else fallback
+
+    def _draw_positives(self, labels: Tensor, num: int) -> Tensor:
+        """``num`` positions of ``labels`` [P] drawn without replacement with OFB weights."""
+        if num >= labels.numel():
+            return torch.arange(labels.numel(), device=labels.device)
+        if num == 0:
+            return torch.zeros(0, dtype=torch.long, device=labels.device)
+        dev = self._device(labels.device)
+        weights = ofb_probabilities(labels.to(dev))
+        pick = torch.multinomial(weights, num, replacement=False, generator=self.generator)
+        return pick.to(labels.device)
+
+    def _draw_negatives(self, count: int, num: int, losses: Optional[Tensor], device: torch.device) -> Tensor:
+        if self.negative == "hard":
+            # highest loss first; stable so equal losses keep index order (deterministic OHNM)
+            return torch.sort(-losses.detach().double(), stable=True).indices[:num]
+        dev = self._device(device)
+        return torch.randperm(count, generator=self.generator, device=dev)[:num].to(device)
+
+    def __call__(self, matched_idxs: Sequence[Tensor],
+                 losses: Optional[Sequence[Tensor]] = None) -> tuple[list[Tensor], list[Tensor]]:
+        """Sample positives and negatives for each image.
+
+        Args:
+            matched_idxs: per image, ``[R_i]`` integer class labels: ``>= 1`` positive (its class),
+                ``0`` background, ``-1`` ignored (what torchvision's ``RoIHeads.subsample`` passes).
+            losses: optional per image ``[R_i]`` per-RoI losses; required for ``negative="hard"``.
+
+        Returns:
+            ``(pos_masks, neg_masks)``: per image ``uint8`` masks ``[R_i]`` of the sampled RoIs.
+        """
+        if isinstance(matched_idxs, Tensor) or not isinstance(matched_idxs, (list, tuple)):
+            raise TypeError(f"matched_idxs must be a list of tensors, got {type(matched_idxs).__name__}")
+        if self.negative == "hard" and losses is None:
+            raise ValueError("losses is required when negative='hard' (per-RoI losses for OHNM), got None")
+        if losses is not None and len(losses) != len(matched_idxs):
+            raise ValueError(f"losses must have one tensor per image ({len(matched_idxs)}), got {len(losses)}")
+        num_pos_max = int(self.batch_size_per_image * self.positive_fraction)
+        pos_masks, neg_masks = [], []
+        for i, labels in enumerate(matched_idxs):
+            if not isinstance(labels, Tensor) or labels.dim() != 1:
+                raise ValueError(f"matched_idxs[{i}] must be a 1-D tensor of class labels")
+            positive = torch.where(labels >= 1)[0]
+            negative = torch.where(labels == 0)[0]
+            num_pos = min(positive.numel(), num_pos_max)
+            num_neg = min(negative.numel(), self.batch_size_per_image - num_pos)
+            neg_losses = None
+            if losses is not None:
+                if losses[i].shape != labels.shape:
+                    raise ValueError(f"losses[{i}] must have shape {tuple(labels.shape)}, "
+                                     f"got {tuple(losses[i].shape)}")
+                neg_losses = losses[i][negative]
+            pos_pick = positive[self._draw_positives(labels[positive], num_pos)]
+            neg_pick = negative[self._draw_negatives(negative.numel(), num_neg, neg_losses, labels.device)]
+            pos_mask = torch.zeros_like(labels, dtype=torch.uint8)
+            neg_mask = torch.zeros_like(labels, dtype=torch.uint8)
+            pos_mask[pos_pick] = 1
+            neg_mask[neg_pick] = 1
+            pos_masks.append(pos_mask)
+            neg_masks.append(neg_mask)
+        return pos_masks, neg_masks
