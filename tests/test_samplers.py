@@ -212,3 +212,20 @@ def test_ohpm_select_bad_input(args, exc, match):
         ohpm_select(*args)
     with pytest.raises(ValueError, match="nms_iou"):
         ohpm_select(torch.zeros(3, 4), torch.zeros(3), 1, nms_iou=1.5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(0, 50), seed=st.integers(0, 2**31), thr=st.sampled_from([0.3, 0.7]), ties=st.booleans())
+def test_ohpm_select_without_torchvision_is_identical(n, seed, thr, ties):
+    """bbgen core must not need torchvision: the pure-torch NMS gives the same selection."""
+    import sys
+
+    boxes = _random_boxes(n, seed)
+    losses = torch.rand(n, generator=torch.Generator().manual_seed(seed + 1))
+    if ties:
+        losses = (losses * 3).floor()
+    with_tv = ohpm_select(boxes, losses, 20, nms_iou=thr)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "torchvision.ops", None)  # makes `from torchvision.ops import nms` fail
+        without_tv = ohpm_select(boxes, losses, 20, nms_iou=thr)
+    assert torch.equal(with_tv, without_tv)
