@@ -1,0 +1,174 @@
+"""GENERATEBB — the Bounding Box Generator (thesis Alg. 1, §4.3.1; Öksüz et al., WACV 2020).
+
+Given a reference box ``B`` and a threshold ``T``, sample the top-left corner uniformly (or from another
+proposal, see :mod:`bbgen.sampling`) in the TL feasible space (Alg. 1 lines 3–4, Table B.1), then the
+bottom-right corner in the BR feasible space given that TL (lines 6–7, Tables B.2–B.3). With
+``order="random"`` the corner sampled first is chosen with probability ½ by point-reflecting the problem
+through the centre of ``B`` (design §1), which makes the distribution isotropic.
+
+Modes
+-----
+* threshold (``max_iou=None``): ``IoU >= T`` — the paper;
+* interval (``max_iou=hi``): ``T <= IoU < hi``; the first corner is drawn from the space of ``T`` and the
+  second from ``R_BR(T | TL) \\ R_BR(hi | TL)``, never empty, so an IoU histogram can be hit exactly.
+
+Image bounds (``image_size``) are part of each corner's acceptance test, never a clamp after the fact, so
+the IoU guarantee survives. Every box is finally verified in float64 on the coordinates actually returned.
+
+This module holds the pieces of Alg. 1 shared by both implementations and the *reference path*
+:func:`generate_bb` (one box at a time, one proposal at a time: readable, not fast). The batched kernel
+:func:`bbgen.kernels.generate_boxes` draws from the same distribution (tested with two-sample KS tests).
+
+Example
+-------
+>>> import torch
+>>> from bbgen.generator import generate_bb
+>>> from bbgen.boxes import box_iou
+>>> ref = torch.tensor([10., 20., 50., 80.])
+>>> box = generate_bb(ref, 0.7, rng=0)
+>>> bool(box_iou(box[None], ref[None]) >= 0.7)
+True
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import _checks
+from .boxes import from_unit_frame, iou_xyxy
+from .feasible import in_tl_space, second_corner_rect, tl_rect
+from .sampling import get_proposal, make_generator, sample_polygon
+
+__all__ = [
+    "generate_bb",
+    "unit_image_bounds",
+    "first_corner_ok",
+    "second_corner_ok",
+    "meets_constraint",
+    "reflect",
+]
+
+
+def unit_image_bounds(ref: Tensor, wh: Tensor | None, flip: Tensor) -> tuple[Tensor, Tensor]:
+    """Image rectangle ``[0, W] x [0, H]`` in the unit frame of each ``ref [R, 4]``, point-reflected where ``flip``.
+
+    Returns ``(low [R, 2], high [R, 2])`` in ``ref``'s dtype; ±inf without an image.
+    """
+    if wh is None:
+        inf = torch.full((ref.shape[0], 2), float("inf"), dtype=ref.dtype, device=ref.device)
+        return -inf, inf
+    size = ref[:, 2:] - ref[:, :2]
+    low = -ref[:, :2] / size
+    high = (wh.to(ref.dtype) - ref[:, :2]) / size
+    f = flip[:, None]
+    return torch.where(f, 1 - high, low), torch.where(f, 1 - low, high)
+
+
+def first_corner_ok(pts: Tensor, params: tuple[Tensor, Tensor]) -> Tensor:
+    """Acceptance of first-corner candidates ``pts [R, K, 2]``: in the TL space of ``T [R]`` and not left of /
+    above the image (``img_low [R, 2]``). Lines 3–4 of Alg. 1 with the exact test replacing the polygon."""
+    T, img_low = params
+    u, v = pts[..., 0], pts[..., 1]
+    return in_tl_space(u, v, T[:, None]) & (u >= img_low[:, None, 0]) & (v >= img_low[:, None, 1])
+
+
+def second_corner_ok(pts: Tensor, params: tuple[Tensor, ...]) -> Tensor:
+    """Acceptance of second-corner candidates ``pts [R, K, 2]`` given first corners ``a, b [R]``:
+    ``T <= IoU < hi`` and inside the image (``img_high [R, 2]``). Lines 6–7 of Alg. 1."""
+    a, b, T, hi, img_high = params
+    c, d = pts[..., 0], pts[..., 1]
+    iou = iou_xyxy(a[:, None], b[:, None], c, d, 0.0, 0.0, 1.0, 1.0)
+    return (iou >= T[:, None]) & (iou < hi[:, None]) & (c <= img_high[:, None, 0]) & (d <= img_high[:, None, 1])
+
+
+def first_corner_rect(T: Tensor, img_low: Tensor) -> tuple[Tensor, Tensor]:
+    """Bounding rectangle of the first corner (Eq. 4.1, Fig. 4.4b) clipped to the image: ``[R, 2]`` each."""
+    lo, hi = tl_rect(T)
+    low = torch.maximum(torch.stack((lo, lo), -1), img_low)
+    return low, torch.stack((hi, hi), -1)
+
+
+def second_rect(a: Tensor, b: Tensor, T: Tensor, img_high: Tensor) -> tuple[Tensor, Tensor]:
+    """Bounding rectangle of the second corner given the first (Table B.2) clipped to the image."""
+    c_min, c_max, d_min, d_max = second_corner_rect(a, b, T)
+    return torch.stack((c_min, d_min), -1), torch.minimum(torch.stack((c_max, d_max), -1), img_high)
+
+
+def reflect(unit: Tensor, flip: Tensor) -> Tensor:
+    """Point reflection through the centre of ``[0, 0, 1, 1]`` for rows where ``flip``: ``[a, b, c, d] ->
+    [1 - c, 1 - d, 1 - a, 1 - b]`` (turns "BR first" into "TL first", design §1)."""
+    mirrored = 1 - unit.flip(-1)
+    return torch.where(flip[:, None], mirrored, unit)
+
+
+def meets_constraint(boxes: Tensor, ref: Tensor, lo: Tensor, hi: Tensor | None = None,
+                     wh: Tensor | None = None) -> Tensor:
+    """Final check in float64 on the returned coordinates: ``lo <= IoU < hi`` and inside the image.
+
+    ``boxes``, ``ref`` are ``[R, 4]``; ``lo``, ``hi`` ``[R]``; ``wh`` ``[R, 2]`` or ``None``. A margin of
+    ``1e-12`` keeps the verdict identical for any float64 IoU formula. Returns ``bool [R]``.
+    """
+    b, r = boxes.to(torch.float64), ref.to(torch.float64)
+    iou = iou_xyxy(*b.unbind(-1), *r.unbind(-1))
+    ok = (iou >= torch.clamp(lo + _checks.IOU_MARGIN, max=1.0)) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+    if hi is not None:
+        ok &= iou < hi - _checks.IOU_MARGIN
+    if wh is not None:
+        ok &= (b[:, 0] >= 0) & (b[:, 1] >= 0) & (b[:, 2] <= wh[:, 0]) & (b[:, 3] <= wh[:, 1])
+    return ok
+
+
+def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str = "random",
+                proposal: Any = "uniform", image_size: Any = None,
+                rng: torch.Generator | int | None = None, max_attempts: int = 100) -> Tensor:
+    """GENERATEBB(B, T) (thesis Alg. 1): one box with ``IoU(box, ref) >= T`` (or ``T <= IoU < max_iou``).
+
+    Parameters
+    ----------
+    ref : [4] reference box ``[x1, y1, x2, y2]`` (float32 / float64 tensor, ndarray or sequence).
+    T : IoU threshold in ``(0, 1]``.
+    max_iou : upper bound for the interval mode, ``T < max_iou <= 1``.
+    order : ``"random"`` (the paper: TL or BR first with probability ½), ``"tl"`` or ``"br"`` first.
+    proposal : ``"uniform"`` (the paper), ``"normal"``, ``"inside"`` or a callable (:mod:`bbgen.sampling`).
+    image_size : ``(W, H)``; the box stays inside ``[0, W] x [0, H]`` (``ref`` must lie inside).
+    rng : ``torch.Generator`` (on ``ref``'s device) or int seed; ``None`` draws a fresh OS seed.
+
+    Returns
+    -------
+    Tensor [4] with ``ref``'s dtype and device.
+    """
+    r = _checks.ref_boxes_2d(torch.as_tensor(ref)[None] if not isinstance(ref, Tensor) else ref[None], "ref")
+    dev = r.device
+    lo = _checks.thresholds(T, 1, 1, "T", dev)[:, 0]
+    hi = None if max_iou is None else _checks.thresholds(max_iou, 1, 1, "max_iou", dev)[:, 0]
+    _checks.interval(lo, hi)
+    wh = _checks.image_sizes(image_size, r)
+    order = _checks.order(order)
+    g = make_generator(rng, dev)
+    prop = get_proposal(proposal)
+    r64 = r.to(torch.float64)  # the reference path favours clarity: unit frame in float64
+    hi_inf = hi if hi is not None else torch.full_like(lo, float("inf"))
+    zero, one = torch.zeros(2, dtype=torch.float64, device=dev), torch.ones(2, dtype=torch.float64, device=dev)
+    for _ in range(max_attempts):
+        coin = torch.rand((), generator=g, device=dev) < 0.5
+        flip = torch.tensor([order == "br" or (order == "random" and bool(coin))], device=dev)
+        img_low, img_high = unit_image_bounds(r64, wh, flip)
+        # Alg. 1 lines 3-4: TL space, sample a point in it
+        low, high = first_corner_rect(lo, img_low)
+        tl = sample_polygon(low[0], high[0], zero,
+                            lambda p: bool(first_corner_ok(p[None, None], (lo, img_low))[0, 0]),
+                            proposal=prop, generator=g)
+        a, b = tl[0:1], tl[1:2]
+        # Alg. 1 lines 6-7: BR space given TL, sample a point in it
+        low, high = second_rect(a, b, lo, img_high)
+        br = sample_polygon(low[0], high[0], one,
+                            lambda p: bool(second_corner_ok(p[None, None], (a, b, lo, hi_inf, img_high))[0, 0]),
+                            proposal=prop, generator=g)
+        unit = reflect(torch.cat([tl, br])[None], flip)
+        box = from_unit_frame(unit, r64).to(r.dtype)
+        if bool(meets_constraint(box, r, lo, hi, wh)[0]):
+            return box[0]
+    raise RuntimeError(f"generate_bb: no box passed the float64 check in {max_attempts} attempts for ref "
+                       f"{r[0].tolist()}, T = {T}, max_iou = {max_iou}; the constraint is not representable in {r.dtype}")
