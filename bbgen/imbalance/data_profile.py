@@ -1,0 +1,83 @@
+"""The whole data-side profile of a dataset: summary, class, batch, scale and location (thesis Ch. 3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..datasets.annotations import Annotations
+from .data_batch import BatchProfile, batch_class_profile
+from .data_classes import ClassProfile, class_profile
+from .data_location import LocationProfile, location_profile
+from .data_scale import ScaleProfile, scale_profile
+
+__all__ = ["DatasetSummary", "DatasetProfile", "dataset_summary", "profile_dataset"]
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """Counts describing the table itself (what was read, what was dropped)."""
+
+    source: str
+    synthetic: bool
+    num_images: int
+    num_boxes: int
+    num_classes: int
+    num_crowd: int
+    images_without_boxes: int
+    boxes_beyond_image: int
+    dropped: dict
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "synthetic": self.synthetic, "num_images": self.num_images,
+                "num_boxes": self.num_boxes, "num_classes": self.num_classes, "num_crowd": self.num_crowd,
+                "images_without_boxes": self.images_without_boxes,
+                "boxes_beyond_image": self.boxes_beyond_image, "dropped": dict(self.dropped)}
+
+
+def dataset_summary(ann: Annotations) -> DatasetSummary:
+    """Image/box/class counts, crowd boxes, empty images and boxes reaching past the image border."""
+    wh = ann.image_sizes[ann.box_image]
+    beyond = (ann.boxes[:, :2] < 0).any(axis=1) | (ann.boxes[:, 2:] > wh).any(axis=1)
+    return DatasetSummary(
+        source=ann.source,
+        synthetic=ann.source.startswith("synthetic"),
+        num_images=ann.num_images,
+        num_boxes=ann.num_boxes,
+        num_classes=ann.num_classes,
+        num_crowd=int(ann.crowd.sum()),
+        images_without_boxes=int((np.bincount(ann.box_image, minlength=ann.num_images) == 0).sum()),
+        boxes_beyond_image=int(beyond.sum()),
+        dropped={str(k): int(v) for k, v in ann.dropped.items()},
+    )
+
+
+@dataclass(frozen=True)
+class DatasetProfile:
+    """All data-side profiles of one dataset; ``to_dict()`` is JSON-serialisable."""
+
+    summary: DatasetSummary
+    classes: ClassProfile
+    batch: BatchProfile
+    scale: ScaleProfile
+    location: LocationProfile
+
+    def to_dict(self) -> dict:
+        return {"summary": self.summary.to_dict(), "classes": self.classes.to_dict(),
+                "batch": self.batch.to_dict(), "scale": self.scale.to_dict(),
+                "location": self.location.to_dict()}
+
+
+def profile_dataset(ann: Annotations, *, batch_size: int = 16, num_batches: int = 1000, seed: int = 0,
+                    include_crowd: bool = False) -> DatasetProfile:
+    """Run every data-side profiler on ``ann`` (crowd boxes excluded unless ``include_crowd``)."""
+    if not isinstance(ann, Annotations):
+        raise TypeError(f"ann must be bbgen.datasets.Annotations, got {type(ann).__name__}")
+    return DatasetProfile(
+        summary=dataset_summary(ann),
+        classes=class_profile(ann, include_crowd=include_crowd),
+        batch=batch_class_profile(ann, batch_size=batch_size, num_batches=num_batches, seed=seed,
+                                  include_crowd=include_crowd),
+        scale=scale_profile(ann, include_crowd=include_crowd),
+        location=location_profile(ann, include_crowd=include_crowd),
+    )
