@@ -1,3 +1,11 @@
 """Plotting helpers: one function per figure, ``(data, ax=None) -> Axes``."""
+from .data_classes import (plot_batch_class_shares, plot_images_by_classes, plot_images_by_instances,
+                           plot_instances_per_class)
+from .data_spatial import (plot_center_heatmap, plot_fpn_levels, plot_relative_area, plot_relative_height,
+                           plot_relative_width, plot_size_categories)
 
-__all__: list[str] = []
+__all__ = [
+    "plot_batch_class_shares", "plot_images_by_classes", "plot_images_by_instances", "plot_instances_per_class",
+    "plot_center_heatmap", "plot_fpn_levels", "plot_relative_area", "plot_relative_height",
+    "plot_relative_width", "plot_size_categories",
+]
