@@ -60,7 +60,7 @@ def synthetic(num_images: int = 2000, *, num_classes: int = 80, boxes_per_image:
     prior = (np.arange(c) + 1.0) ** -float(zipf_exponent)
     prior /= prior.sum()
     class_sets = rng.choice(c, size=(n, _MAX_CLASSES_PER_IMAGE), p=prior)
-    set_size = np.minimum(1 + rng.poisson(1.5, size=n), _MAX_CLASSES_PER_IMAGE)
+    set_size = np.minimum(1 + rng.poisson(2.5, size=n), _MAX_CLASSES_PER_IMAGE)
     pick = (rng.random(m) * set_size[box_image]).astype(np.int64)
     labels = class_sets[box_image, pick]
 

@@ -64,10 +64,8 @@ class ClassProfile:
             "lvis_bands_source": self.bands_source,
             "lvis_band_classes": band_counts,
             "lvis_band_instances": band_instances,
-            "classes_sorted": [self.category_names[i] for i in order],
-            "instances_per_class_sorted": [int(ipc[i]) for i in order],
-            "images_per_class_sorted": [int(self.images_per_class[i]) for i in order],
-            "bands_sorted": [self.bands[i] for i in order],
+            "per_class": [{"name": self.category_names[i], "instances": int(ipc[i]),
+                           "images": int(self.images_per_class[i]), "lvis_band": self.bands[i]} for i in order],
             "images_by_num_instances": self.images_by_instances.astype(int).tolist(),
             "images_by_num_classes": self.images_by_classes.astype(int).tolist(),
         }

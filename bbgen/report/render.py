@@ -1,0 +1,171 @@
+"""Pure renderers: sections -> ``report.json`` dict, ``index.html`` text, ``summary.md`` text.
+
+Every number in the HTML and markdown is formatted from ``Section.numbers``, which is written to
+``report.json`` unrounded, so the JSON holds every number the report shows.
+"""
+from __future__ import annotations
+
+import html
+from typing import Any, Sequence
+
+from .sections import Section
+
+__all__ = ["report_dict", "render_html", "render_markdown", "format_value"]
+
+_INLINE_LIST = 12
+_OPEN_TABLE_ROWS = 25
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
+header{background:#20303f;color:#fff;padding:18px 32px}header h1{margin:0 0 4px;font-size:1.5em}
+header p{margin:2px 0;opacity:.85;font-size:.92em}main{max-width:1180px;margin:0 auto;padding:8px 24px 40px}
+.banner{background:#fff3cd;border:2px solid #e0a800;color:#5c4400;padding:10px 16px;margin:16px 0;
+border-radius:6px;font-weight:600}
+section{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:8px 22px 18px;margin:18px 0}
+h2{font-size:1.2em;border-bottom:1px solid #e5e8ec;padding-bottom:6px}
+.figs{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;flex:1 1 420px;max-width:560px}
+figure img{width:100%;height:auto;border:1px solid #eceff2}figcaption{font-size:.85em;color:#555}
+table{border-collapse:collapse;font-size:.88em;margin:6px 0}td,th{border:1px solid #e1e4e8;padding:3px 8px;
+text-align:left;vertical-align:top}th{background:#f1f3f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.hl{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}.hl div{background:#eef4fb;border-radius:6px;padding:6px 12px}
+.hl b{display:block;font-size:1.1em}.mono{font-family:ui-monospace,monospace;font-size:.8em;white-space:pre;
+overflow-x:auto}details summary{cursor:pointer;color:#2a5d9f}
+"""
+
+
+def format_value(v: Any) -> str:
+    """Human-readable text of a scalar: thousands separators for ints, 4 significant digits for floats."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if v is None:
+        return "-"
+    return str(v)
+
+
+def report_dict(title: str, meta: dict[str, Any], sections: Sequence[Section],
+                figure_files: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """The ``report.json`` content; ``figure_files`` maps (section key, figure name) -> relative path."""
+    return {
+        "title": title,
+        **meta,
+        "sections": {
+            s.key: {"title": s.title, "text": s.text, "numbers": s.numbers,
+                    "figures": [{"file": figure_files[(s.key, f.name)], "title": f.title, "caption": f.caption}
+                                for f in s.figures]}
+            for s in sections
+        },
+    }
+
+
+def _esc(v: Any) -> str:
+    return html.escape(str(v), quote=True)
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str))
+
+
+def _value_html(v: Any) -> str:
+    if _is_scalar(v):
+        return _esc(format_value(v))
+    if isinstance(v, dict):
+        if not v:
+            return "none"
+        rows = "".join(f"<tr><th>{_esc(k)}</th><td class=num>{_value_html(x)}</td></tr>" for k, x in v.items())
+        return f"<table>{rows}</table>"
+    if isinstance(v, list):
+        if all(_is_scalar(x) for x in v):
+            text = ", ".join(format_value(x) for x in v)
+            if len(v) <= _INLINE_LIST:
+                return _esc(f"[{text}]")
+            return f"<details><summary>{len(v)} values</summary><div class=mono>{_esc(text)}</div></details>"
+        if all(isinstance(x, dict) for x in v):
+            cols = list(dict.fromkeys(k for x in v for k in x))
+            head = "".join(f"<th>{_esc(c)}</th>" for c in cols)
+            body = "".join("<tr>" + "".join(f"<td class=num>{_value_html(x.get(c))}</td>" for c in cols) + "</tr>"
+                           for x in v)
+            opened = " open" if len(v) <= _OPEN_TABLE_ROWS else ""
+            return f"<details{opened}><summary>{len(v)} rows</summary><table><tr>{head}</tr>{body}</table></details>"
+        rows = "\n".join(" ".join(format_value(y) for y in x) if isinstance(x, list) else format_value(x) for x in v)
+        return f"<details><summary>{len(v)} rows</summary><div class=mono>{_esc(rows)}</div></details>"
+    raise TypeError(f"report numbers must be JSON plain data, got {type(v).__name__}")
+
+
+def _highlight_html(key: str, v: Any) -> str:
+    if isinstance(v, dict) and all(_is_scalar(x) for x in v.values()):
+        return "".join(f"<div>{_esc(key)} · {_esc(k)}<b>{_esc(format_value(x))}</b></div>" for k, x in v.items())
+    return f"<div>{_esc(key)}<b>{_value_html(v)}</b></div>"
+
+
+def _section_html(s: Section, figure_files: dict[tuple[str, str], str]) -> str:
+    parts = [f'<section id="{_esc(s.key)}"><h2>{_esc(s.title)}</h2>']
+    if s.text:
+        parts.append(f"<p>{_esc(s.text)}</p>")
+    if s.highlights:
+        parts.append('<div class="hl">' + "".join(_highlight_html(k, s.numbers[k]) for k in s.highlights) + "</div>")
+    if s.figures:
+        parts.append('<div class="figs">')
+        for f in s.figures:
+            src = figure_files[(s.key, f.name)]
+            cap = _esc(f.title + (f" — {f.caption}" if f.caption else ""))
+            parts.append(f'<figure><img src="{_esc(src)}" alt="{_esc(f.title)}"><figcaption>{cap}</figcaption></figure>')
+        parts.append("</div>")
+    rows = "".join(f"<tr><th>{_esc(k)}</th><td class=num>{_value_html(v)}</td></tr>" for k, v in s.numbers.items())
+    parts.append(f"<details open><summary>All numbers</summary><table>{rows}</table></details></section>")
+    return "".join(parts)
+
+
+def render_html(title: str, meta: dict[str, Any], sections: Sequence[Section],
+                figure_files: dict[tuple[str, str], str]) -> str:
+    """A self-contained page (inline CSS, no scripts, no network); images are relative PNG paths."""
+    banner = ""
+    if meta.get("synthetic"):
+        banner = ('<div class="banner">Synthetic data: this report profiles the embedded synthetic default '
+                  "dataset (bbgen.datasets.synthetic), not real annotations. Pass a dataset path to profile "
+                  "your own data.</div>")
+    nav = " · ".join(f'<a href="#{_esc(s.key)}">{_esc(s.title)}</a>' for s in sections)
+    body = "".join(_section_html(s, figure_files) for s in sections)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<link rel="icon" href="data:,"><title>{_esc(title)}</title><style>{_CSS}</style></head><body>'
+        f"<header><h1>{_esc(title)}</h1><p>source: {_esc(meta.get('source', ''))}</p>"
+        f"<p>bbgen {_esc(meta.get('bbgen_version', ''))} · numbers: report.json · summary: summary.md</p></header>"
+        f"<main>{banner}<p>{nav}</p>{body}</main></body></html>\n"
+    )
+
+
+def _md_value(v: Any) -> str:
+    if isinstance(v, dict):
+        if not v:
+            return "none"
+        return ", ".join(f"{k} {_md_value(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        if len(v) <= _INLINE_LIST and all(_is_scalar(x) for x in v):
+            return "[" + ", ".join(format_value(x) for x in v) + "]"
+        return f"{len(v)} entries (see report.json)"
+    return format_value(v)
+
+
+def render_markdown(title: str, meta: dict[str, Any], sections: Sequence[Section],
+                    figure_files: dict[tuple[str, str], str]) -> str:
+    """``summary.md``: the scalar numbers of every section and links to the figures."""
+    lines = [f"# {title}", "", f"Source: `{meta.get('source', '')}`", ""]
+    if meta.get("synthetic"):
+        lines += ["> **Synthetic data** — the embedded default dataset, not real annotations.", ""]
+    for s in sections:
+        lines += [f"## {s.title}", ""]
+        if s.text:
+            lines += [s.text, ""]
+        lines += ["| quantity | value |", "|---|---|"]
+        lines += [f"| {k} | {_md_value(v)} |" for k, v in s.numbers.items()
+                  if not (isinstance(v, list) and len(v) > _INLINE_LIST)]
+        lines.append("")
+        lines += [f"![{f.title}]({figure_files[(s.key, f.name)]})" for f in s.figures]
+        if s.figures:
+            lines.append("")
+    return "\n".join(lines)
