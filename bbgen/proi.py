@@ -1,0 +1,212 @@
+"""Positive RoI generator: GENERATEPROI of thesis Alg. 2 (§4.3.2), batched over images.
+
+``fgBalancedRoIAlloc`` decides how many RoIs each ground truth gets; ``genRoIs`` draws an IoU bin and a
+threshold per RoI (:mod:`bbgen.iou_dist`) and generates the box with the batched Bounding Box Generator
+(:func:`bbgen.kernels.generate_boxes`, thesis Alg. 1). The proposal distribution of the generator is the
+relative spatial control (thesis §4.3.1.2).
+
+Example
+-------
+>>> import torch
+>>> from bbgen.proi import generate_prois
+>>> gts = torch.tensor([[10., 10., 60., 90.], [100., 40., 180., 120.]])
+>>> rois = generate_prois(gts, torch.tensor([1, 2]), 8, generator=torch.Generator().manual_seed(0))
+>>> rois.boxes.shape, rois.labels.tolist(), bool((rois.ious >= 0.5).all())
+(torch.Size([8, 4]), [1, 1, 1, 1, 2, 2, 2, 2], True)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Sequence, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .boxes import as_boxes, check_boxes, elementwise_box_iou
+from .iou_dist import IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
+from .kernels import generate_boxes
+from .sampling import Proposal, make_generator
+
+__all__ = ["PRoIs", "allocate_rois", "generate_prois"]
+
+
+@dataclass(frozen=True)
+class PRoIs:
+    """Generated positive RoIs of one or more images (R = total number of RoIs).
+
+    ``boxes [R, 4]`` (dtype of the GT boxes), ``labels [R]`` (label of the source GT), ``gt_index [R]``
+    (index of the source GT within its image), ``ious [R]`` (exact IoU with the source GT),
+    ``image_index [R]`` (image of each RoI; all zero for a single image). RoIs are grouped by image
+    and, within an image, by GT.
+    """
+
+    boxes: Tensor
+    labels: Tensor
+    gt_index: Tensor
+    ious: Tensor
+    image_index: Tensor
+
+    def __len__(self) -> int:
+        return self.boxes.shape[0]
+
+    def to_dict(self) -> dict[str, list]:
+        """Plain lists (for JSON)."""
+        return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
+
+
+def allocate_rois(labels: Tensor, valid: Tensor, num_rois: int, *, fg_balanced: bool = True,
+                  generator: torch.Generator | None = None) -> Tensor:
+    """``fgBalancedRoIAlloc`` (thesis Alg. 2): number of RoIs per GT, for a padded batch of images.
+
+    ``num_rois`` is split equally over the classes present in the image, then each class's share
+    equally over its instances (``fg_balanced=False``: equally over all instances). Every member of a
+    group of m sharing n gets ``n // m``, and ``n % m`` members drawn uniformly at random get one more
+    (largest remainder; all remainders in a group are equal, so the random tie-break decides). So each
+    image with GTs gets exactly ``num_rois``; the authors' code rounds shares up and returns more.
+
+    Args:
+        labels: ``[B, G]`` integer labels, padded.
+        valid: ``[B, G]`` bool, False at padding.
+        num_rois: RoIs per image.
+        fg_balanced: class-balanced (True) or instance-balanced (False) split.
+        generator: source of the tie-break.
+
+    Returns:
+        ``[B, G]`` int64 counts (0 at padding). Pairwise ``[B, G, G]`` comparisons, no host sync.
+    """
+    u = torch.rand((2, *labels.shape), generator=generator, device=labels.device, dtype=torch.float64)
+    col = valid[:, None, :]
+    if fg_balanced:
+        group = col & (labels[:, :, None] == labels[:, None, :])               # [B, G, G] same class
+        # the first GT of each class represents it; its u is the class's random key (not the min over
+        # the class, which would favour classes with many instances)
+        width = labels.shape[1]
+        earlier = torch.ones(width, width, dtype=torch.bool, device=labels.device).tril(-1)
+        rep = valid & ~(group & earlier).any(-1)                              # [B, G]
+        class_key = (group & rep[:, None, :]).to(u.dtype).mul_(u[0][:, None, :]).sum(-1)
+        num_classes = rep.sum(-1, keepdim=True).clamp(min=1)
+        class_rank = (rep[:, None, :] & (class_key[:, None, :] < class_key[:, :, None])).sum(-1)
+        share = num_rois // num_classes + (class_rank < num_rois % num_classes).long()
+    else:
+        group = col.expand(-1, labels.shape[1], -1)
+        share = torch.full_like(labels, num_rois, dtype=torch.int64)
+    size = group.sum(-1).clamp(min=1)
+    rank = (group & (u[1][:, None, :] < u[1][:, :, None])).sum(-1)
+    counts = torch.div(share, size, rounding_mode="floor") + (rank < torch.remainder(share, size)).long()
+    return counts * valid
+
+
+def _as_labels(labels: Any, name: str, num: int, device: torch.device) -> Tensor:
+    if isinstance(labels, np.ndarray):
+        labels = torch.from_numpy(labels)
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"{name} must be a tensor of integer labels, got {type(labels).__name__}")
+    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f"{name} must have an integer dtype, got {labels.dtype}")
+    if tuple(labels.shape) != (num,):
+        raise ValueError(f"{name} must have shape [{num}] to match the boxes, got {tuple(labels.shape)}")
+    if labels.device != device:
+        raise ValueError(f"{name} is on {labels.device} but the boxes are on {device}")
+    return labels
+
+
+def _image_sizes(image_sizes: Any, num_images: int, device: torch.device, dtype: torch.dtype) -> Tensor | None:
+    """``None``, one ``(W, H)`` for all images (1-D) or one row per image (``[B, 2]``) -> ``[B, 2]``."""
+    if image_sizes is None:
+        return None
+    try:
+        sizes = torch.as_tensor(image_sizes, dtype=torch.float64, device="cpu") if not isinstance(
+            image_sizes, Tensor) else image_sizes.detach().to("cpu", torch.float64)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"image_sizes must be (W, H) or a [B, 2] array of sizes, got {image_sizes!r}") from exc
+    if sizes.shape == (2,):
+        sizes = sizes.expand(num_images, 2)
+    if sizes.shape != (num_images, 2):
+        raise ValueError(f"image_sizes must be (W, H) or one (W, H) per image ({num_images}), "
+                         f"got shape {tuple(sizes.shape)}")
+    if not bool(torch.isfinite(sizes).all()) or bool((sizes <= 0).any()):
+        raise ValueError(f"image_sizes must be positive and finite, got {sizes.tolist()}")
+    return sizes.to(device=device, dtype=dtype)
+
+
+def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[Tensor, Sequence[Tensor]],
+                   num_rois: int = 128, *, iou_dist: IoUDistLike = "uniform", fg_balanced: bool = True,
+                   exact: bool = False, proposal: Union[str, Proposal] = "uniform",
+                   image_sizes: Any = None, generator: torch.Generator | int | None = None) -> PRoIs:
+    """GENERATEPROI (thesis Alg. 2): ``num_rois`` positive RoIs per image around its ground truths.
+
+    Args:
+        gt_boxes: one image ``[G, 4]`` (xyxy, floating) or a list of them.
+        gt_labels: ``[G]`` integer labels, or a list matching ``gt_boxes``.
+        num_rois: RoIs per image (RoINum); images without GTs get none.
+        iou_dist: preset name (``"base"``, ``"uniform"``, ``"left_skew"``, ``"right_skew"``; thesis
+            Fig. 4.5), an :class:`~bbgen.iou_dist.IoUDistribution` or a ``(bases, weights)`` pair.
+        fg_balanced: ``fgBalancedRoIAlloc`` (equal per class, then per instance) or equal per instance.
+        exact: threshold mode (False, the paper: IoU ≥ T, T drawn in the bin) or interval mode (True:
+            bin lo ≤ IoU < bin hi, so the IoU histogram over the bins equals the weights).
+        proposal: relative spatial control, passed to :func:`~bbgen.kernels.generate_boxes`.
+        image_sizes: ``(W, H)`` for all images or one per image; RoIs stay inside the image.
+        generator: ``torch.Generator`` on the boxes' device, an int seed, or None (OS-seeded).
+
+    Returns:
+        :class:`PRoIs` on the input device.
+    """
+    single = isinstance(gt_boxes, (Tensor, np.ndarray))
+    if single != isinstance(gt_labels, (Tensor, np.ndarray)):
+        raise TypeError("gt_boxes and gt_labels must both be tensors (one image) or both be lists (a batch), "
+                        f"got {type(gt_boxes).__name__} and {type(gt_labels).__name__}")
+    box_list = [gt_boxes] if single else list(gt_boxes)
+    label_list = [gt_labels] if single else list(gt_labels)
+    if len(box_list) != len(label_list):
+        raise ValueError(f"got {len(box_list)} gt_boxes but {len(label_list)} gt_labels")
+    if isinstance(num_rois, bool) or not isinstance(num_rois, (int, np.integer)) or num_rois < 0:
+        raise ValueError(f"num_rois must be an integer >= 0, got {num_rois!r}")
+    num_rois = int(num_rois)
+    dist: IoUDistribution = resolve_iou_dist(iou_dist)
+
+    boxes = [as_boxes(b, f"gt_boxes[{i}]" if not single else "gt_boxes") for i, b in enumerate(box_list)]
+    if not boxes:
+        raise ValueError("gt_boxes is an empty list; pass at least one image")
+    device, dtype = boxes[0].device, boxes[0].dtype
+    for i, b in enumerate(boxes):
+        name = "gt_boxes" if single else f"gt_boxes[{i}]"
+        if b.ndim != 2:
+            raise ValueError(f"{name} must have shape [G, 4], got {tuple(b.shape)}")
+        if b.device != device or b.dtype != dtype:
+            raise ValueError(f"{name} is {b.dtype} on {b.device} but gt_boxes[0] is {dtype} on {device}")
+    labels = [_as_labels(lab, "gt_labels" if single else f"gt_labels[{i}]", b.shape[0], device)
+              for i, (b, lab) in enumerate(zip(boxes, label_list))]
+    sizes = _image_sizes(image_sizes, len(boxes), device, dtype)
+    gen = make_generator(generator, device)
+
+    lengths = [b.shape[0] for b in boxes]
+    num_out = num_rois * sum(n > 0 for n in lengths)
+    if num_out == 0:
+        empty = torch.zeros(0, dtype=torch.int64, device=device)
+        return PRoIs(torch.zeros(0, 4, dtype=dtype, device=device), torch.cat(labels)[:0], empty,
+                     torch.zeros(0, dtype=dtype, device=device), empty)
+    flat_boxes = torch.cat(boxes)
+    check_boxes(flat_boxes, "gt_boxes")
+
+    # pad to [B, G] so that allocation is one batched computation
+    padded_boxes = torch.nn.utils.rnn.pad_sequence(boxes, batch_first=True)
+    padded_labels = torch.nn.utils.rnn.pad_sequence([lab.to(torch.int64) for lab in labels], batch_first=True)
+    width = padded_labels.shape[1]
+    valid = torch.arange(width, device=device) < torch.tensor(lengths, device=device)[:, None]
+    counts = allocate_rois(padded_labels, valid, num_rois, fg_balanced=fg_balanced, generator=gen)
+
+    # genRoIs: one source GT per RoI, then one bin / threshold per RoI
+    source = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts.reshape(-1),
+                                     output_size=num_out)
+    image_index, gt_index = torch.div(source, width, rounding_mode="floor"), torch.remainder(source, width)
+    ref = padded_boxes.reshape(-1, 4)[source]
+    _, lo, hi, threshold = sample_iou_bins(dist, num_out, generator=gen, device=device, dtype=dtype)
+    roi_sizes = None if sizes is None else sizes[image_index]
+    if exact:
+        out = generate_boxes(ref, lo, max_iou=hi, proposal=proposal, image_size=roi_sizes, generator=gen)
+    else:
+        out = generate_boxes(ref, threshold, proposal=proposal, image_size=roi_sizes, generator=gen)
+    out = out[:, 0]
+    return PRoIs(boxes=out, labels=padded_labels.reshape(-1)[source].to(labels[0].dtype), gt_index=gt_index,
+                 ious=elementwise_box_iou(out, ref), image_index=image_index)

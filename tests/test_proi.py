@@ -1,0 +1,183 @@
+"""generate_prois (thesis Alg. 2 GENERATEPROI): outputs, IoU control, batching, validation, devices."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from bbgen import generate_prois as lazy_generate_prois
+from bbgen.boxes import elementwise_box_iou
+from bbgen.iou_dist import PRESETS, IoUDistribution
+from bbgen.proi import PRoIs, generate_prois
+from bbgen.sampling import uniform
+
+GTS = torch.tensor([[10., 20., 60., 90.], [100., 40., 180., 120.], [30., 30., 50., 45.],
+                    [200., 10., 300., 200.], [5., 150., 90., 230.], [120., 150., 160., 190.],
+                    [220., 220., 290., 250.]])
+LABELS = torch.tensor([3, 3, 3, 7, 7, 1, 1])
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_single_image_outputs():
+    r = generate_prois(GTS, LABELS, 128, generator=_gen())
+    assert isinstance(r, PRoIs) and len(r) == 128
+    assert r.boxes.shape == (128, 4) and r.boxes.dtype == torch.float32
+    assert r.labels.dtype == LABELS.dtype and r.gt_index.dtype == torch.int64
+    assert bool((r.image_index == 0).all())
+    assert torch.equal(r.labels, LABELS[r.gt_index])
+    # fgBalancedRoIAlloc: 3 classes -> 43/43/42 in some order, equal within a class
+    per_class = sorted(int((r.labels == k).sum()) for k in (1, 3, 7))
+    assert per_class == [42, 43, 43]
+    counts = torch.bincount(r.gt_index, minlength=7)
+    for k in (1, 3, 7):
+        ck = counts[LABELS == k]
+        assert int(ck.max() - ck.min()) <= 1
+    # ious are the exact IoU with the source GT, and every threshold-mode RoI has IoU >= 0.5
+    ref = GTS[r.gt_index].double()
+    torch.testing.assert_close(r.ious.double(), elementwise_box_iou(r.boxes.double(), ref), rtol=0, atol=1e-6)
+    assert bool((r.ious >= 0.5).all()) and bool((r.ious < 1).all())
+    assert set(r.to_dict()) == {"boxes", "labels", "gt_index", "ious", "image_index"}
+
+
+def test_lazy_root_export_and_reproducible():
+    a = lazy_generate_prois(GTS, LABELS, 32, generator=_gen(4))
+    b = generate_prois(GTS, LABELS, 32, generator=4)
+    c = generate_prois(GTS, LABELS, 32, generator=5)
+    assert torch.equal(a.boxes, b.boxes) and torch.equal(a.gt_index, b.gt_index)
+    assert not torch.equal(a.boxes, c.boxes)
+
+
+def test_not_fg_balanced_splits_over_instances():
+    r = generate_prois(GTS, LABELS, 70, fg_balanced=False, generator=_gen())
+    assert torch.bincount(r.gt_index, minlength=7).tolist() == [10] * 7
+
+
+def test_batch_with_empty_image_and_float64():
+    gts = [GTS.double(), torch.zeros(0, 4, dtype=torch.float64), GTS[:2].double()]
+    labels = [LABELS, torch.zeros(0, dtype=torch.int64), LABELS[:2]]
+    r = generate_prois(gts, labels, 16, image_sizes=[(320, 260), (10, 10), (200, 130)], generator=_gen(1))
+    assert len(r) == 32 and r.boxes.dtype == torch.float64 and r.ious.dtype == torch.float64
+    assert r.image_index.tolist() == [0] * 16 + [2] * 16
+    assert bool((r.gt_index[16:] < 2).all())
+    src = torch.stack([gts[i][j] for i, j in zip(r.image_index.tolist(), r.gt_index.tolist())])
+    torch.testing.assert_close(r.ious, elementwise_box_iou(r.boxes, src))
+    sizes = torch.tensor([[320., 260.], [10., 10.], [200., 130.]], dtype=torch.float64)[r.image_index]
+    assert bool((r.boxes[:, :2] >= 0).all()) and bool((r.boxes[:, 2:] <= sizes).all())
+
+
+def test_zero_rois_and_all_empty():
+    r = generate_prois(GTS, LABELS, 0)
+    assert len(r) == 0 and r.boxes.shape == (0, 4)
+    r = generate_prois([torch.zeros(0, 4)], [torch.zeros(0, dtype=torch.int64)], 8)
+    assert len(r) == 0 and r.labels.dtype == torch.int64
+
+
+def test_numpy_input():
+    r = generate_prois(GTS.numpy(), LABELS.numpy(), 8, generator=_gen())
+    assert isinstance(r.boxes, torch.Tensor) and len(r) == 8
+
+
+def test_custom_single_bin_threshold_and_interval():
+    dist = IoUDistribution((0.7,), (1.0,), top=0.8)
+    thr = generate_prois(GTS, LABELS, 2000, iou_dist=dist, generator=_gen(2))
+    assert bool((thr.ious >= 0.7).all()) and bool((thr.ious >= 0.8).any())  # threshold mode spills above
+    ex = generate_prois(GTS, LABELS, 2000, iou_dist=dist, exact=True, generator=_gen(2))
+    assert bool((ex.ious >= 0.7).all()) and bool((ex.ious < 0.8).all())
+    pair = generate_prois(GTS, LABELS, 64, iou_dist=([0.6, 0.9], [0.0, 1.0]), exact=True, generator=_gen())
+    assert bool((pair.ious >= 0.9).all())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["uniform", "left_skew", "right_skew", "base"])
+def test_exact_histogram_matches_weights(name):
+    dist = PRESETS[name]
+    r = generate_prois(GTS, LABELS, 20_000, iou_dist=name, exact=True, generator=_gen(3))
+    edges = np.array(dist.edges)
+    observed = np.histogram(r.ious.double().numpy(), bins=edges)[0]
+    assert observed.sum() == 20_000                       # every IoU inside [lowest base, top)
+    p = stats.chisquare(observed, np.array(dist.probs) * 20_000).pvalue if len(edges) > 2 else 1.0
+    assert p > 1e-3
+    if name == "uniform":   # threshold mode does NOT match the weights (mass spills upwards)
+        t = generate_prois(GTS, LABELS, 20_000, iou_dist=name, generator=_gen(3))
+        obs_t = np.histogram(t.ious.double().numpy(), bins=edges)[0]
+        assert stats.chisquare(obs_t, np.array(dist.probs) * 20_000).pvalue < 1e-6
+
+
+@pytest.mark.slow
+def test_threshold_mode_shapes_of_presets():
+    """Thesis Fig. 4.5: base piles up at 0.5; left skew decreasing, right skew increasing (threshold mode)."""
+    hist = {}
+    for name in PRESETS:
+        r = generate_prois(GTS, LABELS, 10_000, iou_dist=name, generator=_gen(5))
+        hist[name] = np.histogram(r.ious.double().numpy(), bins=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0])[0] / 10_000
+    assert hist["base"][0] > 0.8 and hist["base"][-1] < 0.01
+    assert np.all(np.diff(hist["left_skew"]) < 0) and np.all(np.diff(hist["right_skew"]) > 0)
+    assert hist["uniform"].min() > 0.1
+
+
+@pytest.mark.slow
+def test_within_bin_iou_distribution_matches_kernel():
+    """exact=True is the kernel's interval mode: same IoU distribution inside a bin (two-sample KS)."""
+    from bbgen.kernels import generate_boxes
+    dist = IoUDistribution((0.6,), (1.0,), top=0.7)
+    r = generate_prois(GTS[:1], LABELS[:1], 3000, iou_dist=dist, exact=True, generator=_gen(6))
+    direct = generate_boxes(GTS[:1], 0.6, num=3000, max_iou=0.7, generator=_gen(7))[0]
+    direct_iou = elementwise_box_iou(direct, GTS[:1]).numpy()
+    assert stats.ks_2samp(r.ious.numpy(), direct_iou).pvalue > 1e-3
+
+
+def test_proposal_is_passed_to_the_generator():
+    calls = []
+
+    def spy(low, high, corner, num, generator):
+        calls.append(low.shape[0])
+        return uniform(low, high, corner, num, generator)
+
+    r = generate_prois(GTS, LABELS, 24, proposal=spy, generator=_gen())
+    assert len(r) == 24 and calls and calls[0] == 24
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(num_rois=-1), ValueError, "num_rois"),
+    (dict(num_rois=True), ValueError, "num_rois"),
+    (dict(num_rois=2.5), ValueError, "num_rois"),
+    (dict(iou_dist="skewed"), ValueError, "unknown preset"),
+    (dict(gt_labels=LABELS.float()), TypeError, "integer dtype"),
+    (dict(gt_labels=LABELS[:3]), ValueError, r"shape \[7\]"),
+    (dict(gt_boxes=GTS[:, :3]), ValueError, r"\[\.\.\., 4\]"),
+    (dict(gt_boxes=GTS[None]), ValueError, r"\[G, 4\]"),
+    (dict(gt_boxes=GTS.clone().index_fill_(0, torch.tensor([2]), 5.0)), ValueError, "degenerate"),
+    (dict(gt_boxes=GTS.clone().index_fill_(0, torch.tensor([2]), float("nan"))), ValueError, "NaN"),
+    (dict(gt_labels=[LABELS]), TypeError, "both be tensors"),
+    (dict(gt_boxes=[GTS, GTS], gt_labels=[LABELS]), ValueError, "2 gt_boxes but 1 gt_labels"),
+    (dict(gt_boxes=[], gt_labels=[]), ValueError, "empty list"),
+    (dict(gt_boxes=[GTS, GTS.double()], gt_labels=[LABELS, LABELS]), ValueError, r"gt_boxes\[1\]"),
+    (dict(image_sizes=(100, 100)), ValueError, "does not fit inside the image"),
+    (dict(image_sizes=(300, -1)), ValueError, "image_sizes"),
+    (dict(image_sizes=[(400, 400)] * 3), ValueError, "one \\(W, H\\) per image"),
+    (dict(image_sizes="big"), TypeError, "image_sizes"),
+    (dict(proposal="gaussian"), ValueError, "proposal"),
+    (dict(generator="seed"), TypeError, "generator"),
+])
+def test_validation(kwargs, exc, match):
+    args = dict(gt_boxes=GTS, gt_labels=LABELS, num_rois=8)
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        generate_prois(args.pop("gt_boxes"), args.pop("gt_labels"), **args)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("exact", [False, True])
+def test_cuda(exact):
+    dev = torch.device("cuda")
+    g = torch.Generator(device=dev).manual_seed(0)
+    r = generate_prois([GTS.to(dev)] * 4, [LABELS.to(dev)] * 4, 128, iou_dist="right_skew", exact=exact,
+                       image_sizes=(320, 260), generator=g)
+    for t in (r.boxes, r.labels, r.gt_index, r.ious, r.image_index):
+        assert t.device.type == "cuda"
+    assert len(r) == 512 and bool((r.ious >= 0.5).all())
+    assert torch.bincount(r.image_index).tolist() == [128] * 4
