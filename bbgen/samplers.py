@@ -130,7 +130,9 @@ class OFBSampler:
         positive_fraction: maximum fraction of positives (torchvision default 0.25).
         negative: ``"random"`` (uniform without replacement) or ``"hard"`` (the highest-loss
             negatives; requires ``losses`` in the call — OHNM, thesis Table 4.3).
-        generator: ``torch.Generator`` used for every draw (reproducible sampling).
+        generator: ``torch.Generator`` used for every draw (reproducible sampling); None gives a
+            private OS-seeded one (torch's global RNG is never used). Draws happen on the
+            generator's device and the indices are moved to the labels' device.
     """
 
     def __init__(self, batch_size_per_image: int, positive_fraction: float, *, negative: str = "random",
@@ -147,14 +149,14 @@ class OFBSampler:
         self.batch_size_per_image = batch_size_per_image
         self.positive_fraction = float(positive_fraction)
         self.negative = negative
+        if generator is None:
+            generator = torch.Generator()
+            generator.seed()
         self.generator = generator
 
     def __repr__(self) -> str:
         return (f"OFBSampler(batch_size_per_image={self.batch_size_per_image}, "
                 f"positive_fraction={self.positive_fraction}, negative={self.negative!r})")
-
-    def _device(self, fallback: torch.device) -> torch.device:
-        return self.generator.device if self.generator is not None else fallback
 
     def _draw_positives(self, labels: Tensor, num: int) -> Tensor:
         """``num`` positions of ``labels`` [P] drawn without replacement with OFB weights."""
@@ -162,8 +164,7 @@ class OFBSampler:
             return torch.arange(labels.numel(), device=labels.device)
         if num == 0:
             return torch.zeros(0, dtype=torch.long, device=labels.device)
-        dev = self._device(labels.device)
-        weights = ofb_probabilities(labels.to(dev))
+        weights = ofb_probabilities(labels.to(self.generator.device))
         pick = torch.multinomial(weights, num, replacement=False, generator=self.generator)
         return pick.to(labels.device)
 
@@ -171,8 +172,7 @@ class OFBSampler:
         if self.negative == "hard":
             # highest loss first; stable so equal losses keep index order (deterministic OHNM)
             return torch.sort(-losses.detach().double(), stable=True).indices[:num]
-        dev = self._device(device)
-        return torch.randperm(count, generator=self.generator, device=dev)[:num].to(device)
+        return torch.randperm(count, generator=self.generator, device=self.generator.device)[:num].to(device)
 
     def __call__(self, matched_idxs: Sequence[Tensor],
                  losses: Optional[Sequence[Tensor]] = None) -> tuple[list[Tensor], list[Tensor]]:
