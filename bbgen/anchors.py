@@ -1,0 +1,354 @@
+"""Anchor sets and the detector's view of an image (thesis §3.2.1, Fig. 3.4: RetinaNet anchors on COCO).
+
+An :class:`AnchorConfig` describes the anchors of one detector and how it resizes and pads an
+image.  Anchors are reproduced bit-for-bit from torchvision: ``AnchorGenerator`` (RetinaNet,
+Faster R-CNN RPN-FPN, user configs) and ``DefaultBoxGenerator`` (SSD300), over the padded image that
+``GeneralizedRCNNTransform`` produces for a batch of one.
+
+Per level the anchors form a regular grid: anchor ``(iy, ix, a)`` has flat index
+``offset_l + (iy * W_l + ix) * A_l + a`` (torchvision's order) and centre ``origin + i * spacing``.
+:func:`level_geometry` exposes that grid so that :mod:`bbgen.matching` can enumerate only the
+anchors near a ground truth, and :func:`anchor_coords` returns exact coordinates of such anchors.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "AnchorConfig",
+    "LevelGeometry",
+    "PRESETS",
+    "anchor_config",
+    "anchor_coords",
+    "cell_anchors",
+    "detector_view",
+    "feature_sizes",
+    "grid_anchors",
+    "level_geometry",
+    "load_anchor_config",
+    "scale_boxes",
+]
+
+
+@dataclass(frozen=True)
+class AnchorConfig:
+    """Anchors of one detector plus the resize/pad rule it applies to images.
+
+    ``sizes[l]`` / ``aspect_ratios[l]`` (height / width) follow torchvision's ``AnchorGenerator``;
+    ``strides[l]`` is the nominal downsampling of level ``l`` (feature size = ceil(padded / stride),
+    which is the ResNet-FPN rule: exact for P2–P5 on a padded image, ceil-halving for P6/P7).
+    ``kind="ssd"`` uses torchvision's ``DefaultBoxGenerator`` with ``ssd_scales``; then
+    ``aspect_ratios`` are SSD's extra ratios, ``strides`` its ``steps`` and ``fixed_feature_sizes``
+    the network's feature-map sizes.  The view: ``min_size``/``max_size`` (s = min(min/short,
+    max/long)), ``size_divisible`` padding, or ``fixed_size`` (width, height) as in SSD.
+    """
+
+    name: str
+    sizes: tuple[tuple[float, ...], ...]
+    aspect_ratios: tuple[tuple[float, ...], ...]
+    strides: tuple[int, ...]
+    level_names: tuple[str, ...]
+    kind: str = "grid"
+    ssd_scales: tuple[float, ...] | None = None
+    fixed_feature_sizes: tuple[int, ...] | None = None
+    min_size: int = 800
+    max_size: int = 1333
+    size_divisible: int = 32
+    fixed_size: tuple[int, int] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.strides)
+        if n == 0:
+            raise ValueError(f"{self.name}: strides must name at least one level, got {self.strides}")
+        if self.kind not in ("grid", "ssd"):
+            raise ValueError(f"{self.name}: kind must be 'grid' or 'ssd', got {self.kind!r}")
+        if len(self.aspect_ratios) != n or len(self.level_names) != n:
+            raise ValueError(f"{self.name}: aspect_ratios and level_names need {n} entries (one per stride)")
+        if self.kind == "grid" and len(self.sizes) != n:
+            raise ValueError(f"{self.name}: sizes needs {n} entries (one per stride), got {len(self.sizes)}")
+        if self.kind == "ssd":
+            if self.ssd_scales is None or len(self.ssd_scales) != n + 1:
+                raise ValueError(f"{self.name}: ssd_scales needs {n + 1} values, got {self.ssd_scales}")
+            if self.fixed_feature_sizes is None or len(self.fixed_feature_sizes) != n:
+                raise ValueError(f"{self.name}: fixed_feature_sizes needs {n} values")
+            if self.fixed_size is None:
+                raise ValueError(f"{self.name}: SSD default boxes need a fixed_size (width, height)")
+        values = [v for group in (*self.sizes, *self.aspect_ratios) for v in group]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in values):
+            raise ValueError(f"{self.name}: sizes and aspect_ratios must be positive finite numbers")
+        if any(len(g) == 0 for g in (*self.sizes, *self.aspect_ratios)) and self.kind == "grid":
+            raise ValueError(f"{self.name}: every level needs at least one size and one aspect ratio")
+        if not all(isinstance(s, int) and s > 0 for s in self.strides):
+            raise ValueError(f"{self.name}: strides must be positive integers, got {self.strides}")
+        if self.fixed_size is None and not (0 < self.min_size <= self.max_size):
+            raise ValueError(f"{self.name}: need 0 < min_size <= max_size, got {self.min_size}, {self.max_size}")
+        if not (isinstance(self.size_divisible, int) and self.size_divisible >= 1):
+            raise ValueError(f"{self.name}: size_divisible must be a positive int, got {self.size_divisible}")
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.strides)
+
+    def anchors_per_location(self) -> list[int]:
+        """A_l for every level (torchvision's ``num_anchors_per_location``)."""
+        if self.kind == "ssd":
+            return [2 + 2 * len(r) for r in self.aspect_ratios]
+        return [len(s) * len(r) for s, r in zip(self.sizes, self.aspect_ratios)]
+
+
+def _retinanet() -> AnchorConfig:
+    # torchvision retinanet._default_anchorgen: 3 octave scales x 3 ratios on P3-P7.
+    sizes = tuple((x, int(x * 2 ** (1.0 / 3)), int(x * 2 ** (2.0 / 3))) for x in (32, 64, 128, 256, 512))
+    return AnchorConfig("retinanet", sizes, ((0.5, 1.0, 2.0),) * 5, (8, 16, 32, 64, 128),
+                        ("P3", "P4", "P5", "P6", "P7"))
+
+
+def _rpn() -> AnchorConfig:
+    # torchvision faster_rcnn._default_anchorgen: one size x 3 ratios on P2-P5 + 'pool' (P6).
+    return AnchorConfig("rpn", ((32,), (64,), (128,), (256,), (512,)), ((0.5, 1.0, 2.0),) * 5,
+                        (4, 8, 16, 32, 64), ("P2", "P3", "P4", "P5", "P6"))
+
+
+def _ssd300() -> AnchorConfig:
+    # torchvision ssd300_vgg16: DefaultBoxGenerator, fixed 300x300 input, 8732 default boxes.
+    return AnchorConfig("ssd300", (), ((2.0,), (2.0, 3.0), (2.0, 3.0), (2.0, 3.0), (2.0,), (2.0,)),
+                        (8, 16, 32, 64, 100, 300), ("conv4_3", "fc7", "c8", "c9", "c10", "c11"),
+                        kind="ssd", ssd_scales=(0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05),
+                        fixed_feature_sizes=(38, 19, 10, 5, 3, 1), size_divisible=1, fixed_size=(300, 300))
+
+
+PRESETS = {"retinanet": _retinanet, "rpn": _rpn, "ssd300": _ssd300}
+
+
+def load_anchor_config(path: str | Path) -> AnchorConfig:
+    """Read a user anchor config from JSON (keys: sizes, aspect_ratios, strides, optional
+    level_names, min_size, max_size, size_divisible, fixed_size, name)."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"anchor config {path}: cannot read JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"anchor config {path}: top level must be an object")
+    missing = {"sizes", "aspect_ratios", "strides"} - raw.keys()
+    if missing:
+        raise ValueError(f"anchor config {path}: missing keys {sorted(missing)}")
+    unknown = set(raw) - {"sizes", "aspect_ratios", "strides", "level_names", "min_size", "max_size",
+                          "size_divisible", "fixed_size", "name"}
+    if unknown:
+        raise ValueError(f"anchor config {path}: unknown keys {sorted(unknown)}")
+    try:
+        strides = tuple(int(s) for s in raw["strides"])
+        sizes = tuple(tuple(float(v) for v in lvl) for lvl in raw["sizes"])
+        ratios = raw["aspect_ratios"]
+        if ratios and not isinstance(ratios[0], (list, tuple)):
+            ratios = [ratios] * len(strides)
+        ratios = tuple(tuple(float(v) for v in lvl) for lvl in ratios)
+        fixed = raw.get("fixed_size")
+        return AnchorConfig(
+            name=str(raw.get("name", path.stem)), sizes=sizes, aspect_ratios=ratios, strides=strides,
+            level_names=tuple(raw.get("level_names", [f"L{i}" for i in range(len(strides))])),
+            min_size=int(raw.get("min_size", 800)), max_size=int(raw.get("max_size", 1333)),
+            size_divisible=int(raw.get("size_divisible", 32)),
+            fixed_size=None if fixed is None else (int(fixed[0]), int(fixed[1])))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"anchor config {path}: {exc}") from exc
+
+
+def anchor_config(anchors: str | Path | AnchorConfig) -> AnchorConfig:
+    """Resolve ``"retinanet" | "rpn" | "ssd300" | path/to/config.json | AnchorConfig``."""
+    if isinstance(anchors, AnchorConfig):
+        return anchors
+    if isinstance(anchors, str) and anchors in PRESETS:
+        return PRESETS[anchors]()
+    if isinstance(anchors, (str, Path)) and str(anchors).endswith(".json"):
+        return load_anchor_config(anchors)
+    raise ValueError(f"anchors must be one of {sorted(PRESETS)}, a .json file or an AnchorConfig, got {anchors!r}")
+
+
+def detector_view(image_sizes: Any, config: AnchorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Resized and padded sizes of images as torchvision's ``GeneralizedRCNNTransform`` sees them.
+
+    image_sizes: [N, 2] (width, height).  Returns ``resized [N, 2]`` and ``padded [N, 2]`` (width,
+    height, int64): s = min(min_size/short, max_size/long), resized = floor(side * s) (as
+    ``F.interpolate(recompute_scale_factor=True)``), padded up to a multiple of ``size_divisible``.
+    """
+    sizes = np.asarray(image_sizes, dtype=np.float64)
+    if sizes.ndim != 2 or sizes.shape[1] != 2 or not np.all(np.isfinite(sizes)) or np.any(sizes < 1):
+        raise ValueError(f"image_sizes must be [N, 2] finite (width, height) >= 1, got shape {sizes.shape}")
+    sizes = sizes.astype(np.int64)
+    if config.fixed_size is not None:
+        resized = np.broadcast_to(np.asarray(config.fixed_size, dtype=np.int64), sizes.shape).copy()
+    else:
+        short, long = sizes.min(1), sizes.max(1)
+        # Python-float arithmetic per image, exactly as torchvision / F.interpolate compute it.
+        scale = [min(config.min_size / s, config.max_size / lg) for s, lg in zip(short.tolist(), long.tolist())]
+        resized = np.array([[math.floor(w * s), math.floor(h * s)] for (w, h), s in zip(sizes.tolist(), scale)],
+                           dtype=np.int64).reshape(-1, 2)
+    d = config.size_divisible
+    padded = -(-resized // d) * d
+    return resized, padded
+
+
+def scale_boxes(boxes: Any, original: Any, resized: Any) -> np.ndarray:
+    """Scale GT boxes [M, 4] per axis by resized/original size [M, 2] (width, height), float32.
+
+    Same arithmetic as torchvision ``transform.resize_boxes`` (float32 ratio, float32 product).
+    """
+    b = np.asarray(boxes, dtype=np.float32)
+    ratio = np.asarray(resized, dtype=np.float32) / np.asarray(original, dtype=np.float32)
+    return b * np.concatenate([ratio, ratio], axis=-1)
+
+
+def feature_sizes(padded: Any, config: AnchorConfig) -> np.ndarray:
+    """Feature-map sizes [N, L, 2] (width, height) for padded sizes [N, 2].
+
+    ResNet-FPN: every stride-2 stage maps n -> ceil(n / 2), so level stride s has ceil(padded / s)
+    cells (P6/P7 ceil-halve P5).  SSD uses the network's fixed sizes.
+    """
+    padded = np.asarray(padded, dtype=np.int64).reshape(-1, 2)
+    if config.fixed_feature_sizes is not None:
+        f = np.asarray(config.fixed_feature_sizes, dtype=np.int64)
+        return np.broadcast_to(f[None, :, None], (len(padded), len(f), 2)).copy()
+    s = np.asarray(config.strides, dtype=np.int64)
+    return -(-padded[:, None, :] // s[None, :, None])
+
+
+@lru_cache(maxsize=32)
+def cell_anchors(config: AnchorConfig) -> tuple[np.ndarray, ...]:
+    """Zero-centred anchors [A_l, 4] float32 per level, as torchvision generates them.
+
+    grid kind: ``AnchorGenerator.generate_anchors`` (rounded half-sizes).  ssd kind: the
+    (w, h) pairs of ``DefaultBoxGenerator`` (normalised, clipped to [0, 1]) as ``[0, 0, w, h]``.
+    """
+    out = []
+    if config.kind == "ssd":
+        scales = config.ssd_scales
+        for k, ratios in enumerate(config.aspect_ratios):
+            s_k, s_prime = scales[k], math.sqrt(scales[k] * scales[k + 1])
+            pairs = [[s_k, s_k], [s_prime, s_prime]]
+            for ar in ratios:
+                sq = math.sqrt(ar)
+                pairs.extend([[s_k * sq, s_k / sq], [s_k / sq, s_k * sq]])
+            wh = torch.as_tensor(pairs, dtype=torch.float32).clamp(min=0, max=1)
+            out.append(torch.cat([torch.zeros_like(wh), wh], 1).numpy())
+        return tuple(out)
+    for size, ratios in zip(config.sizes, config.aspect_ratios):
+        scales = torch.as_tensor(size, dtype=torch.float32)
+        ar = torch.as_tensor(ratios, dtype=torch.float32)
+        h_ratios = torch.sqrt(ar)
+        w_ratios = 1 / h_ratios
+        ws = (w_ratios[:, None] * scales[None, :]).view(-1)
+        hs = (h_ratios[:, None] * scales[None, :]).view(-1)
+        out.append((torch.stack([-ws, -hs, ws, hs], dim=1) / 2).round().numpy())
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class LevelGeometry:
+    """Grid of one level for a batch of images (arrays [N]).
+
+    Anchor centre of column ``ix`` is ``origin_x + ix * spacing_x`` (exact for grid anchors, up to
+    float32 rounding for SSD); ``step_x`` is torchvision's integer stride (grid kind).
+    """
+
+    width: np.ndarray
+    height: np.ndarray
+    step_x: np.ndarray
+    step_y: np.ndarray
+    spacing_x: np.ndarray
+    spacing_y: np.ndarray
+    origin_x: np.ndarray
+    origin_y: np.ndarray
+    offset: np.ndarray
+    shapes: np.ndarray  # [A_l, 2] anchor (width, height) in pixels (float64, approximate for SSD)
+
+
+def level_geometry(padded: Any, config: AnchorConfig) -> tuple[list[LevelGeometry], np.ndarray]:
+    """Per-level grids for padded sizes [N, 2] and the total number of anchors per image [N]."""
+    padded = np.asarray(padded, dtype=np.int64).reshape(-1, 2)
+    feats = feature_sizes(padded, config)
+    counts = feats[..., 0] * feats[..., 1] * np.asarray(config.anchors_per_location())[None]
+    offsets = np.concatenate([np.zeros((len(padded), 1), np.int64), np.cumsum(counts, 1)], 1)
+    levels = []
+    for lvl, cells in enumerate(cell_anchors(config)):
+        fw, fh = feats[:, lvl, 0], feats[:, lvl, 1]
+        if config.kind == "ssd":
+            # centre of column ix is (ix + 0.5) / (W / step) * W ~ (ix + 0.5) * step
+            step = np.full(len(padded), float(config.strides[lvl]))
+            size = np.asarray(config.fixed_size, dtype=np.float64)
+            shapes = cells[:, 2:].astype(np.float64) * size
+            levels.append(LevelGeometry(fw, fh, step, step, step, step, step / 2, step / 2,
+                                        offsets[:, lvl], shapes))
+        else:
+            step_x, step_y = padded[:, 0] // fw, padded[:, 1] // fh
+            # rounded half-sizes are symmetric (round(-x) == -round(x)), so centres sit on the shifts
+            shapes = (cells[:, 2:] - cells[:, :2]).astype(np.float64)
+            zero = np.zeros(len(padded))
+            levels.append(LevelGeometry(fw, fh, step_x, step_y, step_x.astype(np.float64),
+                                        step_y.astype(np.float64), zero, zero, offsets[:, lvl], shapes))
+    return levels, offsets[:, -1]
+
+
+def anchor_coords(config: AnchorConfig, level: np.ndarray, a: np.ndarray, ix: np.ndarray, iy: np.ndarray,
+                  step_x: np.ndarray, step_y: np.ndarray, padded: np.ndarray) -> np.ndarray:
+    """Exact float32 coordinates [K, 4] of anchors (level, shape a, column ix, row iy), as torchvision builds them.
+
+    All arguments are [K] arrays except ``padded`` [K, 2]; ``step_*`` are the level's integer
+    strides (``padded // feature size``, grid kind).  grid: ``float32(i * step) + cell`` as in
+    ``AnchorGenerator.grid_anchors``; ssd: ``DefaultBoxGenerator``'s op sequence in torch float32.
+    """
+    cells = cell_anchors(config)
+    if config.kind == "ssd":
+        out = np.empty((len(ix), 4), np.float32)
+        for lvl in np.unique(level).tolist():
+            sel = np.flatnonzero(level == lvl)
+            out[sel] = _ssd_coords(config, lvl, ix[sel], iy[sel], a[sel], padded[sel])
+        return out
+    first = np.cumsum([0] + [len(c) for c in cells])[:-1]
+    c = np.concatenate(cells)[first[level] + a]
+    sx = (ix.astype(np.int64) * step_x).astype(np.float32)
+    sy = (iy.astype(np.int64) * step_y).astype(np.float32)
+    return np.stack([sx + c[:, 0], sy + c[:, 1], sx + c[:, 2], sy + c[:, 3]], 1)
+
+
+def _ssd_coords(config: AnchorConfig, level: int, ix: np.ndarray, iy: np.ndarray, a: np.ndarray,
+                padded: np.ndarray) -> np.ndarray:
+    # Same op sequence as DefaultBoxGenerator._grid_default_boxes + forward, in torch float32.
+    step = config.strides[level]
+    out = np.empty((len(ix), 4), np.float32)
+    wh_all = torch.from_numpy(cell_anchors(config)[level][:, 2:])
+    pads = np.asarray(padded, np.int64).reshape(-1, 2)
+    for pw, ph in {tuple(p) for p in pads.tolist()}:
+        sel = np.flatnonzero((pads[:, 0] == pw) & (pads[:, 1] == ph))
+        cx = ((torch.from_numpy(ix[sel].astype(np.int64)) + 0.5) / (pw / step)).to(torch.float32)
+        cy = ((torch.from_numpy(iy[sel].astype(np.int64)) + 0.5) / (ph / step)).to(torch.float32)
+        wh = wh_all[torch.from_numpy(a[sel].astype(np.int64))]
+        ctr = torch.stack([cx, cy], 1)
+        size = torch.tensor([pw, ph])
+        out[sel] = torch.cat([(ctr - 0.5 * wh) * size, (ctr + 0.5 * wh) * size], -1).numpy()
+    return out
+
+
+def grid_anchors(config: AnchorConfig, padded: tuple[int, int]) -> torch.Tensor:
+    """All anchors [K, 4] float32 of a padded image (width, height), torchvision's order."""
+    levels, total = level_geometry(np.asarray([padded]), config)
+    out = []
+    for lvl, g in enumerate(levels):
+        fw, fh, na = int(g.width[0]), int(g.height[0]), len(g.shapes)
+        iy, ix, a = (v.reshape(-1) for v in np.meshgrid(np.arange(fh), np.arange(fw), np.arange(na), indexing="ij"))
+        k = len(ix)
+        out.append(anchor_coords(config, np.full(k, lvl), a, ix, iy, np.full(k, g.step_x[0]),
+                                 np.full(k, g.step_y[0]), np.broadcast_to(np.asarray(padded, np.int64), (k, 2))))
+    anchors = np.concatenate(out) if out else np.zeros((0, 4), np.float32)
+    assert len(anchors) == int(total[0])
+    return torch.from_numpy(anchors)

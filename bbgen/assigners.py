@@ -1,0 +1,100 @@
+"""Anchor assigners (thesis §3.2.1: the labelling rule that creates foreground–background imbalance).
+
+* :class:`MaxIoUAssigner` — torchvision's ``Matcher``: IoU >= high -> positive, [low, high) -> ignored,
+  < low -> negative, plus ``allow_low_quality_matches`` (every GT's highest-IoU anchors, ties
+  included, become positive for their best GT).  ``ssd_rule=True`` gives ``SSDMatcher`` instead
+  (each GT's single best anchor is forced to that GT).
+* :class:`ATSSAssigner` — ATSS (Zhang et al., CVPR 2020): per GT and level the ``topk`` anchors
+  nearest to its centre are candidates; IoU >= mean + std of the candidates' IoUs and anchor centre
+  inside the GT (margin 0.01 px, as mmdetection) -> positive; an anchor claimed by several GTs goes to
+  the highest IoU.  No ignored band.
+
+This module holds the configurations and the dense reference semantics; :mod:`bbgen.matching`
+evaluates them sparsely.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["ATSSAssigner", "MaxIoUAssigner", "assigner_config", "max_iou_matches"]
+
+BELOW_LOW = -1
+BETWEEN = -2
+
+
+@dataclass(frozen=True)
+class MaxIoUAssigner:
+    """Max-IoU labelling; defaults are RetinaNet's (0.5 / 0.4, low-quality matches on)."""
+
+    high: float = 0.5
+    low: float = 0.4
+    allow_low_quality: bool = True
+    ssd_rule: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("high", "low"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not 0.0 < v <= 1.0:
+                raise ValueError(f"MaxIoUAssigner: {name} must be in (0, 1], got {v!r}")
+        if self.low > self.high:
+            raise ValueError(f"MaxIoUAssigner: low={self.low} must be <= high={self.high}")
+
+
+@dataclass(frozen=True)
+class ATSSAssigner:
+    """ATSS with ``topk`` candidates per level (9 in the paper)."""
+
+    topk: int = 9
+    centre_eps: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.topk, int) or self.topk < 1:
+            raise ValueError(f"ATSSAssigner: topk must be a positive int, got {self.topk!r}")
+
+
+# torchvision's thresholds for each preset anchor set
+_MAXIOU = {
+    "retinanet": MaxIoUAssigner(0.5, 0.4, True),
+    "rpn": MaxIoUAssigner(0.7, 0.3, True),
+    "ssd300": MaxIoUAssigner(0.5, 0.5, False, ssd_rule=True),
+}
+
+
+def assigner_config(assigner: Any, anchors_name: str = "retinanet") -> MaxIoUAssigner | ATSSAssigner:
+    """Resolve ``"maxiou" | "atss" | MaxIoUAssigner | ATSSAssigner``.
+
+    ``"maxiou"`` takes the detector's own thresholds for a preset anchor set (RetinaNet 0.5/0.4,
+    RPN 0.7/0.3, SSD 0.5 with SSD's rule) and RetinaNet's for user configs.
+    """
+    if isinstance(assigner, (MaxIoUAssigner, ATSSAssigner)):
+        return assigner
+    if assigner == "maxiou":
+        return _MAXIOU.get(anchors_name, _MAXIOU["retinanet"])
+    if assigner == "atss":
+        return ATSSAssigner()
+    raise ValueError(f"assigner must be 'maxiou', 'atss' or an assigner object, got {assigner!r}")
+
+
+def max_iou_matches(iou: Tensor, assigner: MaxIoUAssigner) -> Tensor:
+    """Dense max-IoU matching of an ``[G, K]`` IoU matrix -> ``[K]`` int64 (GT index, -1 negative,
+    -2 ignored); the same tensor operations as torchvision's ``Matcher`` / ``SSDMatcher``."""
+    if iou.ndim != 2 or iou.shape[0] == 0 or iou.shape[1] == 0:
+        raise ValueError(f"iou must be a non-empty [G, K] matrix, got shape {tuple(iou.shape)}")
+    matched_vals, matches = iou.max(dim=0)
+    all_matches = matches.clone()
+    below = matched_vals < assigner.low
+    between = (matched_vals >= assigner.low) & (matched_vals < assigner.high)
+    matches[below] = BELOW_LOW
+    matches[between] = BETWEEN
+    if assigner.allow_low_quality:
+        highest, _ = iou.max(dim=1)
+        pred = torch.where(iou == highest[:, None])[1]
+        matches[pred] = all_matches[pred]
+    if assigner.ssd_rule:
+        _, best = iou.max(dim=1)
+        matches[best] = torch.arange(best.numel(), dtype=torch.int64)
+    return matches
