@@ -99,7 +99,7 @@ def second_rect(a: Tensor, b: Tensor, T: Tensor, img_high: Tensor) -> tuple[Tens
 def reflect(unit: Tensor, flip: Tensor) -> Tensor:
     """Point reflection through the centre of ``[0, 0, 1, 1]`` for rows where ``flip``: ``[a, b, c, d] ->
     [1 - c, 1 - d, 1 - a, 1 - b]`` (turns "BR first" into "TL first", design §1)."""
-    mirrored = 1 - unit.flip(-1)
+    mirrored = 1 - unit[..., [2, 3, 0, 1]]
     return torch.where(flip[:, None], mirrored, unit)
 
 
