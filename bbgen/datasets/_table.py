@@ -44,7 +44,7 @@ def assemble(
         i = int(np.flatnonzero(bad)[0])
         raise AnnotationFormatError(
             path, f"image {ids[i]!r} has invalid size (width, height) = {tuple(sizes[i])}; both must be > 0")
-    if len(np.unique(ids)) != len(ids):
+    if len(set(ids.tolist())) != len(ids):
         raise AnnotationFormatError(path, "duplicate image ids")
 
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
