@@ -1,0 +1,103 @@
+"""Regression-loss figures: loss imbalance over IoU bins (thesis Fig. 3.11, quantified) and the
+seed papers' simulations (Zhang et al. Fig. 7–8, Peng & Yu Fig. 4c/5).
+
+Every function is ``(data, ..., ax=None) -> Axes`` and takes plain mappings, so results loaded
+back from the scripts' JSON files plot the same way as fresh ones.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+
+__all__ = ["plot_convergence", "plot_iou_boxplots", "plot_loss_shares", "plot_regression_errors"]
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6.4, 4.0))[1]
+
+
+def _check_curves(name: str, curves: object) -> Mapping:
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError(f"{name} must be a non-empty mapping of label -> values")
+    return curves
+
+
+def plot_regression_errors(errors: Mapping[str, Sequence[float]], ax: Axes | None = None, *,
+                           log: bool = True) -> Axes:
+    """Zhang Fig. 7a/8a: summed regression error ``E(t)`` per loss over iterations ``t = 0..T``."""
+    ax = _axes(ax)
+    for label, curve in _check_curves("errors", errors).items():
+        ax.plot(np.arange(len(curve)), np.asarray(curve, dtype=float), label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("regression error E(t) (sum of ℓ1)")
+    ax.legend()
+    return ax
+
+
+def plot_iou_boxplots(stats: Mapping[str, Sequence[Mapping[str, float]]], snapshots: Sequence[int],
+                      ax: Axes | None = None) -> Axes:
+    """Zhang Fig. 7b/8b: IoU box plots per loss at the snapshot iterations.
+
+    ``stats[loss][k]`` holds the quantiles ``q05, q25, q50, q75, q95`` and ``mean`` at
+    ``snapshots[k]`` (whiskers at the 5th/95th percentiles).
+    """
+    ax = _axes(ax)
+    stats = _check_curves("stats", stats)
+    n_loss, n_snap = len(stats), len(snapshots)
+    width = 0.8 / n_loss
+    for j, (label, per_snap) in enumerate(stats.items()):
+        if len(per_snap) != n_snap:
+            raise ValueError(f"stats[{label!r}] has {len(per_snap)} entries for {n_snap} snapshots")
+        boxes = [dict(whislo=s["q05"], q1=s["q25"], med=s["q50"], q3=s["q75"], whishi=s["q95"],
+                      mean=s["mean"], fliers=[]) for s in per_snap]
+        pos = np.arange(n_snap) + (j - (n_loss - 1) / 2) * width
+        art = ax.bxp(boxes, positions=pos, widths=width * 0.9, showmeans=True, patch_artist=True,
+                     manage_ticks=False, meanprops=dict(marker=".", markersize=3))
+        for patch in art["boxes"]:
+            patch.set_facecolor(f"C{j}")
+        ax.plot([], [], color=f"C{j}", lw=6, label=label)
+    ax.set_xticks(np.arange(n_snap), [str(s) for s in snapshots])
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("IoU")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_convergence(curves: Mapping[str, Sequence[float]], ax: Axes | None = None, *,
+                     ylabel: str = "IoU with the target") -> Axes:
+    """Peng & Yu Fig. 4c/5: one convergence curve per label over iterations."""
+    ax = _axes(ax)
+    for label, curve in _check_curves("curves", curves).items():
+        ax.plot(np.arange(len(curve)), np.asarray(curve, dtype=float), label=label)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_loss_shares(shares: Mapping[str, Sequence[float]], bins: Sequence[Sequence[float]],
+                     ax: Axes | None = None, *, ylabel: str = "share of total loss") -> Axes:
+    """Thesis Fig. 3.11, quantified: each IoU bin's share of a loss (or gradient), grouped bars per loss."""
+    ax = _axes(ax)
+    shares = _check_curves("shares", shares)
+    n_loss = len(shares)
+    width = 0.8 / n_loss
+    for j, (label, values) in enumerate(shares.items()):
+        if len(values) != len(bins):
+            raise ValueError(f"shares[{label!r}] has {len(values)} values for {len(bins)} bins")
+        ax.bar(np.arange(len(bins)) + (j - (n_loss - 1) / 2) * width, values, width=width, label=label)
+    ax.set_xticks(np.arange(len(bins)), [f"[{lo:.1f}, {hi:.1f})" for lo, hi in bins])
+    ax.set_xlabel("IoU bin")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="x-small", ncol=2)
+    return ax
