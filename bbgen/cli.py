@@ -47,9 +47,16 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (exit status 2), like every other bbgen error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bbgen", description="Bounding-box generation and imbalance analysis.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser = _Parser(prog="bbgen", description="Bounding-box generation and imbalance analysis.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     rep = sub.add_parser("report", help="profile a dataset's imbalance and write an HTML/JSON/markdown report",
                          description="Profile the class, scale and location imbalance of a dataset "
                                      "(thesis Ch. 3) and write index.html, report.json and summary.md.")
