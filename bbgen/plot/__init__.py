@@ -3,9 +3,12 @@ from .data_classes import (plot_batch_class_shares, plot_images_by_classes, plot
                            plot_instances_per_class)
 from .data_spatial import (plot_center_heatmap, plot_fpn_levels, plot_relative_area, plot_relative_height,
                            plot_relative_width, plot_size_categories)
+from .losses import (plot_convergence, plot_iou_boxplots, plot_loss_shares, plot_per_bin,
+                     plot_regression_errors)
 
 __all__ = [
     "plot_batch_class_shares", "plot_images_by_classes", "plot_images_by_instances", "plot_instances_per_class",
     "plot_center_heatmap", "plot_fpn_levels", "plot_relative_area", "plot_relative_height",
     "plot_relative_width", "plot_size_categories",
+    "plot_convergence", "plot_iou_boxplots", "plot_loss_shares", "plot_per_bin", "plot_regression_errors",
 ]

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 
-__all__ = ["plot_convergence", "plot_iou_boxplots", "plot_loss_shares", "plot_regression_errors"]
+__all__ = ["plot_convergence", "plot_iou_boxplots", "plot_loss_shares", "plot_per_bin", "plot_regression_errors"]
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -99,5 +99,29 @@ def plot_loss_shares(shares: Mapping[str, Sequence[float]], bins: Sequence[Seque
     ax.set_xticks(np.arange(len(bins)), [f"[{lo:.1f}, {hi:.1f})" for lo, hi in bins])
     ax.set_xlabel("IoU bin")
     ax.set_ylabel(ylabel)
+    ax.legend(fontsize="x-small", ncol=2)
+    return ax
+
+
+def plot_per_bin(values: Mapping[str, Sequence[float]], bins: Sequence[Sequence[float]],
+                 ax: Axes | None = None, *, ylabel: str = "mean loss", normalize: bool = True) -> Axes:
+    """A per-IoU-bin statistic (mean loss or gradient norm) as one line per loss.
+
+    With ``normalize`` every line is divided by its value in the first (lowest-IoU) bin, so losses
+    of different scales share one axis and the slope shows how fast the weight decays with IoU.
+    """
+    ax = _axes(ax)
+    values = _check_curves("values", values)
+    centres = [(lo + hi) / 2 for lo, hi in bins]
+    for j, (label, v) in enumerate(values.items()):
+        if len(v) != len(bins):
+            raise ValueError(f"values[{label!r}] has {len(v)} values for {len(bins)} bins")
+        v = np.asarray(v, dtype=float)
+        if normalize and v[0] != 0:
+            v = v / v[0]
+        ax.plot(centres, v, marker="o", ms=3, label=label, color=f"C{j % 10}",
+                linestyle="-" if j < 10 else "--")
+    ax.set_xlabel("IoU (bin centre)")
+    ax.set_ylabel(ylabel + (" / first bin" if normalize else ""))
     ax.legend(fontsize="x-small", ncol=2)
     return ax
