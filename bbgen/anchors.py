@@ -26,6 +26,7 @@ __all__ = [
     "AnchorConfig",
     "LevelGeometry",
     "PRESETS",
+    "anchor_columns",
     "anchor_config",
     "anchor_coords",
     "cell_anchors",
@@ -299,26 +300,40 @@ def level_geometry(padded: Any, config: AnchorConfig) -> tuple[list[LevelGeometr
     return levels, offsets[:, -1]
 
 
-def anchor_coords(config: AnchorConfig, level: np.ndarray, a: np.ndarray, ix: np.ndarray, iy: np.ndarray,
-                  step_x: np.ndarray, step_y: np.ndarray, padded: np.ndarray) -> np.ndarray:
-    """Exact float32 coordinates [K, 4] of anchors (level, shape a, column ix, row iy), as torchvision builds them.
-
-    All arguments are [K] arrays except ``padded`` [K, 2]; ``step_*`` are the level's integer
-    strides (``padded // feature size``, grid kind).  grid: ``float32(i * step) + cell`` as in
-    ``AnchorGenerator.grid_anchors``; ssd: ``DefaultBoxGenerator``'s op sequence in torch float32.
-    """
+@lru_cache(maxsize=32)
+def anchor_columns(config: AnchorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (level, shape) pair as a column: ``level [T]``, ``shape [T]`` and zero-centred cells [T, 4]."""
     cells = cell_anchors(config)
+    level = np.concatenate([np.full(len(c), i) for i, c in enumerate(cells)])
+    shape = np.concatenate([np.arange(len(c)) for c in cells])
+    return level, shape, np.concatenate(cells)
+
+
+def anchor_coords(config: AnchorConfig, col: np.ndarray, ix: np.ndarray, iy: np.ndarray, step_x: np.ndarray,
+                  step_y: np.ndarray, padded: np.ndarray | None = None) -> np.ndarray:
+    """Exact float32 coordinates [K, 4] of anchors (column, ix, iy), as torchvision builds them.
+
+    ``col`` [K] indexes :func:`anchor_columns`; ``ix``/``iy`` [K] grid column/row; ``step_*`` [K]
+    the level's integer strides (``padded // feature size``); ``padded`` [K, 2] is needed for SSD.
+    grid: ``float32(i * step) + cell`` as ``AnchorGenerator.grid_anchors``; ssd: the op sequence of
+    ``DefaultBoxGenerator`` in torch float32.
+    """
+    level, shape, cells = anchor_columns(config)
     if config.kind == "ssd":
+        if padded is None:
+            raise ValueError("anchor_coords: SSD default boxes need the padded sizes")
         out = np.empty((len(ix), 4), np.float32)
-        for lvl in np.unique(level).tolist():
-            sel = np.flatnonzero(level == lvl)
-            out[sel] = _ssd_coords(config, lvl, ix[sel], iy[sel], a[sel], padded[sel])
+        lv = level[col]
+        for lvl in np.unique(lv).tolist():
+            sel = np.flatnonzero(lv == lvl)
+            out[sel] = _ssd_coords(config, lvl, ix[sel], iy[sel], shape[col[sel]], padded[sel])
         return out
-    first = np.cumsum([0] + [len(c) for c in cells])[:-1]
-    c = np.concatenate(cells)[first[level] + a]
     sx = (ix.astype(np.int64) * step_x).astype(np.float32)
     sy = (iy.astype(np.int64) * step_y).astype(np.float32)
-    return np.stack([sx + c[:, 0], sy + c[:, 1], sx + c[:, 2], sy + c[:, 3]], 1)
+    out = np.empty((len(ix), 4), np.float32)
+    out[:, 0], out[:, 1] = sx + cells[col, 0], sy + cells[col, 1]
+    out[:, 2], out[:, 3] = sx + cells[col, 2], sy + cells[col, 3]
+    return out
 
 
 def _ssd_coords(config: AnchorConfig, level: int, ix: np.ndarray, iy: np.ndarray, a: np.ndarray,
@@ -342,13 +357,14 @@ def _ssd_coords(config: AnchorConfig, level: int, ix: np.ndarray, iy: np.ndarray
 def grid_anchors(config: AnchorConfig, padded: tuple[int, int]) -> torch.Tensor:
     """All anchors [K, 4] float32 of a padded image (width, height), torchvision's order."""
     levels, total = level_geometry(np.asarray([padded]), config)
+    col0 = np.cumsum([0] + [len(g.shapes) for g in levels])
     out = []
     for lvl, g in enumerate(levels):
         fw, fh, na = int(g.width[0]), int(g.height[0]), len(g.shapes)
         iy, ix, a = (v.reshape(-1) for v in np.meshgrid(np.arange(fh), np.arange(fw), np.arange(na), indexing="ij"))
         k = len(ix)
-        out.append(anchor_coords(config, np.full(k, lvl), a, ix, iy, np.full(k, g.step_x[0]),
-                                 np.full(k, g.step_y[0]), np.broadcast_to(np.asarray(padded, np.int64), (k, 2))))
+        out.append(anchor_coords(config, col0[lvl] + a, ix, iy, np.full(k, g.step_x[0]), np.full(k, g.step_y[0]),
+                                 np.broadcast_to(np.asarray(padded, np.int64), (k, 2))))
     anchors = np.concatenate(out) if out else np.zeros((0, 4), np.float32)
     assert len(anchors) == int(total[0])
     return torch.from_numpy(anchors)

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .anchors import AnchorConfig, LevelGeometry, anchor_coords, grid_anchors, level_geometry
+from .anchors import AnchorConfig, LevelGeometry, anchor_columns, anchor_coords, grid_anchors, level_geometry
 from .assigners import ATSSAssigner, MaxIoUAssigner, max_iou_matches
 from .boxes import iou_xyxy
 
@@ -56,8 +56,7 @@ class MatchResult:
 
 def pair_iou(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
     """IoU of corresponding rows [K, 4] x [K, 4] -> [K] float32 (torchvision's ``box_iou`` arithmetic)."""
-    a, b = torch.from_numpy(np.ascontiguousarray(boxes1.T)), torch.from_numpy(np.ascontiguousarray(boxes2.T))
-    return iou_xyxy(*a, *b).numpy()
+    return iou_xyxy(*torch.from_numpy(boxes1).unbind(1), *torch.from_numpy(boxes2).unbind(1)).numpy()
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ class _Chunk:
 
 
 def _expand(x_lo: np.ndarray, nx: np.ndarray, y_lo: np.ndarray, ny: np.ndarray):
-    """Ragged expansion of windows [R] -> (window row [C], ix [C], iy [C]), row-major per window."""
+    """Ragged expansion of windows [R] -> (window [C], ix [C], iy [C]), row-major per window."""
     counts = nx * ny
     rep = np.repeat(np.arange(len(counts)), counts)
     local = np.arange(len(rep)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -82,67 +81,94 @@ def _expand(x_lo: np.ndarray, nx: np.ndarray, y_lo: np.ndarray, ny: np.ndarray):
     return rep, x_lo[rep] + local % nxr, y_lo[rep] + local // nxr
 
 
-def _columns(config: AnchorConfig, levels: list[LevelGeometry]) -> tuple[np.ndarray, np.ndarray]:
-    """(level, shape) of every anchor-shape column across levels [T]."""
-    lv = np.concatenate([np.full(len(g.shapes), i) for i, g in enumerate(levels)])
-    a = np.concatenate([np.arange(len(g.shapes)) for g in levels])
-    return lv, a
+@dataclass(frozen=True)
+class _Windows:
+    """Grid attributes gathered per (GT, column) and flattened to [G * T] (column = level/shape pair)."""
+
+    n_col: int
+    col: np.ndarray       # [T]
+    width: np.ndarray     # [G*T] grid columns / rows of the GT's image at the column's level
+    height: np.ndarray
+    spacing_x: np.ndarray  # centre spacing / origin (float64)
+    spacing_y: np.ndarray
+    origin_x: np.ndarray
+    origin_y: np.ndarray
+    step_x: np.ndarray    # torchvision's integer strides
+    step_y: np.ndarray
+    base: np.ndarray      # image << 34 | (level offset + shape)
+    per_loc: np.ndarray   # anchors per location of the level
+    shape_w: np.ndarray   # anchor (width, height), float64
+    shape_h: np.ndarray
 
 
-def _grid_table(levels: list[LevelGeometry], name: str, img: np.ndarray, col_level: np.ndarray) -> np.ndarray:
-    """Per-image grid attribute gathered to [G, T] (one column per level/shape)."""
-    tab = np.stack([getattr(g, name) for g in levels], 1)  # [n, L]
-    return tab[img][:, col_level]
+def _windows(config: AnchorConfig, ch: _Chunk) -> _Windows:
+    col_level, col_a, _ = anchor_columns(config)
+    shapes = np.concatenate([g.shapes for g in ch.levels])  # [T, 2]
+    per_loc = np.asarray([len(g.shapes) for g in ch.levels])
+
+    def gather(name: str) -> np.ndarray:
+        return np.stack([getattr(g, name) for g in ch.levels], 1)[ch.img][:, col_level].ravel()
+
+    g_count = len(ch.gt)
+    base = ((ch.img.astype(np.int64) << _IMG_SHIFT)[:, None]
+            + np.stack([g.offset for g in ch.levels], 1)[ch.img][:, col_level] + col_a[None, :]).ravel()
+    return _Windows(len(col_level), np.arange(len(col_level)), gather("width"), gather("height"),
+                    gather("spacing_x"), gather("spacing_y"), gather("origin_x"), gather("origin_y"),
+                    gather("step_x"), gather("step_y"), base, np.tile(per_loc[col_level], g_count),
+                    np.tile(shapes[:, 0], g_count), np.tile(shapes[:, 1], g_count))
 
 
-def _boxes_at(config: AnchorConfig, ch: _Chunk, img: np.ndarray, level: np.ndarray, a: np.ndarray,
-              ix: np.ndarray, iy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact anchor boxes [C, 4] and keys [C] (image << 34 | anchor index) of grid positions."""
-    step_x = np.stack([g.step_x for g in ch.levels], 1)[img, level]
-    step_y = np.stack([g.step_y for g in ch.levels], 1)[img, level]
-    boxes = anchor_coords(config, level, a, ix, iy, step_x, step_y, ch.padded[img])
-    width = np.stack([g.width for g in ch.levels], 1)[img, level]
-    offset = np.stack([g.offset for g in ch.levels], 1)[img, level]
-    per_loc = np.asarray([len(g.shapes) for g in ch.levels])[level]
-    key = (img.astype(np.int64) << _IMG_SHIFT) + offset + (iy * width + ix) * per_loc + a
+def _boxes_at(config: AnchorConfig, ch: _Chunk, w: _Windows, flat: np.ndarray, ix: np.ndarray,
+              iy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact anchor boxes [C, 4] and keys [C] (image << 34 | anchor index) at grid positions of windows ``flat``."""
+    padded = ch.padded[ch.img[flat // w.n_col]] if config.kind == "ssd" else None
+    boxes = anchor_coords(config, flat % w.n_col, ix, iy, w.step_x[flat], w.step_y[flat], padded)
+    key = w.base[flat] + (iy * w.width[flat] + ix) * w.per_loc[flat]
     return boxes, key
 
 
-def _nearest(config: AnchorConfig, ch: _Chunk) -> tuple[np.ndarray, ...]:
-    """Grid position nearest to each GT centre, per column: (ix0, iy0) [G, T] and their IoU [G, T]."""
-    col_level, col_a = _columns(config, ch.levels)
-    cx = (ch.gt[:, 0].astype(np.float64) + ch.gt[:, 2]) / 2
-    cy = (ch.gt[:, 1].astype(np.float64) + ch.gt[:, 3]) / 2
-    tab = {k: _grid_table(ch.levels, k, ch.img, col_level)
-           for k in ("width", "height", "spacing_x", "spacing_y", "origin_x", "origin_y")}
-    ix0 = np.clip(np.rint((cx[:, None] - tab["origin_x"]) / tab["spacing_x"]), 0, tab["width"] - 1).astype(np.int64)
-    iy0 = np.clip(np.rint((cy[:, None] - tab["origin_y"]) / tab["spacing_y"]), 0, tab["height"] - 1).astype(np.int64)
-    g, t = np.indices(ix0.shape)
-    boxes, _ = _boxes_at(config, ch, ch.img[g.ravel()], col_level[t.ravel()], col_a[t.ravel()],
-                         ix0.ravel(), iy0.ravel())
-    iou = pair_iou(ch.gt[g.ravel()], boxes).reshape(ix0.shape)
-    return ix0, iou, tab
-
-
-def _iou_windows(config: AnchorConfig, ch: _Chunk, t: np.ndarray, tab: dict) -> tuple[np.ndarray, ...]:
-    """Windows [G, T] (x_lo, nx, y_lo, ny) holding every anchor with IoU >= t[g] (conservative)."""
-    col_level, col_a = _columns(config, ch.levels)
-    shapes = np.concatenate([g.shapes for g in ch.levels])  # [T, 2]
-    wa, ha = shapes[None, :, 0], shapes[None, :, 1]
+def _centres(ch: _Chunk, w: _Windows) -> tuple[np.ndarray, np.ndarray]:
+    """GT centres in grid units of every window [G*T] (float64)."""
     gt = ch.gt.astype(np.float64)
-    wg, hg = (gt[:, 2] - gt[:, 0])[:, None], (gt[:, 3] - gt[:, 1])[:, None]
-    cx, cy = ((gt[:, 0] + gt[:, 2]) / 2)[:, None], ((gt[:, 1] + gt[:, 3]) / 2)[:, None]
-    tm = (t.astype(np.float64) * (1 - 1e-5))[:, None]  # float32 IoU rounding margin
+    cx = np.repeat((gt[:, 0] + gt[:, 2]) / 2, w.n_col)
+    cy = np.repeat((gt[:, 1] + gt[:, 3]) / 2, w.n_col)
+    return (cx - w.origin_x) / w.spacing_x, (cy - w.origin_y) / w.spacing_y
+
+
+def _lower_bound(config: AnchorConfig, ch: _Chunk, w: _Windows, fx: np.ndarray, fy: np.ndarray) -> np.ndarray:
+    """A lower bound [G] of each GT's best IoU: IoU of the anchors nearest to its centre, for the two
+    anchor shapes closest to the GT's (any anchor's IoU is a valid bound; these are usually the best)."""
+    g_count = len(ch.gt)
+    wg = np.repeat(ch.gt[:, 2].astype(np.float64) - ch.gt[:, 0], w.n_col)
+    hg = np.repeat(ch.gt[:, 3].astype(np.float64) - ch.gt[:, 1], w.n_col)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.abs(np.log(w.shape_w / wg)) + np.abs(np.log(w.shape_h / hg))
+    score = np.nan_to_num(score, nan=np.inf).reshape(g_count, w.n_col)
+    k = min(2, w.n_col)
+    pick = (np.argpartition(score, k - 1, axis=1)[:, :k] + np.arange(g_count)[:, None] * w.n_col).ravel()
+    ix = np.clip(np.rint(fx[pick]), 0, w.width[pick] - 1).astype(np.int64)
+    iy = np.clip(np.rint(fy[pick]), 0, w.height[pick] - 1).astype(np.int64)
+    boxes, _ = _boxes_at(config, ch, w, pick, ix, iy)
+    return pair_iou(ch.gt[pick // w.n_col], boxes).reshape(g_count, k).max(1)
+
+
+def _iou_windows(ch: _Chunk, w: _Windows, t: np.ndarray, fx: np.ndarray, fy: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Windows [G*T] (x_lo, nx, y_lo, ny) holding every anchor with IoU >= t[g] (conservative)."""
+    gt = ch.gt.astype(np.float64)
+    wg = np.repeat(gt[:, 2] - gt[:, 0], w.n_col)
+    hg = np.repeat(gt[:, 3] - gt[:, 1], w.n_col)
+    wa, ha = w.shape_w, w.shape_h
+    tm = np.repeat(t.astype(np.float64) * (1 - 1e-5), w.n_col)  # float32 IoU rounding margin
     area_a, area_g = wa * ha, wg * hg
     i_min = tm * np.maximum(np.maximum(area_a, area_g), (area_a + area_g) / (1 + tm))
-    rx = (wa + wg) / 2 - i_min / np.minimum(ha, hg)
-    ry = (ha + hg) / 2 - i_min / np.minimum(wa, wg)
+    rx = ((wa + wg) / 2 - i_min / np.minimum(ha, hg)) / w.spacing_x
+    ry = ((ha + hg) / 2 - i_min / np.minimum(wa, wg)) / w.spacing_y
     ok = (rx >= 0) & (ry >= 0) & (i_min <= np.minimum(wa, wg) * np.minimum(ha, hg) * (1 + 1e-6))
     eps = 1e-3  # grid cells; covers float32 anchor centres and widths
-    x_lo = np.maximum(np.ceil((cx - rx - tab["origin_x"]) / tab["spacing_x"] - eps), 0)
-    x_hi = np.minimum(np.floor((cx + rx - tab["origin_x"]) / tab["spacing_x"] + eps), tab["width"] - 1)
-    y_lo = np.maximum(np.ceil((cy - ry - tab["origin_y"]) / tab["spacing_y"] - eps), 0)
-    y_hi = np.minimum(np.floor((cy + ry - tab["origin_y"]) / tab["spacing_y"] + eps), tab["height"] - 1)
+    x_lo = np.maximum(np.ceil(fx - rx - eps), 0)
+    x_hi = np.minimum(np.floor(fx + rx + eps), w.width - 1)
+    y_lo = np.maximum(np.ceil(fy - ry - eps), 0)
+    y_hi = np.minimum(np.floor(fy + ry + eps), w.height - 1)
     nx = np.where(ok, np.maximum(x_hi - x_lo + 1, 0), 0).astype(np.int64)
     ny = np.where(ok, np.maximum(y_hi - y_lo + 1, 0), 0).astype(np.int64)
     return x_lo.astype(np.int64), nx, y_lo.astype(np.int64), ny
@@ -153,6 +179,19 @@ def _first_per_group(keys: np.ndarray) -> np.ndarray:
     return np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, bool)
 
 
+def _best_per_key(key: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row of the highest ``v`` for each distinct ``key``, first row among ties, sorted by key.
+
+    Rows must come in GT order, so "first row" is ``Tensor.max``'s first GT among ties."""
+    order = np.argsort(key, kind="stable")
+    ks, vs = key[order], v[order]
+    first = _first_per_group(ks)
+    grp = np.cumsum(first) - 1
+    best = np.maximum.reduceat(vs, np.flatnonzero(first)) if len(vs) else vs
+    cand = np.flatnonzero(vs == best[grp])
+    return order[cand[_first_per_group(grp[cand])]]
+
+
 def _argmax_over_image_gts(ch: _Chunk, key: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Best GT (first among ties, as ``Tensor.max``) and its IoU for anchors [Q], over all GTs of their image."""
     img = (key >> _IMG_SHIFT).astype(np.int64)
@@ -160,51 +199,50 @@ def _argmax_over_image_gts(ch: _Chunk, key: np.ndarray, boxes: np.ndarray) -> tu
     rep = np.repeat(np.arange(len(key)), cnt)
     gidx = ch.gt_start[img][rep] + np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     v = pair_iou(ch.gt[gidx], boxes[rep])
-    order = np.lexsort((gidx, -v, rep))
-    first = order[_first_per_group(rep[order])]
-    return gidx[first], v[first]
+    best = _best_per_key(rep, v)
+    return gidx[best], v[best]
 
 
 def _maxiou_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner):
     """Sparse torchvision ``Matcher`` on one chunk -> (keys, gt, iou, boxes of positives, keys of ignored)."""
-    col_level, col_a = _columns(config, ch.levels)
-    _, near_iou, tab = _nearest(config, ch)
-    lb = near_iou.max(1) if near_iou.size else np.zeros(len(ch.gt), np.float32)
+    w = _windows(config, ch)
+    fx, fy = _centres(ch, w)
     low, high = np.float32(asg.low), np.float32(asg.high)
     need_best = asg.allow_low_quality or asg.ssd_rule
-    t = np.minimum(low, lb) if need_best else np.full(len(ch.gt), low)
-    dense_imgs = np.unique(ch.img[~(lb > 0)]) if need_best else np.zeros(0, np.int64)
-    sparse_gt = ~np.isin(ch.img, dense_imgs)
-    x_lo, nx, y_lo, ny = _iou_windows(config, ch, t, tab)
-    nx[~sparse_gt] = 0
-    n_col = len(col_level)
-    rep, ix, iy = _expand(x_lo.ravel(), nx.ravel(), y_lo.ravel(), ny.ravel())
-    g, col = rep // n_col, rep % n_col
-    boxes, key = _boxes_at(config, ch, ch.img[g], col_level[col], col_a[col], ix, iy)
+    if need_best:
+        lb = _lower_bound(config, ch, w, fx, fy)
+        t = np.minimum(low, lb)
+        dense_imgs = np.unique(ch.img[~(lb > 0)])
+    else:
+        t, dense_imgs = np.full(len(ch.gt), low), np.zeros(0, np.int64)
+    x_lo, nx, y_lo, ny = _iou_windows(ch, w, t, fx, fy)
+    if len(dense_imgs):
+        nx[np.repeat(np.isin(ch.img, dense_imgs), w.n_col)] = 0
+    flat, ix, iy = _expand(x_lo, nx, y_lo, ny)
+    boxes, key = _boxes_at(config, ch, w, flat, ix, iy)
+    g = flat // w.n_col
     v = pair_iou(ch.gt[g], boxes)
-    keep = v >= t[g]
+    keep = np.flatnonzero(v >= t[g])
     g, key, v, boxes = g[keep], key[keep], v[keep], boxes[keep]
 
-    # per anchor: max over GTs, first GT among ties (Tensor.max(dim=0))
-    order = np.lexsort((g, -v, key))
-    first = order[_first_per_group(key[order])]
+    first = _best_per_key(key, v)  # per anchor: max over GTs (Matcher's max(dim=0))
     a_key, a_v, a_g, a_box = key[first], v[first], g[first], boxes[first]
     pos = a_v >= high
     ign = (a_v >= low) & ~pos
     match, match_v = a_g.copy(), a_v.copy()
-    if len(g):
-        highest = np.full(len(ch.gt), -np.inf, np.float32)
-        np.maximum.at(highest, g, v)
+    if len(g) and need_best:
+        starts = np.flatnonzero(_first_per_group(g))
+        highest = np.full(len(ch.gt), np.inf, np.float32)
+        highest[g[starts]] = np.maximum.reduceat(v, starts)
         best_rows = np.flatnonzero(v == highest[g])
         if asg.allow_low_quality:  # every highest-IoU anchor of every GT (ties) -> its best GT overall
-            tie = np.isin(a_key, key[best_rows])
-            exact = tie & (a_v >= low)  # enumerated max is the true max here
-            pos |= exact
+            tie = np.zeros(len(a_key), bool)
+            tie[np.searchsorted(a_key, key[best_rows])] = True
+            pos |= tie & (a_v >= low)  # there the enumerated max is the true max
             redo = np.flatnonzero(tie & (a_v < low))
             if len(redo):
                 match[redo], match_v[redo] = _argmax_over_image_gts(ch, a_key[redo], a_box[redo])
                 pos[redo] = True
-            ign &= ~pos
         if asg.ssd_rule:  # each GT's first best anchor is forced to it; later GTs overwrite earlier ones
             bo = best_rows[np.lexsort((key[best_rows], g[best_rows]))]
             bo = bo[_first_per_group(g[bo])]
@@ -212,7 +250,7 @@ def _maxiou_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner):
             bo = bo[np.r_[key[bo][1:] != key[bo][:-1], True]]
             where = np.searchsorted(a_key, key[bo])
             match[where], match_v[where], pos[where] = g[bo], v[bo], True
-            ign &= ~pos
+        ign &= ~pos
     out = (a_key[pos], match[pos], match_v[pos], a_box[pos], a_key[ign])
     if len(dense_imgs):
         out = tuple(np.concatenate([x, y]) for x, y in zip(out, _dense_chunk(config, ch, asg, dense_imgs)))
@@ -275,7 +313,7 @@ def match_anchors(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray
     img, anc, gt, v, boxes = (np.concatenate(x) for x in zip(*pieces)) if pieces else (
         np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
         np.zeros((0, 4), np.float32))
-    o = np.lexsort((anc, img))
+    o = np.lexsort((anc, img)) if len(img) > 1 and np.any(np.diff(img) < 0) else np.arange(len(img))
     level = _level_of(config, padded, img[o], anc[o])
     return MatchResult(pos_n, total - pos_n - ign_n, ign_n, total, img[o], anc[o], level, gt[o], v[o], boxes[o])
 
