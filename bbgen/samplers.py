@@ -113,8 +113,8 @@ def ofb_probabilities(labels: Tensor) -> Tensor:
     """
     if labels.numel() == 0:
         return torch.zeros(0, dtype=torch.float64, device=labels.device)
-    _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
-    return 1.0 / (counts.numel() * counts[inverse].double())
+    counts = torch.bincount(labels)
+    return 1.0 / (counts.count_nonzero() * counts[labels]).double()
 
 
 class OFBSampler:
@@ -164,7 +164,9 @@ class OFBSampler:
             return torch.arange(labels.numel(), device=labels.device)
         if num == 0:
             return torch.zeros(0, dtype=torch.long, device=labels.device)
-        weights = ofb_probabilities(labels.to(self.generator.device))
+        labels = labels.to(self.generator.device)
+        # 1/k_c; the common factor 1/C of ofb_probabilities does not change the draw
+        weights = torch.bincount(labels).reciprocal()[labels]
         pick = torch.multinomial(weights, num, replacement=False, generator=self.generator)
         return pick.to(labels.device)
 
