@@ -50,13 +50,18 @@ def load(path: str | Path, format: str | None = None, *, split: str | Path | Non
     if format is not None and format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     path = Path(path)
-    fmt = format or detect_format(path)
+    data = None
+    if format is None and path.is_file() and path.suffix.lower() == ".json":
+        data = read_json(path)  # parsed once, for detection and reading
+        fmt = "lvis" if is_lvis(data) else "coco"
+    else:
+        fmt = format or detect_format(path)
     if split is not None and fmt != "voc":
         raise ValueError(f"split is only used by the voc format, got format {fmt!r}")
     if fmt in ("coco", "lvis"):
         if classes is not None:
             raise ValueError("classes is only used by the voc and yolo formats; json files name their categories")
-        return read_coco(path)
+        return read_coco(path, data)
     if fmt == "voc":
         return read_voc(path, split=split, classes=classes)
     return read_yolo(path, classes=classes)
