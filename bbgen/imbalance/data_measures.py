@@ -5,7 +5,6 @@ All take a 1-D array of non-negative counts ``[K]`` (instances per class, boxes 
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
 
 __all__ = ["as_counts", "imbalance_ratio", "gini", "normalized_entropy", "chi_square_uniform", "quantiles",
            "QUANTILE_LEVELS"]
@@ -72,6 +71,8 @@ def chi_square_uniform(counts: np.ndarray) -> dict[str, float]:
     n, k = c.sum(), c.size
     if n == 0 or k < 2:
         return {"statistic": 0.0, "dof": float(max(k - 1, 0)), "p_value": 1.0, "effect_size": 0.0}
+    import scipy.stats  # imported here: scipy.stats costs seconds to import and is only needed for p
+
     expected = n / k
     stat = float(((c - expected) ** 2 / expected).sum())
     return {"statistic": stat, "dof": float(k - 1), "p_value": float(scipy.stats.chi2.sf(stat, k - 1)),
