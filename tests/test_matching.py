@@ -1,0 +1,172 @@
+"""Sparse matching gives exactly what dense torchvision matching (box_iou + Matcher) gives."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bbgen.anchors import AnchorConfig, anchor_config, detector_view, grid_anchors, scale_boxes
+from bbgen.assigners import ATSSAssigner, MaxIoUAssigner, assigner_config, max_iou_matches
+from bbgen.matching import match_anchors
+
+tv = pytest.importorskip("torchvision")
+from torchvision.models.detection._utils import Matcher, SSDMatcher  # noqa: E402
+from torchvision.models.detection.transform import resize_boxes  # noqa: E402
+from torchvision.ops import box_iou  # noqa: E402
+
+
+def _random_dataset(rng: np.random.Generator, n: int, lo: int = 60, hi: int = 1000):
+    sizes = rng.integers(lo, hi, (n, 2)).astype(np.float64)
+    boxes, img = [], []
+    for i, (w, h) in enumerate(sizes):
+        k = int(rng.integers(0, 12))
+        bw = np.exp(rng.uniform(np.log(1.0), np.log(w), k))
+        bh = np.exp(rng.uniform(np.log(1.0), np.log(h), k))
+        x, y = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
+        b = np.stack([x, y, x + bw, y + bh], 1)
+        if k >= 2:  # exact duplicates and integer boxes create IoU ties
+            b[1] = b[0]
+            b[-1] = np.round(b[-1])
+        boxes.append(b)
+        img += [i] * k
+    return sizes, np.concatenate(boxes), np.asarray(img, dtype=np.int64)
+
+
+def _dense(sizes, boxes, img, cfg: AnchorConfig, asg):
+    """Per image: (positive anchor idx, matched GT row, IoU, #ignored, #negatives) with torchvision."""
+    resized, padded = detector_view(sizes, cfg)
+    if isinstance(asg, MaxIoUAssigner):
+        matcher = SSDMatcher(asg.high) if asg.ssd_rule else Matcher(asg.high, asg.low, asg.allow_low_quality)
+    out = []
+    for i, (w, h) in enumerate(sizes.astype(int).tolist()):
+        anchors = grid_anchors(cfg, tuple(padded[i].tolist()))
+        rows = np.flatnonzero(img == i)
+        if len(rows) == 0:
+            out.append((np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), 0, len(anchors)))
+            continue
+        gt = resize_boxes(torch.tensor(boxes[rows], dtype=torch.float32), [h, w],
+                          [int(resized[i, 1]), int(resized[i, 0])])
+        iou = box_iou(gt, anchors)
+        m = matcher(iou) if isinstance(asg, MaxIoUAssigner) else _dense_atss(gt, anchors, cfg, padded[i], asg, iou)
+        p = torch.where(m >= 0)[0]
+        out.append((p.numpy(), rows[m[p].numpy()], iou[m[p], p].numpy(), int((m == -2).sum()), int((m == -1).sum())))
+    return out
+
+
+def _dense_atss(gt, anchors, cfg, padded, asg: ATSSAssigner, iou):
+    """Dense ATSS reference: stable top-k by centre distance per level, mean + std, centre inside."""
+    from bbgen.anchors import level_geometry
+
+    levels, total = level_geometry(np.asarray([padded]), cfg)
+    bounds = [int(g.offset[0]) for g in levels] + [int(total[0])]
+    a = anchors.numpy()
+    g = gt.numpy()
+    two = np.float32(2)
+    acx, acy = (a[:, 0] + a[:, 2]) / two, (a[:, 1] + a[:, 3]) / two
+    gcx, gcy = (g[:, 0] + g[:, 2]) / two, (g[:, 1] + g[:, 3]) / two
+    claims = np.full((len(g), len(a)), -np.inf, np.float32)
+    for j in range(len(g)):
+        dx, dy = gcx[j] - acx, gcy[j] - acy
+        dist = np.sqrt(dx * dx + dy * dy)
+        cand = np.concatenate([lo + np.argsort(dist[lo:hi], kind="stable")[:asg.topk]
+                               for lo, hi in zip(bounds[:-1], bounds[1:])])
+        v = iou[j].numpy()[cand]
+        thr = v.astype(np.float64).mean() + v.astype(np.float64).std(ddof=1)
+        inside = np.minimum(np.minimum(acx[cand] - g[j, 0], acy[cand] - g[j, 1]),
+                            np.minimum(g[j, 2] - acx[cand], g[j, 3] - acy[cand])) > np.float32(asg.centre_eps)
+        ok = cand[(v >= thr) & inside]
+        claims[j, ok] = iou[j].numpy()[ok]
+    best = claims.max(0)
+    m = torch.from_numpy(claims.argmax(0)).long()
+    m[torch.from_numpy(best == -np.inf)] = -1
+    return m
+
+
+def _assert_same(sizes, boxes, img, cfg, asg):
+    resized, padded = detector_view(sizes, cfg)
+    res = match_anchors(scale_boxes(boxes, sizes[img], resized[img]), img, padded, cfg, asg, chunk_boxes=17)
+    for i, (p, gt, v, ign, neg) in enumerate(_dense(sizes, boxes, img, cfg, asg)):
+        sel = res.pos_image == i
+        np.testing.assert_array_equal(res.pos_anchor[sel], p, err_msg=f"image {i}: positive anchors")
+        np.testing.assert_array_equal(res.pos_gt[sel], gt, err_msg=f"image {i}: matched GT")
+        np.testing.assert_array_equal(res.pos_iou[sel], v, err_msg=f"image {i}: IoU")
+        assert (res.positives[i], res.ignored[i], res.negatives[i]) == (len(p), ign, neg), f"image {i}"
+    return res
+
+
+@pytest.mark.parametrize("name", ["retinanet", "rpn", "ssd300"])
+def test_presets_identical_to_dense_torchvision(name):
+    rng = np.random.default_rng(1)
+    sizes, boxes, img = _random_dataset(rng, 8)
+    res = _assert_same(sizes, boxes, img, anchor_config(name), assigner_config("maxiou", name))
+    assert res.positives.sum() > 0 and len(np.unique(res.pos_level)) > 1
+
+
+@pytest.mark.parametrize("asg", [MaxIoUAssigner(0.6, 0.3, False), MaxIoUAssigner(0.5, 0.5, True),
+                                 MaxIoUAssigner(0.7, 0.2, True), MaxIoUAssigner(0.35, 0.1, True)])
+def test_thresholds_and_low_quality_identical_on_small_views(asg):
+    cfg = AnchorConfig("small", ((16, 24), (48,), (96, 160)), ((0.5, 1.0, 2.0), (1.0,), (0.33, 3.0)),
+                       (8, 16, 32), ("a", "b", "c"), min_size=200, max_size=333)
+    rng = np.random.default_rng(2)
+    sizes, boxes, img = _random_dataset(rng, 40)
+    _assert_same(sizes, boxes, img, cfg, asg)
+
+
+def test_gt_overlapping_no_anchor_falls_back_to_dense_semantics():
+    # 2-px anchors every 32 px: a GT between grid points has best IoU 0, and torchvision then makes
+    # every zero-IoU anchor a "low-quality" positive.  The sparse path must reproduce that exactly.
+    cfg = AnchorConfig("sparse", ((2,),), ((1.0,),), (32,), ("a",), min_size=128, max_size=128)
+    sizes = np.array([[128.0, 128.0], [128.0, 128.0]])
+    boxes = np.array([[10.0, 10.0, 20.0, 20.0], [31.0, 31.0, 33.0, 33.0], [40.0, 40.0, 60.0, 50.0]])
+    img = np.array([0, 1, 1])
+    res = _assert_same(sizes, boxes, img, cfg, MaxIoUAssigner(0.5, 0.4, True))
+    assert res.positives[0] == res.total[0]
+
+
+def test_identical_on_real_coco_and_taco_images(shared_data):
+    from bbgen.datasets import load
+    from bbgen.datasets.coco import read_coco
+    from bbgen.datasets.torchcv import coco_from_torchcv
+
+    root = shared_data / "coco2017_val_torchcv"
+    coco = read_coco(root / "coco17_val.txt",
+                     coco_from_torchcv(root / "coco17_val.txt", root / "image_sizes.json", root / "labels.txt"))
+    taco = load(shared_data / "taco" / "annotations.json")
+    for ds, n, name in ((coco, 14, "retinanet"), (coco, 6, "rpn"), (taco, 6, "retinanet")):
+        counts = np.bincount(ds.box_image, minlength=ds.num_images)
+        images = np.flatnonzero(counts > 0)[:n]
+        sel = np.isin(ds.box_image, images)
+        b = ds.boxes[sel]
+        keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+        img = np.searchsorted(images, ds.box_image[sel][keep])
+        _assert_same(ds.image_sizes[images], b[keep], img, anchor_config(name), assigner_config("maxiou", name))
+
+
+@pytest.mark.parametrize("name", ["retinanet", "single"])
+def test_atss_identical_to_dense_reference(name):
+    cfg = anchor_config("retinanet") if name == "retinanet" else AnchorConfig(
+        "single", ((32,), (64,), (128,)), ((1.0,),) * 3, (8, 16, 32), ("P3", "P4", "P5"), min_size=256, max_size=400)
+    rng = np.random.default_rng(3)
+    sizes, boxes, img = _random_dataset(rng, 5 if name == "retinanet" else 25)
+    res = _assert_same(sizes, boxes, img, cfg, ATSSAssigner(9))
+    assert res.positives.sum() > 0 and res.ignored.sum() == 0
+
+
+def test_images_without_boxes_are_all_negative():
+    cfg = anchor_config("retinanet")
+    res = match_anchors(np.zeros((0, 4)), np.zeros(0, np.int64), np.array([[640, 480]]), cfg, MaxIoUAssigner())
+    assert res.positives.tolist() == [0] and res.negatives.tolist() == [len(grid_anchors(cfg, (640, 480)))]
+
+
+def test_bad_inputs_raise_clear_errors():
+    cfg = anchor_config("retinanet")
+    with pytest.raises(ValueError, match="gt_image"):
+        match_anchors(np.zeros((2, 4)), np.array([0, 5]), np.array([[640, 480]]), cfg, MaxIoUAssigner())
+    with pytest.raises(ValueError, match="low"):
+        MaxIoUAssigner(0.3, 0.5)
+    with pytest.raises(ValueError, match="assigner"):
+        assigner_config("hungarian")
+    with pytest.raises(ValueError, match="topk"):
+        ATSSAssigner(0)
+    with pytest.raises(ValueError, match="iou"):
+        max_iou_matches(torch.zeros(0, 5), MaxIoUAssigner())
