@@ -132,12 +132,16 @@ def sample_iou_bins(dist: IoUDistribution, n: int, *, generator: torch.Generator
     threshold T (uniform in ``[lo, hi)`` when ``dist.jitter``, else ``lo``), capped at :data:`T_MAX`.
     Inverse-CDF sampling on ``device`` with ``generator``: no host synchronisation.
     """
-    edges = torch.tensor(dist.edges, dtype=torch.float64, device=device)
-    cdf = torch.tensor(dist.probs, dtype=torch.float64, device=device).cumsum(0)
+    k = len(dist.bases)
+    edges, probs = dist.edges, dist.probs
+    cdf = [sum(probs[:i + 1]) for i in range(k)]
+    # one small table, one transfer: rows lo, hi, width of the threshold's range, cdf; columns = bins
+    table = torch.tensor([edges[:-1], edges[1:], [(b - a) * dist.jitter for a, b in zip(edges, edges[1:])], cdf],
+                         dtype=torch.float64, device=device)
     u = torch.rand(2, n, generator=generator, device=device, dtype=torch.float64)
     # u < 1 while cdf[-1] may round to 1 - 1e-16; clamping keeps the index in range
-    idx = torch.searchsorted(cdf, u[0] * cdf[-1], right=True).clamp_(max=len(dist.bases) - 1)
-    lo, hi = edges[idx], edges[idx + 1]
-    t = lo + u[1] * (hi - lo) if dist.jitter else lo
-    t = t.clamp(max=T_MAX)
-    return idx, lo.to(dtype), hi.to(dtype), t.to(dtype)
+    idx = torch.searchsorted(table[3], u[0] * table[3, -1], right=True).clamp_(max=k - 1)
+    sel = table[:3, idx]                                                  # [3, n]
+    sel[2] = torch.addcmul(sel[0], u[1], sel[2]).clamp_(max=T_MAX)
+    lo, hi, t = sel.to(dtype).unbind(0)
+    return idx, lo, hi, t
