@@ -34,7 +34,7 @@ def test_quick_run_writes_json(tmp_path):
         assert r["ms_per_image"] > 0 and r["speedup"] == pytest.approx(r["reference_ms_per_image"] / r["ms_per_image"])
     assert data["profile"]["aten_ops_per_call"] > 0 and data["profile"]["top_ops"]
     # the printed table names every measurement and says the reference path is extrapolated
-    assert "(a) boxes/s" in proc.stdout and "(b) ms/image" in proc.stdout and "extrapolated" in proc.stdout
+    assert "(a) M boxes/s" in proc.stdout and "(b) ms/image" in proc.stdout and "extrapolated" in proc.stdout
 
 
 def test_help_and_bad_arguments(capsys):
