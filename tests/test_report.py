@@ -135,3 +135,18 @@ def test_untrusted_names_are_escaped():
 def test_format_value():
     assert format_value(12345) == "12,345" and format_value(0.123456) == "0.1235"
     assert format_value(True) == "yes" and format_value(None) == "-" and format_value(np.float64(2.0)) == "2"
+
+
+def test_report_on_dataset_without_boxes(tmp_path):
+    import warnings
+
+    empty = Annotations(image_ids=np.arange(2), image_sizes=np.array([[10.0, 10.0], [20.0, 20.0]]),
+                        boxes=np.zeros((0, 4)), labels=np.zeros(0, np.int64), box_image=np.zeros(0, np.int64),
+                        crowd=np.zeros(0, bool), category_names=("a",), source="empty.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = build_report(empty, tmp_path / "r", sections=data_sections(num_batches=5))
+    numbers = json.loads((out / "report.json").read_text())["sections"]
+    assert numbers["dataset"]["numbers"]["num_boxes"] == 0
+    assert numbers["batch"]["numbers"]["empty_batches"] == 5
+    assert numbers["location"]["numbers"]["chi_square_vs_uniform"]["p_value"] == 1.0

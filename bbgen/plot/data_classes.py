@@ -12,7 +12,7 @@ from ..imbalance.data_batch import BatchProfile
 from ..imbalance.data_classes import ClassProfile
 
 __all__ = ["plot_instances_per_class", "plot_images_by_instances", "plot_images_by_classes",
-           "plot_batch_class_shares", "new_axes"]
+           "plot_batch_class_shares", "new_axes", "log_y"]
 
 _MAX_TICK_LABELS = 40
 
@@ -28,6 +28,13 @@ def new_axes(ax: Axes | None) -> Axes:
     return plt.subplots(figsize=(6.4, 4.0))[1]
 
 
+def log_y(ax: Axes, values: np.ndarray) -> Axes:
+    """Log-scale the y axis (as the thesis figures do) when there is something positive to show."""
+    if np.any(np.asarray(values) > 0):
+        ax.set_yscale("log")
+    return ax
+
+
 def plot_instances_per_class(profile: ClassProfile, ax: Axes | None = None) -> Axes:
     """Fig. 3.5a: number of instances per class, classes sorted by frequency, log y."""
     ax = new_axes(ax)
@@ -35,7 +42,7 @@ def plot_instances_per_class(profile: ClassProfile, ax: Axes | None = None) -> A
     counts = profile.instances_per_class[order]
     x = np.arange(len(order))
     ax.bar(x, np.maximum(counts, 0.5), width=1.0, color="C0", linewidth=0)  # 0.5 keeps empty classes visible on log
-    ax.set_yscale("log")
+    log_y(ax, counts)
     ax.set_xlim(-0.5, len(order) - 0.5)
     if len(order) <= _MAX_TICK_LABELS:
         ax.set_xticks(x, [profile.category_names[i] for i in order], rotation=90, fontsize=7)
@@ -50,7 +57,7 @@ def _count_hist(ax: Axes, counts: np.ndarray, xlabel: str, title: str) -> Axes:
     x = np.arange(len(counts))
     nz = counts > 0
     ax.bar(x[nz], counts[nz], width=0.9, color="C1", linewidth=0)
-    ax.set_yscale("log")
+    log_y(ax, counts)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("number of images")
     ax.set_title(title)

@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 
 from ..imbalance.data_location import LocationProfile
 from ..imbalance.data_scale import SIZE_NAMES, ScaleProfile
-from .data_classes import new_axes
+from .data_classes import log_y, new_axes
 
 __all__ = ["plot_relative_width", "plot_relative_height", "plot_relative_area", "plot_size_categories",
            "plot_fpn_levels", "plot_center_heatmap"]
@@ -17,7 +17,7 @@ __all__ = ["plot_relative_width", "plot_relative_height", "plot_relative_area", 
 
 def _relative_hist(ax: Axes, edges: np.ndarray, counts: np.ndarray, what: str, panel: str) -> Axes:
     ax.stairs(np.where(counts > 0, counts, np.nan), edges, fill=True, color="C2", alpha=0.8)
-    ax.set_yscale("log")
+    log_y(ax, counts)
     ax.set_xlim(0, 1)
     ax.set_xlabel(f"relative {what} (box {what} / image {what})")
     ax.set_ylabel("number of boxes")
@@ -57,7 +57,7 @@ def plot_fpn_levels(profile: ScaleProfile, ax: Axes | None = None) -> Axes:
     ax = new_axes(ax)
     counts = profile.fpn_counts
     ax.bar([f"P{k}" for k in profile.fpn_levels], np.where(counts > 0, counts, np.nan), color="C4")
-    ax.set_yscale("log")
+    log_y(ax, counts)
     ax.set_ylabel("number of boxes")
     ax.set_title("Ground-truth boxes per pyramid level")
     return ax
