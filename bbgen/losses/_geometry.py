@@ -4,6 +4,8 @@ Every IoU-based loss (IoU, GIoU, DIoU, CIoU, Zhang's EIoU, Peng & Yu's extended 
 function of the same handful of quantities: the (possibly empty) intersection rectangle, the
 union, the smallest enclosing box, the side lengths and the centre distance. They are computed
 here once, with the same ``eps`` guards, so the losses differ only in their formulas.
+(:func:`bbgen.boxes.iou_xyxy` is the IoU *metric*; the losses need its pieces, the enclosing box and
+an ``eps``-guarded, differentiable quotient, hence this separate computation.)
 """
 from __future__ import annotations
 
