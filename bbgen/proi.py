@@ -79,12 +79,11 @@ def allocate_rois(labels: Tensor, valid: Tensor, num_rois: int, *, fg_balanced: 
     col = valid[:, None, :]
     if fg_balanced:
         group = col & (labels[:, :, None] == labels[:, None, :])               # [B, G, G] same class
-        # the first GT of each class represents it; its u is the class's random key (not the min over
-        # the class, which would favour classes with many instances)
-        width = labels.shape[1]
-        earlier = torch.ones(width, width, dtype=torch.bool, device=labels.device).tril(-1)
-        rep = valid & ~(group & earlier).any(-1)                              # [B, G]
-        class_key = (group & rep[:, None, :]).to(u.dtype).mul_(u[0][:, None, :]).sum(-1)
+        # the first GT of each class represents it and its u is the class's random key (the min of u over
+        # the class would favour classes with many instances); argmax returns the first maximum
+        first = group.to(torch.uint8).argmax(-1)                              # [B, G]
+        rep = valid & (first == torch.arange(labels.shape[1], device=labels.device))
+        class_key = u[0].gather(1, first)
         num_classes = rep.sum(-1, keepdim=True).clamp(min=1)
         class_rank = (rep[:, None, :] & (class_key[:, None, :] < class_key[:, :, None])).sum(-1)
         share = num_rois // num_classes + (class_rank < num_rois % num_classes).long()
@@ -173,6 +172,8 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
         name = "gt_boxes" if single else f"gt_boxes[{i}]"
         if b.ndim != 2:
             raise ValueError(f"{name} must have shape [G, 4], got {tuple(b.shape)}")
+        if b.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"{name} must be float32 or float64 (IoU constraints need it), got {b.dtype}")
         if b.device != device or b.dtype != dtype:
             raise ValueError(f"{name} is {b.dtype} on {b.device} but gt_boxes[0] is {dtype} on {device}")
     labels = [_as_labels(lab, "gt_labels" if single else f"gt_labels[{i}]", b.shape[0], device)

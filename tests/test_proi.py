@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 from scipy import stats
 
@@ -150,6 +152,7 @@ def test_proposal_is_passed_to_the_generator():
     (dict(gt_labels=LABELS[:3]), ValueError, r"shape \[7\]"),
     (dict(gt_boxes=GTS[:, :3]), ValueError, r"\[\.\.\., 4\]"),
     (dict(gt_boxes=GTS[None]), ValueError, r"\[G, 4\]"),
+    (dict(gt_boxes=GTS.half()), TypeError, "float32 or float64"),
     (dict(gt_boxes=GTS.clone().index_fill_(0, torch.tensor([2]), 5.0)), ValueError, "degenerate"),
     (dict(gt_boxes=GTS.clone().index_fill_(0, torch.tensor([2]), float("nan"))), ValueError, "NaN"),
     (dict(gt_labels=[LABELS]), TypeError, "both be tensors"),
@@ -181,3 +184,41 @@ def test_cuda(exact):
         assert t.device.type == "cuda"
     assert len(r) == 512 and bool((r.ious >= 0.5).all())
     assert torch.bincount(r.image_index).tolist() == [128] * 4
+
+
+@st.composite
+def _images(draw):
+    """A batch of 1-3 images, each with 0-5 random GTs inside a 300x200 image and labels in 0..3."""
+    images = []
+    for _ in range(draw(st.integers(1, 3))):
+        g = draw(st.integers(0, 5))
+        x1 = draw(st.lists(st.floats(0, 250), min_size=g, max_size=g))
+        y1 = draw(st.lists(st.floats(0, 150), min_size=g, max_size=g))
+        w = draw(st.lists(st.floats(1, 50), min_size=g, max_size=g))
+        h = draw(st.lists(st.floats(1, 50), min_size=g, max_size=g))
+        boxes = torch.tensor([[a, b, a + c, b + d] for a, b, c, d in zip(x1, y1, w, h)],
+                             dtype=torch.float64).reshape(-1, 4)
+        labels = torch.tensor(draw(st.lists(st.integers(0, 3), min_size=g, max_size=g)), dtype=torch.int64)
+        images.append((boxes, labels))
+    return images
+
+
+@given(_images(), st.integers(0, 40), st.sampled_from(sorted(PRESETS)), st.booleans(), st.booleans(),
+       st.integers(0, 2**31 - 1))
+@settings(max_examples=40, deadline=None)
+def test_generate_prois_invariants(images, num_rois, preset, exact, fg_balanced, seed):
+    boxes, labels = [b for b, _ in images], [lab for _, lab in images]
+    r = generate_prois(boxes, labels, num_rois, iou_dist=preset, exact=exact, fg_balanced=fg_balanced,
+                       image_sizes=(300, 200), generator=seed)
+    per_image = torch.bincount(r.image_index, minlength=len(images)).tolist()
+    assert per_image == [num_rois if len(b) else 0 for b in boxes]
+    assert bool((r.image_index[1:] >= r.image_index[:-1]).all())          # grouped by image
+    if len(r):
+        src = torch.stack([boxes[i][j] for i, j in zip(r.image_index.tolist(), r.gt_index.tolist())])
+        lab = torch.stack([labels[i][j] for i, j in zip(r.image_index.tolist(), r.gt_index.tolist())])
+        assert torch.equal(r.labels, lab)
+        iou = elementwise_box_iou(r.boxes, src)
+        torch.testing.assert_close(r.ious, iou)
+        assert bool((iou >= 0.5).all()) and bool((iou < 1).all())
+        assert bool((r.boxes[:, :2] >= 0).all()) and bool((r.boxes[:, 2] <= 300).all())
+        assert bool((r.boxes[:, 3] <= 200).all())
