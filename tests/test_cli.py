@@ -73,3 +73,12 @@ def test_xml_bomb_rejected_by_cli(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "out"), *FAST]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "a.xml: unsafe XML rejected" in err
+
+
+def test_real_coco_json_taco(shared_data, tmp_path):
+    out = tmp_path / "taco"
+    assert main(["report", str(shared_data / "taco" / "annotations.json"), "--out", str(out), *FAST]) == 0
+    data = json.loads((out / "report.json").read_text())
+    assert data["synthetic"] is False and data["title"].endswith("annotations.json")
+    numbers = data["sections"]["classes"]["numbers"]
+    assert numbers["num_instances"] == 4784 and numbers["most_frequent_class"] == "Cigarette"
