@@ -137,3 +137,32 @@ def test_real_ground_truths(shared_data):
     for (lo, hi), m in zip(p.bins, p.mean_iou):
         assert lo <= m < hi
     assert all(math.isfinite(v) for vals in p.mean_grad_norm.values() for v in vals)
+
+
+def test_plots_return_axes_and_validate(profile):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+
+    from bbgen.plot.losses import (plot_convergence, plot_iou_boxplots, plot_loss_shares, plot_per_bin,
+                                   plot_regression_errors)
+
+    fig, axes = plt.subplots(1, 5)
+    assert isinstance(plot_per_bin(profile.mean_loss, profile.bins, ax=axes[0]), Axes)
+    assert isinstance(plot_loss_shares(profile.loss_share["uniform"], profile.bins, ax=axes[1]), Axes)
+    assert len(axes[1].patches) == 5 * len(profile.loss_share["uniform"])
+    assert isinstance(plot_regression_errors({"a": [3.0, 2.0, 1.0]}, ax=axes[2]), Axes)
+    assert isinstance(plot_convergence({"a": [0.1, 0.5]}, ax=axes[3]), Axes)
+    stat = dict(q05=0.1, q25=0.2, q50=0.3, q75=0.4, q95=0.5, mean=0.3)
+    assert isinstance(plot_iou_boxplots({"a": [stat, stat]}, [0, 10], ax=axes[4]), Axes)
+    with pytest.raises(ValueError, match="snapshots"):
+        plot_iou_boxplots({"a": [stat]}, [0, 10], ax=axes[4])
+    with pytest.raises(ValueError, match="bins"):
+        plot_per_bin({"a": [1.0]}, profile.bins, ax=axes[0])
+    with pytest.raises(ValueError, match="mapping"):
+        plot_loss_shares({}, profile.bins, ax=axes[1])
+    with pytest.raises(TypeError, match="ax"):
+        plot_convergence({"a": [1.0]}, ax="not an axes")
+    plt.close(fig)

@@ -24,6 +24,13 @@ def _axes(ax: Axes | None) -> Axes:
     return plt.subplots(figsize=(6.4, 4.0))[1]
 
 
+def _color(j: int, n: int):
+    """Distinct colours for up to 20 series (tab10 for <= 10, tab20 beyond)."""
+    import matplotlib
+
+    return f"C{j}" if n <= 10 else matplotlib.colormaps["tab20"](j % 20)
+
+
 def _check_curves(name: str, curves: object) -> Mapping:
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError(f"{name} must be a non-empty mapping of label -> values")
@@ -95,7 +102,8 @@ def plot_loss_shares(shares: Mapping[str, Sequence[float]], bins: Sequence[Seque
     for j, (label, values) in enumerate(shares.items()):
         if len(values) != len(bins):
             raise ValueError(f"shares[{label!r}] has {len(values)} values for {len(bins)} bins")
-        ax.bar(np.arange(len(bins)) + (j - (n_loss - 1) / 2) * width, values, width=width, label=label)
+        ax.bar(np.arange(len(bins)) + (j - (n_loss - 1) / 2) * width, values, width=width, label=label,
+               color=_color(j, n_loss))
     ax.set_xticks(np.arange(len(bins)), [f"[{lo:.1f}, {hi:.1f})" for lo, hi in bins])
     ax.set_xlabel("IoU bin")
     ax.set_ylabel(ylabel)
@@ -119,8 +127,7 @@ def plot_per_bin(values: Mapping[str, Sequence[float]], bins: Sequence[Sequence[
         v = np.asarray(v, dtype=float)
         if normalize and v[0] != 0:
             v = v / v[0]
-        ax.plot(centres, v, marker="o", ms=3, label=label, color=f"C{j % 10}",
-                linestyle="-" if j < 10 else "--")
+        ax.plot(centres, v, marker="o", ms=3, label=label, color=_color(j, len(values)))
     ax.set_xlabel("IoU (bin centre)")
     ax.set_ylabel(ylabel + (" / first bin" if normalize else ""))
     ax.legend(fontsize="x-small", ncol=2)
