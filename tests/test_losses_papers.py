@@ -153,6 +153,24 @@ def test_efficient_iou_keeps_gradient_where_giou_ciou_degrade():
     assert grads["eiou"] > 1.5 * grads["iou"]
 
 
+def _grad_norm(fn, p0, t):
+    p = torch.tensor(p0, dtype=F64, requires_grad=True)
+    fn(p, t).backward()
+    return p.grad.norm().item()
+
+
+def test_efficient_iou_on_disjoint_boxes_with_equal_aspect_ratio():
+    # Zhang §3.2 / Fig. 3a says EIoU gives "much larger gradients" than GIoU/CIoU for disjoint boxes
+    # with similar aspect ratios. Finding: for boxes of *equal size* the width/height terms vanish,
+    # EIoU = DIoU = CIoU there and GIoU's gradient can even be larger; EIoU only gains when sizes differ.
+    t = _box(0, 0, 1, 1)
+    same = (1.5, 0.0, 2.5, 1.0)
+    assert _grad_norm(L.eiou_loss, same, t) == pytest.approx(_grad_norm(L.ciou_loss, same, t))
+    assert _grad_norm(L.giou_loss, same, t) > _grad_norm(L.eiou_loss, same, t)
+    bigger = (0.0, 3.0, 1.2, 4.2)
+    assert _grad_norm(L.eiou_loss, bigger, t) > 1.5 * _grad_norm(L.ciou_loss, bigger, t)
+
+
 def test_ciou_does_not_shrink_scaled_boxes_but_eiou_does():
     # Zhang §3.1.3: all boxes (k w_gt, k h_gt) have v = 0; EIoU's width/height terms do not vanish.
     t = _box(0, 0, 1, 1)

@@ -107,7 +107,9 @@ def focal_eiou_loss(
     Args:
         gamma: outlier suppression ``γ ≥ 0`` (paper default 0.5; ``γ = 0`` gives EIoU).
         detach_weight: treat ``IoU^γ`` as a constant weight in back-propagation (the paper's
-            Eq. 10 differentiates through it, which is the default).
+            Eq. 10 differentiates through it, which is the default). Differentiating through the
+            weight adds ``γ IoU^{γ-1} L_EIoU ∂IoU``, which for poorly overlapping boxes *lowers* the
+            loss by lowering the IoU: in ``analysis/sim_focal_eiou.py`` such boxes drift away.
     """
     check_reduction(reduction)
     weight, loss = _focal_terms(pred, target, gamma, eps, detach_weight)
