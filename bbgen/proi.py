@@ -36,7 +36,8 @@ class PRoIs:
     """Generated positive RoIs of one or more images (R = total number of RoIs).
 
     ``boxes [R, 4]`` (dtype of the GT boxes), ``labels [R]`` (label of the source GT), ``gt_index [R]``
-    (index of the source GT within its image), ``ious [R]`` (exact IoU with the source GT),
+    (index of the source GT within its image), ``ious [R]`` (IoU with the source GT, float64, computed on
+    the returned coordinates: the values the generator verified, so they fall in the right bins),
     ``image_index [R]`` (image of each RoI; all zero for a single image). RoIs are grouped by image
     and, within an image, by GT.
     """
@@ -186,7 +187,7 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     if num_out == 0:
         empty = torch.zeros(0, dtype=torch.int64, device=device)
         return PRoIs(torch.zeros(0, 4, dtype=dtype, device=device), torch.cat(labels)[:0], empty,
-                     torch.zeros(0, dtype=dtype, device=device), empty)
+                     torch.zeros(0, dtype=torch.float64, device=device), empty)
     flat_boxes = torch.cat(boxes)
     check_boxes(flat_boxes, "gt_boxes")
 
@@ -210,4 +211,4 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
         out = generate_boxes(ref, threshold, proposal=proposal, image_size=roi_sizes, generator=gen)
     out = out[:, 0]
     return PRoIs(boxes=out, labels=padded_labels.reshape(-1)[source].to(labels[0].dtype), gt_index=gt_index,
-                 ious=elementwise_box_iou(out, ref), image_index=image_index)
+                 ious=elementwise_box_iou(out.double(), ref.double()), image_index=image_index)

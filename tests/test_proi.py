@@ -28,7 +28,7 @@ def test_single_image_outputs():
     r = generate_prois(GTS, LABELS, 128, generator=_gen())
     assert isinstance(r, PRoIs) and len(r) == 128
     assert r.boxes.shape == (128, 4) and r.boxes.dtype == torch.float32
-    assert r.labels.dtype == LABELS.dtype and r.gt_index.dtype == torch.int64
+    assert r.labels.dtype == LABELS.dtype and r.gt_index.dtype == torch.int64 and r.ious.dtype == torch.float64
     assert bool((r.image_index == 0).all())
     assert torch.equal(r.labels, LABELS[r.gt_index])
     # fgBalancedRoIAlloc: 3 classes -> 43/43/42 in some order, equal within a class
@@ -40,7 +40,7 @@ def test_single_image_outputs():
         assert int(ck.max() - ck.min()) <= 1
     # ious are the exact IoU with the source GT, and every threshold-mode RoI has IoU >= 0.5
     ref = GTS[r.gt_index].double()
-    torch.testing.assert_close(r.ious.double(), elementwise_box_iou(r.boxes.double(), ref), rtol=0, atol=1e-6)
+    torch.testing.assert_close(r.ious, elementwise_box_iou(r.boxes.double(), ref), rtol=0, atol=1e-15)
     assert bool((r.ious >= 0.5).all()) and bool((r.ious < 1).all())
     assert set(r.to_dict()) == {"boxes", "labels", "gt_index", "ious", "image_index"}
 
