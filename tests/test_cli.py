@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -59,8 +60,10 @@ def test_bad_input_one_line_error(argv, expected, tmp_path, capsys, monkeypatch)
 def test_console_script_truncated_json_subprocess(tmp_path):
     bad = tmp_path / "instances.json"
     bad.write_text('{"images": [{"id": 1, "width"')
-    run = subprocess.run([sys.executable, "-c", "import sys; from bbgen.cli import main; sys.exit(main())",
-                          "report", str(bad), "--out", str(tmp_path / "out")],
+    script = Path(sys.executable).with_name("bbgen")  # the installed console script, when installed
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-c",
+                                                  "import sys; from bbgen.cli import main; sys.exit(main())"]
+    run = subprocess.run([*cmd, "report", str(bad), "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
     assert run.stderr.count("\n") == 1 and "instances.json: not valid JSON" in run.stderr
