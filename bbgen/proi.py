@@ -203,7 +203,8 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
                                      output_size=num_out)
     image_index, gt_index = torch.div(source, width, rounding_mode="floor"), torch.remainder(source, width)
     ref = padded_boxes.reshape(-1, 4)[source]
-    _, lo, hi, threshold = sample_iou_bins(dist, num_out, generator=gen, device=device, dtype=dtype)
+    # float64 edges: the kernel verifies in float64, and float32(0.7) < 0.7 would let IoUs slip a bin down
+    _, lo, hi, threshold = sample_iou_bins(dist, num_out, generator=gen, device=device, dtype=torch.float64)
     roi_sizes = None if sizes is None else sizes[image_index]
     if exact:
         out = generate_boxes(ref, lo, max_iou=hi, proposal=proposal, image_size=roi_sizes, generator=gen)
