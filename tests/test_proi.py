@@ -227,13 +227,12 @@ def test_generate_prois_invariants(images, num_rois, preset, exact, fg_balanced,
 def test_thresholds_reach_the_kernel_in_float64(monkeypatch):
     """float32(0.7) < 0.7: bin edges must reach the (float64-verifying) kernel unrounded."""
     import bbgen.proi as proi
-    seen = []
+    seen, kernel = [], proi.generate_boxes
 
     def spy(ref, iou, **kw):
         seen.append((iou, kw.get("max_iou")))
-        return proi.generate_boxes.__wrapped__(ref, iou, **kw)
+        return kernel(ref, iou, **kw)
 
-    spy.__wrapped__ = proi.generate_boxes
     monkeypatch.setattr(proi, "generate_boxes", spy)
     proi.generate_prois(GTS, LABELS, 16, iou_dist=([0.7, 0.8], [1, 1]), exact=True, generator=_gen())
     lo, hi = seen[0]
