@@ -123,7 +123,9 @@ class OFBSampler:
     Same contract as ``torchvision.models.detection._utils.BalancedPositiveNegativeSampler``, so it
     can be assigned to ``model.roi_heads.fg_bg_sampler``. Per image, ``floor(batch_size_per_image ·
     positive_fraction)`` positives (or all, if fewer) are drawn without replacement with
-    probability proportional to 1/(C·k_c); negatives fill the rest of the batch.
+    probability proportional to 1/(C·k_c); negatives fill the rest of the batch. C and k_c are
+    counted per image, like torchvision's per-image quotas (with one image per batch, the thesis's
+    VOC setting, this is the batch-level rule of §4.6.1).
 
     Args:
         batch_size_per_image: RoIs sampled per image (torchvision default 512).
@@ -164,11 +166,15 @@ class OFBSampler:
             return torch.arange(labels.numel(), device=labels.device)
         if num == 0:
             return torch.zeros(0, dtype=torch.long, device=labels.device)
+        device = labels.device
         labels = labels.to(self.generator.device)
         # 1/k_c; the common factor 1/C of ofb_probabilities does not change the draw
         weights = torch.bincount(labels).reciprocal()[labels]
-        pick = torch.multinomial(weights, num, replacement=False, generator=self.generator)
-        return pick.to(labels.device)
+        # Successive weighted draws without replacement via exponential keys (Efraimidis & Spirakis):
+        # the num smallest Exp(1)/w. This is the algorithm torch.multinomial(replacement=False) runs,
+        # without its input validation, which costs more than the draw itself here.
+        keys = torch.empty_like(weights).exponential_(generator=self.generator).div_(weights)
+        return torch.topk(keys, num, largest=False, sorted=False).indices.to(device)
 
     def _draw_negatives(self, count: int, num: int, losses: Optional[Tensor], device: torch.device) -> Tensor:
         if self.negative == "hard":

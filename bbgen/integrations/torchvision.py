@@ -23,7 +23,8 @@ What is changed, on the ``model.roi_heads`` instance only (the class and other m
 Evaluation is unaffected: ``select_training_samples`` only runs in training mode, and the hook that
 hands the current features to the OHPM/OHNM scorer is inert outside training. Scoring runs the box
 head in training mode under ``no_grad``; a box head with BatchNorm would update its running
-statistics there (torchvision's default heads have none).
+statistics there (torchvision's default heads have none). Restore before pickling or deep-copying
+the model object (``state_dict`` is unaffected: no parameter or buffer is added).
 """
 from __future__ import annotations
 
