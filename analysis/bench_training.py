@@ -144,7 +144,7 @@ def bench_generate(targets: list, rounds: int, device: torch.device, seed: int, 
 
 
 def bench_step(make_model: Callable[[], Any], images: list, targets: list, rounds: int, device: torch.device,
-               seed: int) -> dict[str, list[float]]:
+               seed: int, warmup: bool = True) -> dict[str, list[float]]:
     """Seconds per full training step (forward + backward + SGD step), per mode, same initial weights."""
     models = {m: make_model() for m in MODES}
     opts = {m: torch.optim.SGD(models[m].parameters(), lr=1e-3, momentum=0.9) for m in MODES}
@@ -152,7 +152,7 @@ def bench_step(make_model: Callable[[], Any], images: list, targets: list, round
         models[m].train()
         _install(models[m], m, torch.Generator(device=device).manual_seed(seed))
     times: dict[str, list[float]] = {m: [] for m in MODES}
-    for r in range(rounds + 1):
+    for r in range(int(not warmup), rounds + 1):
         for mode in MODES:
             model, opt = models[mode], opts[mode]
             _sync(device)
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         sel[m]["mean_positives_per_image"] = statistics.mean(c[0] for c in counts[m]) / 2
         sel[m]["mean_negatives_per_image"] = statistics.mean(c[1] for c in counts[m]) / 2
     gen = bench_generate(targets, select_rounds, device, args.seed, size)
-    step = summarise(bench_step(make_model, images, targets, step_rounds, device, args.seed))
+    step = summarise(bench_step(make_model, images, targets, step_rounds, device, args.seed, warmup=not args.quick))
 
     print(f"device={device} threads={args.threads} images=2 size={size} proposals={num_props}/image "
           "GTs=7 (3 classes) RoINum=128")
