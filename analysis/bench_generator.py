@@ -16,7 +16,7 @@ adds a torch.profiler breakdown of one pRoI call. No timing is asserted anywhere
 
 Usage::
 
-    .venv/bin/python analysis/bench_generator.py [--device cpu|cuda] [--quick] [--profile] [--out FILE]
+    .venv/bin/python analysis/bench_generator.py [--device cpu|cuda] [--quick] [--profile] [--threads N] [--out FILE]
 """
 from __future__ import annotations
 
@@ -207,7 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="add a torch.profiler breakdown of (b)")
     parser.add_argument("--out", type=Path, default=Path("results/bench_generator.json"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's choice; 1 is steadier on a busy machine)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"error: --threads must be >= 1, got {args.threads}", file=sys.stderr)
+            return 2
+        torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda requested but CUDA is not available", file=sys.stderr)
         return 2

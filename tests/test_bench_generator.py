@@ -20,10 +20,10 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 def test_quick_run_writes_json(tmp_path):
     out = tmp_path / "sub" / "bench.json"
-    proc = _run("--quick", "--profile", "--out", str(out))
+    proc = _run("--quick", "--profile", "--threads", "1", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert data["quick"] is True and data["targets"] == {"boxes_per_s": 1e7, "ms_per_image": 0.3}
+    assert data["quick"] is True and data["threads"] == 1 and data["targets"] == {"boxes_per_s": 1e7, "ms_per_image": 0.3}
     assert [r["T"] for r in data["boxes"]] == [0.5, 0.7, 0.9]
     for r in data["boxes"]:
         assert r["n"] == 10_000 and r["kernel_boxes_per_s"] > 0 and r["reference_boxes_per_s"] > 0
@@ -47,6 +47,7 @@ def test_help_and_bad_arguments(capsys):
     with pytest.raises(SystemExit) as exc:
         bench_generator.main(["--device", "tpu"])
     assert exc.value.code != 0 and "--device" in capsys.readouterr().err
+    assert bench_generator.main(["--threads", "0"]) == 2 and "--threads" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error path")
