@@ -15,8 +15,7 @@ import numpy as np
 from .anchors import AnchorConfig
 from .assigners import ATSSAssigner
 from .anchors import AnchorConfig, anchor_columns
-from .matching import (_Chunk, _Windows, _best_per_key, _boxes_at, _centres, _expand, _first_per_group, _windows,
-                       pair_iou)
+from .matching import _Chunk, _Windows, _best_per_key, _boxes_at, _expand, _first_per_group, _windows, pair_iou
 
 __all__ = ["atss_chunk", "centre_distance"]
 
@@ -29,12 +28,13 @@ def centre_distance(gt: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.sqrt(dx * dx + dy * dy)
 
 
-def _block_windows(w: _Windows, fx: np.ndarray, fy: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """Per window [G*T], a grid window holding the k anchors of the level nearest to the GT centre."""
+def _block_windows(w: _Windows, k: int) -> tuple[np.ndarray, ...]:
+    """Per window [R], a grid window holding the k anchors of the level nearest to the GT centre."""
     side = np.ceil(np.sqrt(k / w.per_loc)).astype(np.int64)
     bx = np.minimum(w.width, side)
     by = np.minimum(w.height, np.maximum(side, -(-k // (w.per_loc * bx))))
     bx = np.minimum(w.width, np.maximum(bx, -(-k // (w.per_loc * by))))
+    fx, fy = w.fx, w.fy
     x0 = np.clip(np.rint(fx).astype(np.int64) - (bx - 1) // 2, 0, w.width - bx)
     y0 = np.clip(np.rint(fy).astype(np.int64) - (by - 1) // 2, 0, w.height - by)
     # the farthest block corner bounds the distance of the k nearest anchors
@@ -49,21 +49,19 @@ def _block_windows(w: _Windows, fx: np.ndarray, fy: np.ndarray, k: int) -> tuple
 
 
 def atss_chunk(config: AnchorConfig, ch: _Chunk, asg: ATSSAssigner):
-    """ATSS on one chunk -> (keys, gt, iou, boxes of positives, keys of ignored (none))."""
-    col_level = anchor_columns(config)[0]
-    n_lvl = len(ch.levels)
-    w = _windows(config, ch)
-    fx, fy = _centres(ch, w)
-    flat, ix, iy = _expand(*_block_windows(w, fx, fy, asg.topk))
-    boxes, key = _boxes_at(config, ch, w, flat, ix, iy)
-    g = flat // w.n_col
+    """ATSS on one chunk -> (keys, gt, iou, boxes, level of positives, keys of ignored (none))."""
+    n_col, n_lvl = len(anchor_columns(config)[0]), len(ch.levels)
+    w = _windows(config, ch, np.repeat(np.arange(len(ch.gt)), n_col), np.tile(np.arange(n_col), len(ch.gt)))
+    rep, ix, iy = _expand(*_block_windows(w, asg.topk))
+    boxes, key = _boxes_at(config, ch, w, rep, ix, iy)
+    g, level = w.g[rep], w.level[rep]
     dist = centre_distance(ch.gt[g], boxes)
-    group = g * n_lvl + col_level[flat % w.n_col]
+    group = g * n_lvl + level
     order = np.lexsort((key, dist, group))
     start = np.flatnonzero(_first_per_group(group[order]))
     rank = np.arange(len(order)) - np.repeat(start, np.diff(np.r_[start, len(order)]))
     cand = np.sort(order[rank < asg.topk])  # back to generation order: grouped by GT
-    g, key, boxes = g[cand], key[cand], boxes[cand]
+    g, key, boxes, level = g[cand], key[cand], boxes[cand], level[cand]
     v = pair_iou(ch.gt[g], boxes)
     n = np.bincount(g, minlength=len(ch.gt)).astype(np.float64)
     v64 = v.astype(np.float64)
@@ -77,6 +75,6 @@ def atss_chunk(config: AnchorConfig, ch: _Chunk, asg: ATSSAssigner):
     inside = np.minimum(np.minimum(acx - gt[:, 0], acy - gt[:, 1]),
                         np.minimum(gt[:, 2] - acx, gt[:, 3] - acy)) > np.float32(asg.centre_eps)
     pos = np.flatnonzero((v64 >= thr[g]) & inside)
-    g, key, v, boxes = g[pos], key[pos], v[pos], boxes[pos]
+    g, key, v, boxes, level = g[pos], key[pos], v[pos], boxes[pos], level[pos]
     first = _best_per_key(key, v)
-    return key[first], g[first], v[first], boxes[first], np.zeros(0, np.int64)
+    return key[first], g[first], v[first], boxes[first], level[first], np.zeros(0, np.int64)

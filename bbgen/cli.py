@@ -45,6 +45,11 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic-images", type=_positive_int, default=2000,
                    help="images of the synthetic default dataset (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--anchors", metavar="retinanet|rpn|ssd300|FILE.json",
+                   help="add the anchor imbalance section for this anchor set (default: none; "
+                        "--assigner alone implies retinanet)")
+    p.add_argument("--assigner", choices=("maxiou", "atss"),
+                   help="anchor assigner of the anchor section (default: maxiou, the detector's own thresholds)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,7 +73,17 @@ def report_sections(args: argparse.Namespace) -> list:
     """Section builders for the parsed ``report`` options (extension point for new sections)."""
     from .report import data_sections
 
-    return data_sections(batch_size=args.batch_size, num_batches=args.num_batches, seed=args.seed)
+    sections = data_sections(batch_size=args.batch_size, num_batches=args.num_batches, seed=args.seed)
+    if getattr(args, "anchors", None) or getattr(args, "assigner", None):
+        from functools import partial
+
+        from .anchors import anchor_config
+        from .report.anchor_section import anchor_section
+
+        anchors = anchor_config(args.anchors or "retinanet")  # fails early on a bad name or file
+        sections.append(partial(anchor_section, anchors=anchors, assigner=args.assigner or "maxiou",
+                                progress=not args.no_progress))
+    return sections
 
 
 def _load(args: argparse.Namespace):

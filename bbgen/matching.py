@@ -71,107 +71,123 @@ class _Chunk:
     gt_start: np.ndarray  # [n] first GT row of each image
     gt_count: np.ndarray  # [n]
 
+    def table(self, name: str) -> np.ndarray:
+        """Grid attribute ``name`` of every image and level, [n, L]."""
+        return np.stack([getattr(g, name) for g in self.levels], 1)
+
+
+def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner [C], position within owner [C]) for ``counts[r]`` items per owner r."""
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+
 
 def _expand(x_lo: np.ndarray, nx: np.ndarray, y_lo: np.ndarray, ny: np.ndarray):
     """Ragged expansion of windows [R] -> (window [C], ix [C], iy [C]), row-major per window."""
-    counts = nx * ny
-    rep = np.repeat(np.arange(len(counts)), counts)
-    local = np.arange(len(rep)) - np.repeat(np.cumsum(counts) - counts, counts)
-    nxr = nx[rep]
-    return rep, x_lo[rep] + local % nxr, y_lo[rep] + local // nxr
+    win, dy = _ragged(np.where(nx > 0, ny, 0))  # one entry per window row
+    row, dx = _ragged(nx[win])
+    win = win[row]
+    return win, x_lo[win] + dx, y_lo[win] + dy[row]
 
 
 @dataclass(frozen=True)
 class _Windows:
-    """Grid attributes gathered per (GT, column) and flattened to [G * T] (column = level/shape pair)."""
+    """Grid attributes of (GT, column) pairs [R]; a column is a (level, shape) of ``anchor_columns``."""
 
-    n_col: int
-    col: np.ndarray       # [T]
-    width: np.ndarray     # [G*T] grid columns / rows of the GT's image at the column's level
+    g: np.ndarray          # GT row in the chunk
+    col: np.ndarray
+    level: np.ndarray
+    width: np.ndarray      # grid columns / rows of the GT's image at the level
     height: np.ndarray
-    spacing_x: np.ndarray  # centre spacing / origin (float64)
+    spacing_x: np.ndarray  # centre spacing (float64)
     spacing_y: np.ndarray
-    origin_x: np.ndarray
-    origin_y: np.ndarray
-    step_x: np.ndarray    # torchvision's integer strides
+    step_x: np.ndarray     # torchvision's integer strides
     step_y: np.ndarray
-    base: np.ndarray      # image << 34 | (level offset + shape)
-    per_loc: np.ndarray   # anchors per location of the level
-    shape_w: np.ndarray   # anchor (width, height), float64
+    base: np.ndarray       # image << 34 | (level offset + shape)
+    per_loc: np.ndarray    # anchors per location of the level
+    shape_w: np.ndarray    # anchor width / height (float64)
     shape_h: np.ndarray
+    fx: np.ndarray         # GT centre in grid units (float64)
+    fy: np.ndarray
 
 
-def _windows(config: AnchorConfig, ch: _Chunk) -> _Windows:
+def _shapes(ch: _Chunk) -> np.ndarray:
+    return np.concatenate([g.shapes for g in ch.levels])  # [T, 2]
+
+
+def _windows(config: AnchorConfig, ch: _Chunk, g: np.ndarray, col: np.ndarray) -> _Windows:
     col_level, col_a, _ = anchor_columns(config)
-    shapes = np.concatenate([g.shapes for g in ch.levels])  # [T, 2]
-    per_loc = np.asarray([len(g.shapes) for g in ch.levels])
+    img, level = ch.img[g], col_level[col]
+    shapes = _shapes(ch)
+    per_loc = np.asarray([len(x.shapes) for x in ch.levels])
 
-    def gather(name: str) -> np.ndarray:
-        return np.stack([getattr(g, name) for g in ch.levels], 1)[ch.img][:, col_level].ravel()
+    def at(name: str) -> np.ndarray:
+        return ch.table(name)[img, level]
 
-    g_count = len(ch.gt)
-    base = ((ch.img.astype(np.int64) << _IMG_SHIFT)[:, None]
-            + np.stack([g.offset for g in ch.levels], 1)[ch.img][:, col_level] + col_a[None, :]).ravel()
-    return _Windows(len(col_level), np.arange(len(col_level)), gather("width"), gather("height"),
-                    gather("spacing_x"), gather("spacing_y"), gather("origin_x"), gather("origin_y"),
-                    gather("step_x"), gather("step_y"), base, np.tile(per_loc[col_level], g_count),
-                    np.tile(shapes[:, 0], g_count), np.tile(shapes[:, 1], g_count))
+    gt = ch.gt[g].astype(np.float64)
+    sx, sy = at("spacing_x"), at("spacing_y")
+    fx = ((gt[:, 0] + gt[:, 2]) / 2 - at("origin_x")) / sx
+    fy = ((gt[:, 1] + gt[:, 3]) / 2 - at("origin_y")) / sy
+    base = (img.astype(np.int64) << _IMG_SHIFT) + at("offset") + col_a[col]
+    return _Windows(g, col, level, at("width"), at("height"), sx, sy, at("step_x"), at("step_y"), base,
+                    per_loc[level], shapes[col, 0], shapes[col, 1], fx, fy)
 
 
-def _boxes_at(config: AnchorConfig, ch: _Chunk, w: _Windows, flat: np.ndarray, ix: np.ndarray,
+def _boxes_at(config: AnchorConfig, ch: _Chunk, w: _Windows, rep: np.ndarray, ix: np.ndarray,
               iy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact anchor boxes [C, 4] and keys [C] (image << 34 | anchor index) at grid positions of windows ``flat``."""
-    padded = ch.padded[ch.img[flat // w.n_col]] if config.kind == "ssd" else None
-    boxes = anchor_coords(config, flat % w.n_col, ix, iy, w.step_x[flat], w.step_y[flat], padded)
-    key = w.base[flat] + (iy * w.width[flat] + ix) * w.per_loc[flat]
+    """Exact anchor boxes [C, 4] and keys [C] (image << 34 | anchor index) at grid positions of windows ``rep``."""
+    padded = ch.padded[ch.img[w.g[rep]]] if config.kind == "ssd" else None
+    boxes = anchor_coords(config, w.col[rep], ix, iy, w.step_x[rep], w.step_y[rep], padded)
+    key = w.base[rep] + (iy * w.width[rep] + ix) * w.per_loc[rep]
     return boxes, key
 
 
-def _centres(ch: _Chunk, w: _Windows) -> tuple[np.ndarray, np.ndarray]:
-    """GT centres in grid units of every window [G*T] (float64)."""
+def _gt_shape(ch: _Chunk) -> tuple[np.ndarray, np.ndarray]:
     gt = ch.gt.astype(np.float64)
-    cx = np.repeat((gt[:, 0] + gt[:, 2]) / 2, w.n_col)
-    cy = np.repeat((gt[:, 1] + gt[:, 3]) / 2, w.n_col)
-    return (cx - w.origin_x) / w.spacing_x, (cy - w.origin_y) / w.spacing_y
+    return (gt[:, 2] - gt[:, 0])[:, None], (gt[:, 3] - gt[:, 1])[:, None]
 
 
-def _lower_bound(config: AnchorConfig, ch: _Chunk, w: _Windows, fx: np.ndarray, fy: np.ndarray) -> np.ndarray:
+def _lower_bound(config: AnchorConfig, ch: _Chunk) -> np.ndarray:
     """A lower bound [G] of each GT's best IoU: IoU of the anchors nearest to its centre, for the two
     anchor shapes closest to the GT's (any anchor's IoU is a valid bound; these are usually the best)."""
-    g_count = len(ch.gt)
-    wg = np.repeat(ch.gt[:, 2].astype(np.float64) - ch.gt[:, 0], w.n_col)
-    hg = np.repeat(ch.gt[:, 3].astype(np.float64) - ch.gt[:, 1], w.n_col)
+    shapes = _shapes(ch)
+    wg, hg = _gt_shape(ch)
     with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.abs(np.log(w.shape_w / wg)) + np.abs(np.log(w.shape_h / hg))
-    score = np.nan_to_num(score, nan=np.inf).reshape(g_count, w.n_col)
-    k = min(2, w.n_col)
-    pick = (np.argpartition(score, k - 1, axis=1)[:, :k] + np.arange(g_count)[:, None] * w.n_col).ravel()
-    ix = np.clip(np.rint(fx[pick]), 0, w.width[pick] - 1).astype(np.int64)
-    iy = np.clip(np.rint(fy[pick]), 0, w.height[pick] - 1).astype(np.int64)
-    boxes, _ = _boxes_at(config, ch, w, pick, ix, iy)
-    return pair_iou(ch.gt[pick // w.n_col], boxes).reshape(g_count, k).max(1)
+        score = np.abs(np.log(shapes[None, :, 0] / wg)) + np.abs(np.log(shapes[None, :, 1] / hg))
+    score = np.nan_to_num(score, nan=np.inf)
+    k = min(2, len(shapes))
+    col = np.argpartition(score, k - 1, axis=1)[:, :k].ravel()
+    w = _windows(config, ch, np.repeat(np.arange(len(ch.gt)), k), col)
+    ix = np.clip(np.rint(w.fx), 0, w.width - 1).astype(np.int64)
+    iy = np.clip(np.rint(w.fy), 0, w.height - 1).astype(np.int64)
+    boxes, _ = _boxes_at(config, ch, w, np.arange(len(col)), ix, iy)
+    return pair_iou(ch.gt[w.g], boxes).reshape(len(ch.gt), k).max(1)
 
 
-def _iou_windows(ch: _Chunk, w: _Windows, t: np.ndarray, fx: np.ndarray, fy: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Windows [G*T] (x_lo, nx, y_lo, ny) holding every anchor with IoU >= t[g] (conservative)."""
-    gt = ch.gt.astype(np.float64)
-    wg = np.repeat(gt[:, 2] - gt[:, 0], w.n_col)
-    hg = np.repeat(gt[:, 3] - gt[:, 1], w.n_col)
-    wa, ha = w.shape_w, w.shape_h
-    tm = np.repeat(t.astype(np.float64) * (1 - 1e-5), w.n_col)  # float32 IoU rounding margin
+def _iou_windows(config: AnchorConfig, ch: _Chunk, t: np.ndarray) -> tuple[_Windows, tuple[np.ndarray, ...]]:
+    """Windows (x_lo, nx, y_lo, ny) [R] holding every anchor with IoU >= t[g] (conservative), for the
+    (GT, column) pairs whose shapes can reach t at all."""
+    shapes = _shapes(ch)
+    wg, hg = _gt_shape(ch)
+    wa, ha = shapes[None, :, 0], shapes[None, :, 1]
+    tm = t.astype(np.float64)[:, None] * (1 - 1e-5)  # float32 IoU rounding margin
     area_a, area_g = wa * ha, wg * hg
     i_min = tm * np.maximum(np.maximum(area_a, area_g), (area_a + area_g) / (1 + tm))
-    rx = ((wa + wg) / 2 - i_min / np.minimum(ha, hg)) / w.spacing_x
-    ry = ((ha + hg) / 2 - i_min / np.minimum(wa, wg)) / w.spacing_y
-    ok = (rx >= 0) & (ry >= 0) & (i_min <= np.minimum(wa, wg) * np.minimum(ha, hg) * (1 + 1e-6))
+    feasible = i_min <= np.minimum(wa, wg) * np.minimum(ha, hg) * (1 + 1e-6)
+    g, col = np.nonzero(feasible)  # GT-major
+    w = _windows(config, ch, g, col)
+    i_min = i_min[g, col]
+    wg, hg = wg[g, 0], hg[g, 0]
+    rx = ((w.shape_w + wg) / 2 - i_min / np.minimum(w.shape_h, hg)) / w.spacing_x
+    ry = ((w.shape_h + hg) / 2 - i_min / np.minimum(w.shape_w, wg)) / w.spacing_y
     eps = 1e-3  # grid cells; covers float32 anchor centres and widths
-    x_lo = np.maximum(np.ceil(fx - rx - eps), 0)
-    x_hi = np.minimum(np.floor(fx + rx + eps), w.width - 1)
-    y_lo = np.maximum(np.ceil(fy - ry - eps), 0)
-    y_hi = np.minimum(np.floor(fy + ry + eps), w.height - 1)
-    nx = np.where(ok, np.maximum(x_hi - x_lo + 1, 0), 0).astype(np.int64)
-    ny = np.where(ok, np.maximum(y_hi - y_lo + 1, 0), 0).astype(np.int64)
-    return x_lo.astype(np.int64), nx, y_lo.astype(np.int64), ny
+    x_lo = np.maximum(np.ceil(w.fx - rx - eps), 0)
+    x_hi = np.minimum(np.floor(w.fx + rx + eps), w.width - 1)
+    y_lo = np.maximum(np.ceil(w.fy - ry - eps), 0)
+    y_hi = np.minimum(np.floor(w.fy + ry + eps), w.height - 1)
+    nx = np.maximum(x_hi - x_lo + 1, 0).astype(np.int64)
+    ny = np.maximum(y_hi - y_lo + 1, 0).astype(np.int64)
+    return w, (x_lo.astype(np.int64), nx, y_lo.astype(np.int64), ny)
 
 
 def _first_per_group(keys: np.ndarray) -> np.ndarray:
@@ -195,38 +211,34 @@ def _best_per_key(key: np.ndarray, v: np.ndarray) -> np.ndarray:
 def _argmax_over_image_gts(ch: _Chunk, key: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Best GT (first among ties, as ``Tensor.max``) and its IoU for anchors [Q], over all GTs of their image."""
     img = (key >> _IMG_SHIFT).astype(np.int64)
-    cnt = ch.gt_count[img]
-    rep = np.repeat(np.arange(len(key)), cnt)
-    gidx = ch.gt_start[img][rep] + np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    rep, local = _ragged(ch.gt_count[img])
+    gidx = ch.gt_start[img][rep] + local
     v = pair_iou(ch.gt[gidx], boxes[rep])
     best = _best_per_key(rep, v)
     return gidx[best], v[best]
 
 
 def _maxiou_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner):
-    """Sparse torchvision ``Matcher`` on one chunk -> (keys, gt, iou, boxes of positives, keys of ignored)."""
-    w = _windows(config, ch)
-    fx, fy = _centres(ch, w)
+    """Sparse torchvision ``Matcher`` on one chunk -> (keys, gt, iou, boxes, level of positives, keys of ignored)."""
     low, high = np.float32(asg.low), np.float32(asg.high)
     need_best = asg.allow_low_quality or asg.ssd_rule
     if need_best:
-        lb = _lower_bound(config, ch, w, fx, fy)
+        lb = _lower_bound(config, ch)
         t = np.minimum(low, lb)
         dense_imgs = np.unique(ch.img[~(lb > 0)])
+        t[np.isin(ch.img, dense_imgs)] = np.inf  # no sparse candidates there
     else:
         t, dense_imgs = np.full(len(ch.gt), low), np.zeros(0, np.int64)
-    x_lo, nx, y_lo, ny = _iou_windows(ch, w, t, fx, fy)
-    if len(dense_imgs):
-        nx[np.repeat(np.isin(ch.img, dense_imgs), w.n_col)] = 0
-    flat, ix, iy = _expand(x_lo, nx, y_lo, ny)
-    boxes, key = _boxes_at(config, ch, w, flat, ix, iy)
-    g = flat // w.n_col
+    w, windows = _iou_windows(config, ch, t)
+    rep, ix, iy = _expand(*windows)
+    boxes, key = _boxes_at(config, ch, w, rep, ix, iy)
+    g = w.g[rep]
     v = pair_iou(ch.gt[g], boxes)
     keep = np.flatnonzero(v >= t[g])
-    g, key, v, boxes = g[keep], key[keep], v[keep], boxes[keep]
+    g, key, v, boxes, level = g[keep], key[keep], v[keep], boxes[keep], w.level[rep[keep]]
 
     first = _best_per_key(key, v)  # per anchor: max over GTs (Matcher's max(dim=0))
-    a_key, a_v, a_g, a_box = key[first], v[first], g[first], boxes[first]
+    a_key, a_v, a_g, a_box, a_level = key[first], v[first], g[first], boxes[first], level[first]
     pos = a_v >= high
     ign = (a_v >= low) & ~pos
     match, match_v = a_g.copy(), a_v.copy()
@@ -251,7 +263,7 @@ def _maxiou_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner):
             where = np.searchsorted(a_key, key[bo])
             match[where], match_v[where], pos[where] = g[bo], v[bo], True
         ign &= ~pos
-    out = (a_key[pos], match[pos], match_v[pos], a_box[pos], a_key[ign])
+    out = (a_key[pos], match[pos], match_v[pos], a_box[pos], a_level[pos], a_key[ign])
     if len(dense_imgs):
         out = tuple(np.concatenate([x, y]) for x, y in zip(out, _dense_chunk(config, ch, asg, dense_imgs)))
     return out
@@ -266,9 +278,9 @@ def _dense_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner, images: 
         iou = iou_xyxy(*gt.T[:, :, None], *anchors.T[:, None, :])
         m = max_iou_matches(iou, asg)
         p, q = torch.where(m >= 0)[0], torch.where(m == -2)[0]
-        key = (np.int64(i) << _IMG_SHIFT) + p.numpy()
-        parts.append((key, ch.gt_start[i] + m[p].numpy(), iou[m[p], p].numpy(), anchors[p].numpy(),
-                      (np.int64(i) << _IMG_SHIFT) + q.numpy()))
+        level = np.searchsorted(ch.table("offset")[i], p.numpy(), side="right") - 1
+        parts.append(((np.int64(i) << _IMG_SHIFT) + p.numpy(), ch.gt_start[i] + m[p].numpy(), iou[m[p], p].numpy(),
+                      anchors[p].numpy(), level, (np.int64(i) << _IMG_SHIFT) + q.numpy()))
     return tuple(np.concatenate(x) for x in zip(*parts))
 
 
@@ -303,26 +315,17 @@ def match_anchors(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray
                     starts[i0:i1] - starts[i0], counts[i0:i1])
         if len(rows):
             run = atss_chunk if isinstance(assigner, ATSSAssigner) else _maxiou_chunk
-            key, g, v, boxes, ign_key = run(config, ch, assigner)
+            key, g, v, boxes, level, ign_key = run(config, ch, assigner)
             img = (key >> _IMG_SHIFT) + i0
             pos_n += np.bincount(img, minlength=n)
             ign_n += np.bincount((ign_key >> _IMG_SHIFT) + i0, minlength=n)
-            pieces.append((img, key & ((1 << _IMG_SHIFT) - 1), rows[g], v, boxes))
+            pieces.append((img, key & ((1 << _IMG_SHIFT) - 1), rows[g], v, boxes, level))
         if progress is not None:
             progress(int(i1 - i0))
-    img, anc, gt, v, boxes = (np.concatenate(x) for x in zip(*pieces)) if pieces else (
+    img, anc, gt, v, boxes, level = (np.concatenate(x) for x in zip(*pieces)) if pieces else (
         np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
-        np.zeros((0, 4), np.float32))
-    o = np.lexsort((anc, img)) if len(img) > 1 and np.any(np.diff(img) < 0) else np.arange(len(img))
-    level = _level_of(config, padded, img[o], anc[o])
-    return MatchResult(pos_n, total - pos_n - ign_n, ign_n, total, img[o], anc[o], level, gt[o], v[o], boxes[o])
-
-
-def _level_of(config: AnchorConfig, padded: np.ndarray, img: np.ndarray, anchor: np.ndarray) -> np.ndarray:
-    """Pyramid level of anchors given by (image row, index within image)."""
-    if not len(img):
-        return np.zeros(0, np.int64)
-    uniq, inv = np.unique(img, return_inverse=True)
-    levels, _ = level_geometry(padded[uniq], config)
-    offsets = np.stack([g.offset for g in levels], 1)[inv]  # [P, L]
-    return (anchor[:, None] >= offsets).sum(1) - 1
+        np.zeros((0, 4), np.float32), np.zeros(0, np.int64))
+    if len(img) > 1 and np.any(np.diff(img) < 0):  # dense-fallback rows come last within a chunk
+        o = np.lexsort((anc, img))
+        img, anc, gt, v, boxes, level = img[o], anc[o], gt[o], v[o], boxes[o], level[o]
+    return MatchResult(pos_n, total - pos_n - ign_n, ign_n, total, img, anc, level, gt, v, boxes)

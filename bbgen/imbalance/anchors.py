@@ -127,9 +127,11 @@ def regression_targets(gt: np.ndarray, anchors: np.ndarray, weights=(1.0, 1.0, 1
     """Box-regression targets [K, 4] (dx, dy, dw, dh) of GTs [K, 4] w.r.t. anchors [K, 4].
 
     torchvision ``BoxCoder.encode`` (R-CNN parameterisation): dx = wx (g_cx - a_cx) / a_w,
-    dw = ww log(g_w / a_w), and likewise for y / h.
+    dw = ww log(g_w / a_w), and likewise for y / h.  Computed in the inputs' float precision.
     """
-    g, a = np.asarray(gt, np.float64), np.asarray(anchors, np.float64)
+    g, a = np.asarray(gt), np.asarray(anchors)
+    if not (np.issubdtype(g.dtype, np.floating) and np.issubdtype(a.dtype, np.floating)):
+        g, a = g.astype(np.float64), a.astype(np.float64)
     aw, ah = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]
     gw, gh = g[:, 2] - g[:, 0], g[:, 3] - g[:, 1]
     dx = weights[0] * ((g[:, 0] + 0.5 * gw) - (a[:, 0] + 0.5 * aw)) / aw
@@ -151,16 +153,17 @@ def overlap_heatmap(boxes: np.ndarray, image_size: np.ndarray, resolution: int =
     y0 = np.clip(np.floor(b[:, 1]), 0, resolution - 1).astype(np.int64)
     x1 = np.clip(np.ceil(b[:, 2]), x0 + 1, resolution).astype(np.int64)
     y1 = np.clip(np.ceil(b[:, 3]), y0 + 1, resolution).astype(np.int64)
-    diff = np.zeros((resolution + 1, resolution + 1), np.int64)
-    for ys, xs, s in ((y0, x0, 1), (y0, x1, -1), (y1, x0, -1), (y1, x1, 1)):
-        np.add.at(diff, (ys, xs), s)
+    size = (resolution + 1) ** 2
+    count = [np.bincount(ys * (resolution + 1) + xs, minlength=size) for ys, xs in ((y0, x0), (y0, x1), (y1, x0),
+                                                                                     (y1, x1))]
+    diff = (count[0] - count[1] - count[2] + count[3]).reshape(resolution + 1, resolution + 1)
     return diff.cumsum(0).cumsum(1)[:resolution, :resolution]
 
 
 def _tl_in_reference(gt: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     """TL corners [K, 2] of anchors mapped so that their GT becomes ``REFERENCE_BOX`` (§4.5.4)."""
-    unit = to_unit_frame(torch.from_numpy(anchors.astype(np.float64)), torch.from_numpy(gt.astype(np.float64)))
-    return from_unit_frame(unit, torch.tensor(REFERENCE_BOX, dtype=torch.float64))[:, :2].numpy()
+    unit = to_unit_frame(torch.from_numpy(anchors), torch.from_numpy(gt))
+    return from_unit_frame(unit, torch.tensor(REFERENCE_BOX, dtype=unit.dtype))[:, :2].numpy()
 
 
 def _check_args(annotations: Any, iou_bins: int, heatmap_size: int, max_tl_points: int) -> None:
@@ -214,7 +217,7 @@ def anchor_profile(annotations: Annotations, anchors: str | Path | AnchorConfig 
     inside = float(((tl[:, 0] > x0) & (tl[:, 1] > y0)).sum() / n_pos)
     outside = float(((tl[:, 0] < x0) & (tl[:, 1] < y0)).sum() / n_pos)
     keep = np.linspace(0, len(tl) - 1, min(max_tl_points, len(tl))).round().astype(np.int64) if len(tl) else []
-    targets = regression_targets(gt_box, anc)
+    targets = regression_targets(gt_box, anc)  # float32, like the detector's own targets
     t_edges = np.stack([np.linspace(lo, hi, target_bins + 1) for lo, hi in _TARGET_RANGE])
     t_hist = np.stack([np.histogram(np.clip(targets[:, i], lo, hi), t_edges[i])[0]
                        for i, (lo, hi) in enumerate(_TARGET_RANGE)])
@@ -232,7 +235,7 @@ def anchor_profile(annotations: Annotations, anchors: str | Path | AnchorConfig 
         positives_per_level=np.bincount(res.pos_level, minlength=config.num_levels),
         tl_points=tl[keep], tl_quadrants={"inside": inside, "outside": outside, "mixed": 1.0 - inside - outside},
         overlap=heat, target_edges=t_edges, target_hist=t_hist,
-        target_mean=targets.mean(0) if len(targets) else np.zeros(4),
-        target_std=targets.std(0) if len(targets) else np.zeros(4),
+        target_mean=targets.mean(0, dtype=np.float64) if len(targets) else np.zeros(4),
+        target_std=targets.std(0, dtype=np.float64) if len(targets) else np.zeros(4),
         skipped_gts={"crowd": int(crowd.sum()), "degenerate": int(degenerate.sum())},
     )

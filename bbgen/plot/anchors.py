@@ -113,7 +113,7 @@ def plot_tl_corners(profile: AnchorProfile, ax: Axes | None = None,
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(hi + pad, lo - pad)  # image coordinates: y grows downwards
     ax.set_aspect("equal")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper right")
     ax.set_title(_title(p, f"Fig. 4.6: TL inside {100 * q['inside']:.1f} %, outside {100 * q['outside']:.1f} %"),
                  fontsize=9)
     return ax
