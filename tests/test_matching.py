@@ -83,11 +83,17 @@ def _dense_atss(gt, anchors, cfg, padded, asg: ATSSAssigner, iou):
 
 
 def _assert_same(sizes, boxes, img, cfg, asg):
+    from bbgen.anchors import level_geometry
+
     resized, padded = detector_view(sizes, cfg)
     res = match_anchors(scale_boxes(boxes, sizes[img], resized[img]), img, padded, cfg, asg, chunk_boxes=17)
+    levels, _ = level_geometry(padded, cfg)
+    offsets = np.stack([g.offset for g in levels], 1)
     for i, (p, gt, v, ign, neg) in enumerate(_dense(sizes, boxes, img, cfg, asg)):
         sel = res.pos_image == i
         np.testing.assert_array_equal(res.pos_anchor[sel], p, err_msg=f"image {i}: positive anchors")
+        np.testing.assert_array_equal(res.pos_level[sel], np.searchsorted(offsets[i], p, side="right") - 1)
+        np.testing.assert_array_equal(res.pos_boxes[sel], grid_anchors(cfg, tuple(padded[i].tolist())).numpy()[p])
         np.testing.assert_array_equal(res.pos_gt[sel], gt, err_msg=f"image {i}: matched GT")
         np.testing.assert_array_equal(res.pos_iou[sel], v, err_msg=f"image {i}: IoU")
         assert (res.positives[i], res.ignored[i], res.negatives[i]) == (len(p), ign, neg), f"image {i}"
