@@ -147,8 +147,32 @@ def bench_prois(device: torch.device, repeats: int, ref_subset: int, seed: int) 
     return rows
 
 
+# bbgen functions whose cumulative time the stage breakdown reports (nested: generate_prois contains all)
+STAGES = ("generate_prois", "allocate_rois", "sample_iou_bins", "check_boxes", "generate_boxes", "sample_batched",
+          "meets_constraint", "elementwise_box_iou")
+
+
+def stage_breakdown(run: Callable[[], object], device: torch.device, calls: int) -> dict[str, float]:
+    """Cumulative ms per call of the bbgen functions in :data:`STAGES` (cProfile; absolute values are
+    inflated by the profiler, the shares are what matter)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        run()
+    _sync(device)
+    prof.disable()
+    out = dict.fromkeys(STAGES, 0.0)
+    for (file, _, name), (_, _, _, cumulative, _) in pstats.Stats(prof).stats.items():
+        if name in out and "bbgen" in file:
+            out[name] += cumulative * 1e3 / calls
+    return out
+
+
 def profile_prois(device: torch.device, seed: int, calls: int = 20) -> dict:
-    """torch.profiler breakdown of one-image generate_prois: ATen ops per call, the kernel's share, top ops."""
+    """Breakdown of one-image generate_prois: stages (cProfile), ATen ops per call, the kernel's share, top ops."""
     from torch.profiler import ProfilerActivity, profile
 
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -163,11 +187,13 @@ def profile_prois(device: torch.device, seed: int, calls: int = 20) -> dict:
         for _ in range(calls):
             run()
         _sync(device)
+    stages = stage_breakdown(run, device, calls)
     events = prof.key_averages()
     top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:12]
     n_ops = sum(e.count for e in events if e.key.startswith("aten::")) / calls
-    return {"calls": calls, "timing": "best of calls", "ms_per_call": t_total * 1e3, "generate_boxes_ms_per_call": t_kernel * 1e3,
-            "rest_ms_per_call": (t_total - t_kernel) * 1e3, "aten_ops_per_call": n_ops,
+    return {"calls": calls, "timing": "best of calls", "ms_per_call": t_total * 1e3,
+            "generate_boxes_ms_per_call": t_kernel * 1e3,
+            "rest_ms_per_call": (t_total - t_kernel) * 1e3, "aten_ops_per_call": n_ops, "stages_ms_per_call": stages,
             "top_ops": [{"op": e.key, "calls_per_call": e.count / calls,
                          "self_cpu_us_per_call": e.self_cpu_time_total / calls} for e in top]}
 
@@ -195,6 +221,9 @@ def print_report(result: dict) -> None:
         p = result["profile"]
         print(f"\nprofile of generate_prois (1 image, 128 RoIs, best of {p['calls']}): {p['ms_per_call']:.3f} ms/call, of which "
               f"generate_boxes {p['generate_boxes_ms_per_call']:.3f} ms; {p['aten_ops_per_call']:.0f} ATen ops/call")
+        total = p["stages_ms_per_call"]["generate_prois"]
+        print("  stages (cumulative, cProfile): " + ", ".join(
+            f"{k} {v / total:.0%}" for k, v in p["stages_ms_per_call"].items() if k != "generate_prois"))
         for e in p["top_ops"]:
             print(f"  {e['op']:<28}{e['calls_per_call']:>8.1f} calls{e['self_cpu_us_per_call']:>10.1f} us self")
 
