@@ -66,21 +66,37 @@ def unit_image_bounds(ref: Tensor, wh: Tensor | None, flip: Tensor) -> tuple[Ten
     return torch.where(f, 1 - high, low), torch.where(f, 1 - low, high)
 
 
-def first_corner_ok(pts: Tensor, params: tuple[Tensor, Tensor]) -> Tensor:
-    """Acceptance of first-corner candidates ``pts [R, K, 2]``: in the TL space of ``T [R]`` and not left of /
-    above the image (``img_low [R, 2]``). Lines 3–4 of Alg. 1 with the exact test replacing the polygon."""
+def _iou_at_least(inter: Tensor, area: Tensor, T: Tensor) -> Tensor:
+    """``inter / (area + 1 - inter) >= T`` without the division: ``inter (1 + T) >= T (area + 1)``."""
+    return inter * (1 + T) >= T * (area + 1)
+
+
+def first_corner_ok(pts: Tensor, params: tuple) -> Tensor:
+    """Acceptance of first-corner candidates ``pts [R, K, 2]`` (unit frame): ``IoU([u, v, 1, 1], B) >= T`` for
+    ``T [R, 1]`` (thesis Table B.1 regions as one inequality) and, when ``img_low [R, 1, 2]`` is given, not
+    left of / above the image. Alg. 1 lines 3–4 with the exact test replacing the polygon."""
     T, img_low = params
-    u, v = pts[..., 0], pts[..., 1]
-    return in_tl_space(u, v, T[:, None]) & (u >= img_low[:, None, 0]) & (v >= img_low[:, None, 1])
+    p, q = 1 - pts[..., 0], 1 - pts[..., 1]  # TL-to-BR(B) extents, the box's width and height
+    ok = _iou_at_least(p.clamp(max=1) * q.clamp(max=1), p * q, T)
+    if img_low is not None:
+        ok &= (pts >= img_low).all(-1)
+    return ok
 
 
-def second_corner_ok(pts: Tensor, params: tuple[Tensor, ...]) -> Tensor:
-    """Acceptance of second-corner candidates ``pts [R, K, 2]`` given first corners ``a, b [R]``:
-    ``T <= IoU < hi`` and inside the image (``img_high [R, 2]``). Lines 6–7 of Alg. 1."""
+def second_corner_ok(pts: Tensor, params: tuple) -> Tensor:
+    """Acceptance of second-corner candidates ``pts [R, K, 2]`` given first corners ``a, b [R, 1]``:
+    ``T <= IoU < hi`` (``hi`` ``[R, 1]`` or ``None``) and, when ``img_high [R, 1, 2]`` is given, inside the
+    image. Alg. 1 lines 6–7 (Tables B.2–B.3 as one inequality)."""
     a, b, T, hi, img_high = params
     c, d = pts[..., 0], pts[..., 1]
-    iou = iou_xyxy(a[:, None], b[:, None], c, d, 0.0, 0.0, 1.0, 1.0)
-    return (iou >= T[:, None]) & (iou < hi[:, None]) & (c <= img_high[:, None, 0]) & (d <= img_high[:, None, 1])
+    inter = (c.clamp(max=1) - a.clamp(min=0)).clamp(min=0) * (d.clamp(max=1) - b.clamp(min=0)).clamp(min=0)
+    area = (c - a) * (d - b)
+    ok = _iou_at_least(inter, area, T)
+    if hi is not None:
+        ok &= ~_iou_at_least(inter, area, hi)
+    if img_high is not None:
+        ok &= (pts <= img_high).all(-1)
+    return ok
 
 
 def first_corner_rect(T: Tensor, img_low: Tensor) -> tuple[Tensor, Tensor]:
@@ -149,7 +165,6 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
     g = make_generator(rng, dev)
     prop = get_proposal(proposal)
     r64 = r.to(torch.float64)  # the reference path favours clarity: unit frame in float64
-    hi_inf = hi if hi is not None else torch.full_like(lo, float("inf"))
     zero, one = torch.zeros(2, dtype=torch.float64, device=dev), torch.ones(2, dtype=torch.float64, device=dev)
     for _ in range(max_attempts):
         coin = torch.rand((), generator=g, device=dev) < 0.5
@@ -158,14 +173,20 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
         # Alg. 1 lines 3-4: TL space, sample a point in it
         low, high = first_corner_rect(lo, img_low)
         tl = sample_polygon(low[0], high[0], zero,
-                            lambda p: bool(first_corner_ok(p[None, None], (lo, img_low))[0, 0]),
+                            lambda p: bool(first_corner_ok(p[None, None], (lo[:, None], img_low[:, None]))),
                             proposal=prop, generator=g)
+        if tl is None:
+            continue
         a, b = tl[0:1], tl[1:2]
         # Alg. 1 lines 6-7: BR space given TL, sample a point in it
         low, high = second_rect(a, b, lo, img_high)
+        upper = None if hi is None else hi[:, None]
         br = sample_polygon(low[0], high[0], one,
-                            lambda p: bool(second_corner_ok(p[None, None], (a, b, lo, hi_inf, img_high))[0, 0]),
+                            lambda p: bool(second_corner_ok(p[None, None], (a[:, None], b[:, None], lo[:, None],
+                                                                          upper, img_high[:, None]))),
                             proposal=prop, generator=g)
+        if br is None:  # TL on the TL boundary: the BR space is (numerically) a point; start again
+            continue
         unit = reflect(torch.cat([tl, br])[None], flip)
         box = from_unit_frame(unit, r64).to(r.dtype)
         if bool(meets_constraint(box, r, lo, hi, wh)[0]):

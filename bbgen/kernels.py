@@ -5,7 +5,8 @@ ops (design §2):
 
 * no Python loop over boxes — rejection proceeds in rounds over all rows with several candidates per row
   (:func:`bbgen.sampling.sample_batched`); the first round needs no host–device synchronisation, a few
-  percent of rows fall through to a bounded, compacted fallback;
+  percent of rows fall through to a bounded, compacted fallback, and the rare box whose corner found no
+  point (a numerically empty space) or failed the final float64 check is generated again;
 * everything happens in the unit frame of each reference box (design §1), so float32 keeps its precision
   for coordinates up to 1e5 whatever the box size;
 * the corner-acceptance tests, rectangles and the final float64 verification are the very functions of the
@@ -45,7 +46,7 @@ __all__ = ["generate_boxes", "candidates_per_round"]
 # Rows per chunk x candidates: bounds peak memory (~30 temporaries of this many elements) and keeps the
 # working set cache-friendly on CPU.
 _CHUNK_ELEMENTS = 1 << 20
-_MAX_VERIFY_ROUNDS = 16
+_MAX_VERIFY_ROUNDS = 32
 
 
 def candidates_per_round(T_min: float, straggler_rate: float = 0.05) -> int:
@@ -61,21 +62,27 @@ def candidates_per_round(T_min: float, straggler_rate: float = 0.05) -> int:
     return int(min(64, max(2, math.ceil(math.log(straggler_rate) / math.log1p(-p)))))
 
 
-def _unit_boxes(ref: Tensor, lo: Tensor, hi: Tensor, wh: Tensor | None, flip: Tensor, proposal: Any,
-                generator: torch.Generator, k: int) -> Tensor:
-    """Alg. 1 for rows ``ref [R, 4]``: unit-frame boxes ``[R, 4]`` in ``ref``'s dtype."""
+def _unit_boxes(ref: Tensor, lo: Tensor, hi: Tensor | None, wh: Tensor | None, flip: Tensor, proposal: Any,
+                generator: torch.Generator, k: int) -> tuple[Tensor, Tensor]:
+    """Alg. 1 for rows ``ref [R, 4]``: unit-frame boxes ``[R, 4]`` in ``ref``'s dtype and a ``found`` mask."""
     dt = ref.dtype
-    T, T_hi = lo.to(dt), hi.to(dt)
+    T = lo.to(dt)
+    T_hi = None if hi is None else hi.to(dt)[:, None]
     img_low, img_high = unit_image_bounds(ref, wh, flip)
     zero = torch.zeros(2, dtype=dt, device=ref.device)
     low, high = first_corner_rect(T, img_low)
-    tl = sample_batched(low, high, zero, first_corner_ok, (T, img_low), proposal=proposal,
-                        generator=generator, num_candidates=k)
+    tl, found_tl = sample_batched(low, high, zero, first_corner_ok, (T[:, None], None if wh is None else img_low[:, None]),
+                        proposal=proposal, generator=generator, num_candidates=k)
     a, b = tl[:, 0], tl[:, 1]
     low, high = second_rect(a, b, T, img_high)
-    br = sample_batched(low, high, zero + 1, second_corner_ok, (a, b, T, T_hi, img_high), proposal=proposal,
-                        generator=generator, num_candidates=k)
-    return reflect(torch.cat([tl, br], dim=1), flip)
+    br, found_br = sample_batched(low, high, zero + 1, second_corner_ok,
+                        (a[:, None], b[:, None], T[:, None], T_hi, None if wh is None else img_high[:, None]),
+                        proposal=proposal, generator=generator, num_candidates=k)
+    return reflect(torch.cat([tl, br], dim=1), flip), found_tl & found_br
+
+
+def _rows(x: Tensor | None, idx: Tensor | slice) -> Tensor | None:
+    return None if x is None else x[idx]
 
 
 def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = None, order: str = "random",
@@ -117,26 +124,29 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
         return out.reshape(n, num, 4)
 
     lo = lo.reshape(-1)
-    hi = hi.reshape(-1) if hi is not None else torch.full_like(lo, float("inf"))
+    hi = None if hi is None else hi.reshape(-1)
     k = candidates_per_round(float(lo.min()))
     chunk = max(1, _CHUNK_ELEMENTS // k)
-    pending = None  # None = all rows, the common first pass (no index tensors)
+    arange = torch.arange(total, device=dev)
+    pending = None  # None = first pass over all rows: contiguous slices, no gathers
     for _ in range(_MAX_VERIFY_ROUNDS):
-        rows = torch.arange(total, device=dev) if pending is None else pending
+        count = total if pending is None else pending.numel()
         failed = []
-        for s in range(0, rows.numel(), chunk):
-            idx = rows[s:s + chunk]
-            box_row = idx // num  # row of ref_boxes for each generated box
-            r, wh_r = ref[box_row], (wh[box_row] if wh is not None else None)
+        for s in range(0, count, chunk):
+            idx = slice(s, min(s + chunk, count)) if pending is None else pending[s:s + chunk]
+            rows = arange[idx] if pending is None else idx
+            r = ref[rows // num] if num > 1 or pending is not None else ref[idx]
+            wh_r = None if wh is None else wh[rows // num]
             if order == "random":
-                flip = torch.rand(idx.shape, generator=g, device=dev) < 0.5
+                flip = torch.rand(rows.shape, generator=g, device=dev) < 0.5
             else:
-                flip = torch.full(idx.shape, order == "br", dtype=torch.bool, device=dev)
-            unit = _unit_boxes(r, lo[idx], hi[idx], wh_r, flip, prop, g, k)
+                flip = torch.full(rows.shape, order == "br", dtype=torch.bool, device=dev)
+            lo_r, hi_r = lo[idx], _rows(hi, idx)
+            unit, found = _unit_boxes(r, lo_r, hi_r, wh_r, flip, prop, g, k)
             boxes = from_unit_frame(unit, r)
-            ok = meets_constraint(boxes, r, lo[idx], hi[idx] if max_iou is not None else None, wh_r)
+            ok = found & meets_constraint(boxes, r, lo_r, hi_r, wh_r)
             out[idx] = torch.where(ok[:, None], boxes, out[idx])
-            failed.append(idx[~ok])
+            failed.append(rows[~ok])
         pending = torch.cat(failed)
         if pending.numel() == 0:  # one synchronisation per verification pass
             return out.reshape(n, num, 4)

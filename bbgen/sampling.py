@@ -54,8 +54,7 @@ def _rand(low: Tensor, num: int, generator: torch.Generator) -> Tensor:
 
 def uniform(low: Tensor, high: Tensor, corner: Tensor, num: int, generator: torch.Generator) -> Tensor:
     """Uniform proposal over the rectangle (the paper's choice; thesis Fig. 4.4b)."""
-    low, high = low.unsqueeze(-2), high.unsqueeze(-2)
-    return low + (high - low) * _rand(low.squeeze(-2), num, generator)
+    return torch.addcmul(low.unsqueeze(-2), (high - low).unsqueeze(-2), _rand(low, num, generator))
 
 
 @dataclass(frozen=True)
@@ -158,30 +157,33 @@ def _propose(proposal: Proposal, low: Tensor, high: Tensor, corner: Tensor, num:
 
 
 def sample_polygon(low: Tensor, high: Tensor, corner: Tensor, accept: Callable[[Tensor], bool], *,
-                   proposal: Proposal, generator: torch.Generator, max_tries: int = 1_000_000) -> Tensor:
+                   proposal: Proposal, generator: torch.Generator, max_tries: int = 1000) -> Tensor | None:
     """samplePolygon, literally: propose one point at a time from ``proposal`` until ``accept(point)``.
 
-    ``low``, ``high``, ``corner`` are ``[2]``; returns the accepted point ``[2]``. Raises ``RuntimeError``
-    after ``max_tries`` proposals (only possible for a feasible set of zero measure at this precision).
+    ``low``, ``high``, ``corner`` are ``[2]``; returns the accepted point ``[2]``, or ``None`` after
+    ``max_tries`` proposals — only for a feasible set of (numerically) zero measure, e.g. the BR space of a
+    TL lying on the TL boundary; the caller then starts the box again.
     """
     for _ in range(max_tries):
         p = _propose(proposal, low[None], high[None], corner[None], 1, generator)[0, 0]
         if accept(p):
             return p
-    raise RuntimeError(f"samplePolygon: no accepted point in {max_tries} proposals; the feasible set has "
-                       "(numerically) zero probability under the proposal")
+    return None
 
 
 def sample_batched(low: Tensor, high: Tensor, corner: Tensor, accept: Accept, params: tuple, *,
                    proposal: Proposal, generator: torch.Generator, num_candidates: int,
-                   max_rounds: int = 64) -> Tensor:
+                   max_rounds: int = 8) -> tuple[Tensor, Tensor]:
     """Batched samplePolygon: one point per row of ``low``/``high`` ``[R, 2]`` from the same distribution.
 
     Round 1 proposes ``num_candidates`` points for *every* row and keeps the first accepted one (the first
     success of an i.i.d. sequence has the target distribution), with no host–device synchronisation. The rows
     left (a few percent) are compacted once and retried with 4× the candidates for at most ``max_rounds``
     rounds. ``accept(points [R', K, 2], params_rows) -> bool [R', K]`` where ``params_rows`` are the ``params``
-    tensors (each ``[R, ...]``) indexed to the pending rows.
+    tensors (each ``[R, ...]`` or ``None``) indexed to the pending rows.
+
+    Returns ``(points [R, 2], found [R])``; rows not found (a feasible set of numerically zero measure) hold
+    an arbitrary point and must be started again by the caller.
     """
     def one_round(lo: Tensor, hi: Tensor, prm: tuple, k: int) -> tuple[Tensor, Tensor]:
         pts = _propose(proposal, lo, hi, corner, k, generator)
@@ -190,17 +192,15 @@ def sample_batched(low: Tensor, high: Tensor, corner: Tensor, accept: Accept, pa
         chosen = pts.gather(1, first[:, None, None].expand(-1, 1, 2))[:, 0]
         return chosen, ok.any(dim=1)
 
-    out, done = one_round(low, high, params, num_candidates)
-    pending = (~done).nonzero().squeeze(1)
+    out, found = one_round(low, high, params, num_candidates)
+    pending = (~found).nonzero().squeeze(1)
     k = min(4 * num_candidates, 256)
     for _ in range(max_rounds):
         if pending.numel() == 0:
-            return out
-        prm = tuple(p[pending] for p in params)
+            break
+        prm = tuple(None if p is None else p[pending] for p in params)
         pts, ok = one_round(low[pending], high[pending], prm, k)
         out[pending[ok]] = pts[ok]
+        found[pending[ok]] = True
         pending = pending[~ok]
-    if pending.numel() == 0:
-        return out
-    raise RuntimeError(f"{pending.numel()} row(s) found no feasible point in {max_rounds} rounds of {k} candidates; "
-                       "the constraint has (numerically) zero probability for them at this precision")
+    return out, found
