@@ -235,10 +235,10 @@ def _maxiou_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner):
     g = w.g[rep]
     v = pair_iou(ch.gt[g], boxes)
     keep = np.flatnonzero(v >= t[g])
-    g, key, v, boxes, level = g[keep], key[keep], v[keep], boxes[keep], w.level[rep[keep]]
+    g, key, v = g[keep], key[keep], v[keep]
 
     first = _best_per_key(key, v)  # per anchor: max over GTs (Matcher's max(dim=0))
-    a_key, a_v, a_g, a_box, a_level = key[first], v[first], g[first], boxes[first], level[first]
+    a_key, a_v, a_g, a_row = key[first], v[first], g[first], keep[first]  # a_row: candidate row
     pos = a_v >= high
     ign = (a_v >= low) & ~pos
     match, match_v = a_g.copy(), a_v.copy()
@@ -253,7 +253,7 @@ def _maxiou_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner):
             pos |= tie & (a_v >= low)  # there the enumerated max is the true max
             redo = np.flatnonzero(tie & (a_v < low))
             if len(redo):
-                match[redo], match_v[redo] = _argmax_over_image_gts(ch, a_key[redo], a_box[redo])
+                match[redo], match_v[redo] = _argmax_over_image_gts(ch, a_key[redo], boxes[a_row[redo]])
                 pos[redo] = True
         if asg.ssd_rule:  # each GT's first best anchor is forced to it; later GTs overwrite earlier ones
             bo = best_rows[np.lexsort((key[best_rows], g[best_rows]))]
@@ -263,7 +263,8 @@ def _maxiou_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner):
             where = np.searchsorted(a_key, key[bo])
             match[where], match_v[where], pos[where] = g[bo], v[bo], True
         ign &= ~pos
-    out = (a_key[pos], match[pos], match_v[pos], a_box[pos], a_level[pos], a_key[ign])
+    rows = a_row[pos]
+    out = (a_key[pos], match[pos], match_v[pos], boxes[rows], w.level[rep[rows]], a_key[ign])
     if len(dense_imgs):
         out = tuple(np.concatenate([x, y]) for x, y in zip(out, _dense_chunk(config, ch, asg, dense_imgs)))
     return out
