@@ -1,18 +1,33 @@
-"""Imbalance profilers (thesis Ch. 3): numbers only; plotting lives in :mod:`bbgen.plot`."""
-from .anchors import AnchorProfile, anchor_profile
-from .data_batch import BatchProfile, batch_class_profile
-from .data_classes import ClassProfile, class_profile, lvis_bands
-from .data_location import LocationProfile, location_profile, normalized_centers
-from .data_measures import chi_square_uniform, gini, imbalance_ratio, normalized_entropy
-from .data_profile import DatasetProfile, DatasetSummary, dataset_summary, profile_dataset
-from .data_scale import ScaleProfile, fpn_level, scale_profile, size_category
-from .regression import IOU_BINS, RPN_LIKE_WEIGHTS, RegressionLossProfile, regression_loss_profile
+"""Imbalance profilers (thesis Ch. 3): numbers only; plotting lives in :mod:`bbgen.plot`.
 
-__all__ = [
-    "AnchorProfile", "anchor_profile",
-    "BatchProfile", "batch_class_profile", "ClassProfile", "class_profile", "lvis_bands",
-    "LocationProfile", "location_profile", "normalized_centers", "chi_square_uniform", "gini",
-    "imbalance_ratio", "normalized_entropy", "DatasetProfile", "DatasetSummary", "dataset_summary",
-    "profile_dataset", "ScaleProfile", "fpn_level", "scale_profile", "size_category",
-    "IOU_BINS", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile",
-]
+Names are resolved lazily so that the data-side profilers (numpy only) do not import torch, which the
+anchor and regression-loss profilers need.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_MODULES = {
+    "anchors": ["AnchorProfile", "anchor_profile"],
+    "data_batch": ["BatchProfile", "batch_class_profile"],
+    "data_classes": ["ClassProfile", "class_profile", "lvis_bands"],
+    "data_location": ["LocationProfile", "location_profile", "normalized_centers"],
+    "data_measures": ["chi_square_uniform", "gini", "imbalance_ratio", "normalized_entropy"],
+    "data_profile": ["DatasetProfile", "DatasetSummary", "dataset_summary", "profile_dataset"],
+    "data_scale": ["ScaleProfile", "fpn_level", "scale_profile", "size_category"],
+    "regression": ["IOU_BINS", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile"],
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)
