@@ -302,6 +302,11 @@ def match_anchors(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray
     n = len(padded)
     if len(gt_image) != len(gt_boxes) or (len(gt_image) and (gt_image.min() < 0 or gt_image.max() >= n)):
         raise ValueError(f"gt_image must hold one image row in [0, {n}) per GT box")
+    if not np.isfinite(gt_boxes).all():
+        raise ValueError(f"gt_boxes must be finite, row {int(np.flatnonzero(~np.isfinite(gt_boxes).all(1))[0])} "
+                         "is not")
+    if not isinstance(chunk_boxes, int) or chunk_boxes < 1:
+        raise ValueError(f"chunk_boxes must be a positive int, got {chunk_boxes!r}")
     order = np.argsort(gt_image, kind="stable")
     counts = np.bincount(gt_image, minlength=n)
     starts = np.cumsum(counts) - counts

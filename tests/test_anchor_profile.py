@@ -68,6 +68,20 @@ def test_counts_agree_with_matching_and_each_other():
     assert p.fg_bg_ratio == pytest.approx(p.positives.sum() / p.negatives.sum())
 
 
+def test_empty_tables():
+    empty = Annotations(image_ids=np.zeros(0, np.int64), image_sizes=np.zeros((0, 2)), boxes=np.zeros((0, 4)),
+                        labels=np.zeros(0, np.int64), box_image=np.zeros(0, np.int64), crowd=np.zeros(0, bool),
+                        category_names=("a",))
+    p = anchor_profile(empty, progress=False)
+    assert p.num_images == 0 and p.positives_per_class.tolist() == [0] and p.fg_bg_ratio == float("inf")
+    json.dumps(p.to_dict())
+    no_boxes = Annotations(image_ids=np.array([7]), image_sizes=np.array([[64.0, 48.0]]), boxes=np.zeros((0, 4)),
+                           labels=np.zeros(0, np.int64), box_image=np.zeros(0, np.int64), crowd=np.zeros(0, bool),
+                           category_names=("a",))
+    p = anchor_profile(no_boxes, "ssd300", progress=False)
+    assert p.positives.tolist() == [0] and p.negatives.tolist() == [8732] and p.fg_bg_ratio == 0.0
+
+
 def test_include_crowd_matches_crowd_boxes():
     p = anchor_profile(_table(), include_crowd=True, progress=False)
     assert p.skipped_gts["crowd"] == 0 and p.positives[2] > 0

@@ -148,12 +148,12 @@ def test_identical_on_real_coco_and_taco_images(shared_data):
         _assert_same(ds.image_sizes[images], b[keep], img, anchor_config(name), assigner_config("maxiou", name))
 
 
-@pytest.mark.parametrize("name", ["retinanet", "single"])
+@pytest.mark.parametrize("name", ["retinanet", "single", "ssd300", "rpn"])
 def test_atss_identical_to_dense_reference(name):
-    cfg = anchor_config("retinanet") if name == "retinanet" else AnchorConfig(
-        "single", ((32,), (64,), (128,)), ((1.0,),) * 3, (8, 16, 32), ("P3", "P4", "P5"), min_size=256, max_size=400)
+    cfg = AnchorConfig("single", ((32,), (64,), (128,)), ((1.0,),) * 3, (8, 16, 32), ("P3", "P4", "P5"),
+                       min_size=256, max_size=400) if name == "single" else anchor_config(name)
     rng = np.random.default_rng(3)
-    sizes, boxes, img = _random_dataset(rng, 5 if name == "retinanet" else 25)
+    sizes, boxes, img = _random_dataset(rng, {"retinanet": 5, "rpn": 3}.get(name, 25))
     res = _assert_same(sizes, boxes, img, cfg, ATSSAssigner(9))
     assert res.positives.sum() > 0 and res.ignored.sum() == 0
 
@@ -168,6 +168,8 @@ def test_bad_inputs_raise_clear_errors():
     cfg = anchor_config("retinanet")
     with pytest.raises(ValueError, match="gt_image"):
         match_anchors(np.zeros((2, 4)), np.array([0, 5]), np.array([[640, 480]]), cfg, MaxIoUAssigner())
+    with pytest.raises(ValueError, match="finite"):
+        match_anchors(np.array([[0, 0, np.nan, 4]]), np.array([0]), np.array([[640, 480]]), cfg, MaxIoUAssigner())
     with pytest.raises(ValueError, match="low"):
         MaxIoUAssigner(0.3, 0.5)
     with pytest.raises(ValueError, match="assigner"):

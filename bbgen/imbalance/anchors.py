@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..anchors import AnchorConfig, anchor_config, detector_view, scale_boxes
 from ..assigners import ATSSAssigner, MaxIoUAssigner, assigner_config
@@ -201,8 +202,6 @@ def anchor_profile(annotations: Annotations, anchors: str | Path | AnchorConfig 
     crowd = annotations.crowd.astype(bool) & (not include_crowd)
     degenerate = ~crowd & ~((scaled[:, 2] > scaled[:, 0]) & (scaled[:, 3] > scaled[:, 1]))
     rows = np.flatnonzero(~crowd & ~degenerate)
-
-    from tqdm.auto import tqdm
 
     with tqdm(total=annotations.num_images, desc=f"anchors ({config.name}, {type(asg).__name__})",
               unit="img", disable=not progress) as bar:
