@@ -87,13 +87,13 @@ def allocate_rois(labels: Tensor, valid: Tensor, num_rois: int, *, fg_balanced: 
         class_key = u[0].gather(1, first)
         num_classes = rep.sum(-1, keepdim=True).clamp(min=1)
         class_rank = (rep[:, None, :] & (class_key[:, None, :] < class_key[:, :, None])).sum(-1)
-        share = num_rois // num_classes + (class_rank < num_rois % num_classes).long()
+        share = num_rois // num_classes + (class_rank < num_rois % num_classes)      # int64 + bool
     else:
         group = col.expand(-1, labels.shape[1], -1)
         share = torch.full_like(labels, num_rois, dtype=torch.int64)
     size = group.sum(-1).clamp(min=1)
     rank = (group & (u[1][:, None, :] < u[1][:, :, None])).sum(-1)
-    counts = torch.div(share, size, rounding_mode="floor") + (rank < torch.remainder(share, size)).long()
+    counts = torch.div(share, size, rounding_mode="floor") + (rank < torch.remainder(share, size))
     return counts * valid
 
 
@@ -111,23 +111,27 @@ def _as_labels(labels: Any, name: str, num: int, device: torch.device) -> Tensor
     return labels
 
 
-def _image_sizes(image_sizes: Any, num_images: int, device: torch.device, dtype: torch.dtype) -> Tensor | None:
-    """``None``, one ``(W, H)`` for all images (1-D) or one row per image (``[B, 2]``) -> ``[B, 2]``."""
+def _image_sizes(image_sizes: Any, num_images: int, device: torch.device, dtype: torch.dtype) -> Any:
+    """Validate ``None``, one ``(W, H)`` for all images, or one ``(W, H)`` per image (``[B, 2]``).
+
+    Returns ``None``, a ``(W, H)`` tuple of floats (shared size, passed to the kernel as is) or a
+    ``[B, 2]`` tensor on ``device``.
+    """
     if image_sizes is None:
         return None
     try:
-        sizes = torch.as_tensor(image_sizes, dtype=torch.float64, device="cpu") if not isinstance(
-            image_sizes, Tensor) else image_sizes.detach().to("cpu", torch.float64)
-    except (TypeError, ValueError, RuntimeError) as exc:
+        sizes = np.asarray(image_sizes.detach().cpu() if isinstance(image_sizes, Tensor) else image_sizes,
+                           dtype=np.float64)
+    except (TypeError, ValueError) as exc:
         raise TypeError(f"image_sizes must be (W, H) or a [B, 2] array of sizes, got {image_sizes!r}") from exc
-    if sizes.shape == (2,):
-        sizes = sizes.expand(num_images, 2)
-    if sizes.shape != (num_images, 2):
+    if sizes.shape not in ((2,), (num_images, 2)):
         raise ValueError(f"image_sizes must be (W, H) or one (W, H) per image ({num_images}), "
-                         f"got shape {tuple(sizes.shape)}")
-    if not bool(torch.isfinite(sizes).all()) or bool((sizes <= 0).any()):
+                         f"got shape {sizes.shape}")
+    if not (np.isfinite(sizes).all() and (sizes > 0).all()):
         raise ValueError(f"image_sizes must be positive and finite, got {sizes.tolist()}")
-    return sizes.to(device=device, dtype=dtype)
+    if sizes.ndim == 1:
+        return float(sizes[0]), float(sizes[1])
+    return torch.as_tensor(sizes, dtype=dtype, device=device)
 
 
 def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[Tensor, Sequence[Tensor]],
@@ -205,7 +209,7 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     ref = padded_boxes.reshape(-1, 4)[source]
     # float64 edges: the kernel verifies in float64, and float32(0.7) < 0.7 would let IoUs slip a bin down
     _, lo, hi, threshold = sample_iou_bins(dist, num_out, generator=gen, device=device, dtype=torch.float64)
-    roi_sizes = None if sizes is None else sizes[image_index]
+    roi_sizes = sizes[image_index] if isinstance(sizes, Tensor) else sizes
     if exact:
         out = generate_boxes(ref, lo, max_iou=hi, proposal=proposal, image_size=roi_sizes, generator=gen)
     else:
