@@ -9,11 +9,13 @@ a regular grid, so each GT's candidates are a small window of rows and columns, 
 form (with a conservative margin) and enumerated for all GTs of many images at once.
 
 Exactness: IoU is evaluated with torchvision's arithmetic (float32, :func:`bbgen.boxes.iou_xyxy`),
-and the window threshold of each GT is t_g = min(low, LB_g), where LB_g is the IoU of its best
-anchor nearest to its centre (a lower bound of its best IoU).  So the window holds every anchor with
-IoU >= low and every highest-IoU anchor of the GT (ties included): positives, ignored anchors and
-``allow_low_quality_matches`` follow exactly; negatives are the rest.  Images where a GT overlaps
-none of its nearest anchors (LB_g = 0, pathological configs) fall back to dense matching.
+and the window threshold of each GT is t_g = min(low, LB_g), where LB_g is the IoU of the anchors
+nearest to its centre for the two best-fitting shapes (a lower bound of its best IoU).  So the windows
+hold every anchor with IoU >= low and every highest-IoU anchor of the GT (ties included): positives,
+ignored anchors and ``allow_low_quality_matches`` follow exactly; negatives are the rest.  Anchors whose
+low-quality match must be re-resolved (best IoU < low) are compared with all GTs of their image.
+Images where a GT overlaps none of those nearest anchors (LB_g = 0: GTs outside the image, exotic
+configs) fall back to dense matching.  ATSS uses the same grid machinery (:mod:`bbgen.atss`).
 """
 from __future__ import annotations
 
