@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bbgen.anchors import AnchorConfig, anchor_config, detector_view, grid_anchors, scale_boxes
 from bbgen.assigners import ATSSAssigner, MaxIoUAssigner, assigner_config, max_iou_matches
@@ -116,6 +118,23 @@ def test_thresholds_and_low_quality_identical_on_small_views(asg):
     rng = np.random.default_rng(2)
     sizes, boxes, img = _random_dataset(rng, 40)
     _assert_same(sizes, boxes, img, cfg, asg)
+
+
+_coord = st.one_of(st.integers(0, 150), st.floats(0, 150, allow_nan=False))
+_TINY = AnchorConfig("tiny", ((12, 20), (40,)), ((0.5, 1.0, 2.0), (1.0, 3.0)), (8, 16), ("a", "b"),
+                     min_size=120, max_size=160)
+
+
+@settings(max_examples=25, deadline=None)
+@given(raw=st.lists(st.tuples(_coord, _coord, st.floats(0.5, 120), st.floats(0.5, 120)), min_size=1, max_size=8),
+       dup=st.booleans(), asg=st.sampled_from([MaxIoUAssigner(0.5, 0.4, True), MaxIoUAssigner(0.6, 0.3, False),
+                                               MaxIoUAssigner(0.5, 0.5, False, ssd_rule=True), ATSSAssigner(4)]))
+def test_property_identical_to_dense(raw, dup, asg):
+    boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in raw], dtype=np.float64)
+    if dup:
+        boxes = np.concatenate([boxes, boxes[:1]])
+    img = np.zeros(len(boxes), np.int64)
+    _assert_same(np.array([[160.0, 120.0]]), boxes, img, _TINY, asg)
 
 
 def test_gt_overlapping_no_anchor_falls_back_to_dense_semantics():
