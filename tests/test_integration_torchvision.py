@@ -219,9 +219,12 @@ def test_use_ofb_installs_sampler_with_model_settings():
         assert isinstance(s, OFBSampler) and h.mode == "ofb"
         assert (s.batch_size_per_image, s.positive_fraction) == (original.batch_size_per_image,
                                                                  original.positive_fraction)
-        use_ofb(model, positive_fraction=0.5)  # re-installing replaces, defaults still from the model
+        later = use_ofb(model, positive_fraction=0.5)  # re-installing replaces, defaults still from the model
         assert model.roi_heads.fg_bg_sampler.positive_fraction == 0.5
         assert model.roi_heads.fg_bg_sampler.batch_size_per_image == original.batch_size_per_image
+        h.restore()  # the replaced handle no longer owns the model: no-op
+        assert model.roi_heads.fg_bg_sampler.positive_fraction == 0.5
+        later.restore()
     assert model.roi_heads.fg_bg_sampler is original
 
 

@@ -60,8 +60,9 @@ class Integration:
     _undo: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def restore(self) -> None:
-        """Undo the integration (same as ``restore(model)``)."""
-        restore(self.model)
+        """Undo this integration; a no-op if it was already undone or replaced by a later one."""
+        if _roi_heads(self.model).__dict__.get(_STATE) is self:
+            restore(self.model)
 
     def __enter__(self) -> "Integration":
         return self
