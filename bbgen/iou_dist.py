@@ -113,10 +113,7 @@ def resolve_iou_dist(iou_dist: IoUDistLike) -> IoUDistribution:
         return PRESETS[iou_dist]
     if isinstance(iou_dist, (tuple, list)) and len(iou_dist) == 2:
         bases, weights = iou_dist
-        if isinstance(bases, Tensor):
-            bases = bases.tolist()
-        if isinstance(weights, Tensor):
-            weights = weights.tolist()
+        bases, weights = (x.tolist() if hasattr(x, "tolist") else x for x in (bases, weights))  # tensor/ndarray
         if not isinstance(bases, Sequence) or not isinstance(weights, Sequence):
             raise TypeError(f"iou_dist: (bases, weights) must be two sequences, got {iou_dist!r}")
         return IoUDistribution(bases=tuple(bases), weights=tuple(weights))

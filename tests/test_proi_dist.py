@@ -31,6 +31,8 @@ def test_resolve():
     assert r.bases == (0.5, 0.75) and r.edges == (0.5, 0.75, 1.0) and r.probs == (0.5, 0.5)
     r = resolve_iou_dist((torch.tensor([0.5, 0.75]), torch.tensor([1.0, 3.0])))
     assert r.probs == (0.25, 0.75)
+    r = resolve_iou_dist((np.array([0.5, 0.75]), np.array([1, 3])))
+    assert r.bases == (0.5, 0.75) and r.probs == (0.25, 0.75)
 
 
 @pytest.mark.parametrize("bad, exc, match", [
