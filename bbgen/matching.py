@@ -19,7 +19,7 @@ configs) fall back to dense matching.  ATSS uses the same grid machinery (:mod:`
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable
 
 import numpy as np
@@ -29,7 +29,7 @@ from .anchors import AnchorConfig, LevelGeometry, anchor_columns, anchor_coords,
 from .assigners import ATSSAssigner, MaxIoUAssigner, max_iou_matches
 from .boxes import iou_xyxy
 
-__all__ = ["MatchResult", "match_anchors", "pair_iou"]
+__all__ = ["MatchResult", "chunk_plan", "match_anchors", "match_chunk", "pair_iou"]
 
 _IMG_SHIFT = 34  # key = image << 34 | anchor index (anchors per image < 2**34)
 
@@ -287,17 +287,7 @@ def _dense_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner, images: 
     return tuple(np.concatenate(x) for x in zip(*parts))
 
 
-def match_anchors(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray, config: AnchorConfig,
-                  assigner: MaxIoUAssigner | ATSSAssigner, *, chunk_boxes: int = 20000,
-                  progress: Callable[[int], object] | None = None) -> MatchResult:
-    """Label the anchors of N padded images [N, 2] against GTs [M, 4] (detector frame) of image rows [M].
-
-    Results equal dense torchvision matching (``box_iou`` + ``Matcher``) for max-IoU, and the
-    dense ATSS definition of :mod:`bbgen.assigners` for ATSS.  GTs are processed in chunks of about
-    ``chunk_boxes``; ``progress(n_images)`` is called after each chunk.
-    """
-    from .atss import atss_chunk  # ATSS shares this module's grid helpers
-
+def _check_inputs(gt_boxes, gt_image, padded, chunk_boxes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     gt_boxes = np.asarray(gt_boxes, np.float32).reshape(-1, 4)
     gt_image = np.asarray(gt_image, np.int64).reshape(-1)
     padded = np.asarray(padded, np.int64).reshape(-1, 2)
@@ -309,31 +299,67 @@ def match_anchors(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray
                          "is not")
     if not isinstance(chunk_boxes, int) or chunk_boxes < 1:
         raise ValueError(f"chunk_boxes must be a positive int, got {chunk_boxes!r}")
+    return gt_boxes, gt_image, padded
+
+
+def chunk_plan(gt_image: np.ndarray, num_images: int, chunk_boxes: int = 20000) -> list[tuple[int, int, np.ndarray]]:
+    """Blocks of consecutive images with about ``chunk_boxes`` GTs: ``(i0, i1, GT rows of images i0..i1-1)``."""
+    gt_image = np.asarray(gt_image, np.int64)
     order = np.argsort(gt_image, kind="stable")
-    counts = np.bincount(gt_image, minlength=n)
-    starts = np.cumsum(counts) - counts
-    bounds = np.unique(np.r_[np.searchsorted(np.cumsum(counts), np.arange(chunk_boxes, len(order), chunk_boxes)),
-                             np.arange(0, n, 20000), n, 0])
-    pieces, pos_n, ign_n, total = [], np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
-    for i0, i1 in zip(bounds[:-1], bounds[1:]):
-        rows = order[starts[i0]:starts[i0] + counts[i0:i1].sum()]
-        levels, tot = level_geometry(padded[i0:i1], config)
-        total[i0:i1] = tot
-        ch = _Chunk(gt_boxes[rows], gt_image[rows] - i0, padded[i0:i1], levels, tot,
-                    starts[i0:i1] - starts[i0], counts[i0:i1])
-        if len(rows):
-            run = atss_chunk if isinstance(assigner, ATSSAssigner) else _maxiou_chunk
-            key, g, v, boxes, level, ign_key = run(config, ch, assigner)
-            img = (key >> _IMG_SHIFT) + i0
-            pos_n += np.bincount(img, minlength=n)
-            ign_n += np.bincount((ign_key >> _IMG_SHIFT) + i0, minlength=n)
-            pieces.append((img, key & ((1 << _IMG_SHIFT) - 1), rows[g], v, boxes, level))
+    counts = np.bincount(gt_image, minlength=num_images)
+    ends = np.cumsum(counts)
+    bounds = np.unique(np.r_[np.searchsorted(ends, np.arange(chunk_boxes, len(order), chunk_boxes)),
+                             np.arange(0, num_images, 20000), num_images, 0])
+    return [(int(i0), int(i1), order[ends[i0] - counts[i0]:ends[i1 - 1]]) for i0, i1 in zip(bounds[:-1], bounds[1:])]
+
+
+def match_chunk(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray, config: AnchorConfig,
+                assigner: MaxIoUAssigner | ATSSAssigner, i0: int, i1: int, rows: np.ndarray) -> MatchResult:
+    """Match images ``i0 .. i1-1`` (their GTs are ``rows``, sorted by image) -> counts [i1 - i0] and positives
+    with global image and GT indices."""
+    from .atss import atss_chunk  # ATSS shares this module's grid helpers
+
+    counts = np.bincount(gt_image[rows] - i0, minlength=i1 - i0)
+    levels, total = level_geometry(padded[i0:i1], config)
+    ch = _Chunk(gt_boxes[rows], gt_image[rows] - i0, padded[i0:i1], levels, total, np.cumsum(counts) - counts,
+                counts)
+    if not len(rows):
+        z = np.zeros(i1 - i0, np.int64)
+        e = np.zeros(0, np.int64)
+        return MatchResult(z, total, z, total, e, e, e, e, np.zeros(0, np.float32), np.zeros((0, 4), np.float32))
+    run = atss_chunk if isinstance(assigner, ATSSAssigner) else _maxiou_chunk
+    key, g, v, boxes, level, ign_key = run(config, ch, assigner)
+    img = key >> _IMG_SHIFT
+    if len(img) > 1 and np.any(np.diff(img) < 0):  # dense-fallback rows come last
+        o = np.lexsort((key & ((1 << _IMG_SHIFT) - 1), img))
+        key, g, v, boxes, level, img = key[o], g[o], v[o], boxes[o], level[o], img[o]
+    pos = np.bincount(img, minlength=i1 - i0)
+    ign = np.bincount(ign_key >> _IMG_SHIFT, minlength=i1 - i0)
+    return MatchResult(pos, total - pos - ign, ign, total, img + i0, key & ((1 << _IMG_SHIFT) - 1), level, rows[g],
+                       v, boxes)
+
+
+def match_anchors(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray, config: AnchorConfig,
+                  assigner: MaxIoUAssigner | ATSSAssigner, *, chunk_boxes: int = 20000,
+                  progress: Callable[[int], object] | None = None) -> MatchResult:
+    """Label the anchors of N padded images [N, 2] against GTs [M, 4] (detector frame) of image rows [M].
+
+    Results equal dense torchvision matching (``box_iou`` + ``Matcher``) for max-IoU, and the
+    dense ATSS definition of :mod:`bbgen.assigners` for ATSS.  GTs are processed in chunks of about
+    ``chunk_boxes`` (:func:`chunk_plan`); ``progress(n_images)`` is called after each chunk.
+    """
+    gt_boxes, gt_image, padded = _check_inputs(gt_boxes, gt_image, padded, chunk_boxes)
+    parts = []
+    for i0, i1, rows in chunk_plan(gt_image, len(padded), chunk_boxes):
+        parts.append(match_chunk(gt_boxes, gt_image, padded, config, assigner, i0, i1, rows))
         if progress is not None:
-            progress(int(i1 - i0))
-    img, anc, gt, v, boxes, level = (np.concatenate(x) for x in zip(*pieces)) if pieces else (
-        np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
-        np.zeros((0, 4), np.float32), np.zeros(0, np.int64))
-    if len(img) > 1 and np.any(np.diff(img) < 0):  # dense-fallback rows come last within a chunk
-        o = np.lexsort((anc, img))
-        img, anc, gt, v, boxes, level = img[o], anc[o], gt[o], v[o], boxes[o], level[o]
-    return MatchResult(pos_n, total - pos_n - ign_n, ign_n, total, img, anc, level, gt, v, boxes)
+            progress(i1 - i0)
+    if not parts:
+        z, e = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return MatchResult(z, z, z, z, e, e, e, e, np.zeros(0, np.float32), np.zeros((0, 4), np.float32))
+    return MatchResult(*(np.concatenate(x) for x in zip(*(_fields_of(r) for r in parts))))
+
+
+def _fields_of(r: MatchResult) -> tuple[np.ndarray, ...]:
+    """The fields of a :class:`MatchResult` in order (no copies)."""
+    return tuple(getattr(r, f.name) for f in fields(r))
