@@ -82,6 +82,21 @@ def test_empty_tables():
     assert p.positives.tolist() == [0] and p.negatives.tolist() == [8732] and p.fg_bg_ratio == 0.0
 
 
+def test_chunking_does_not_change_the_profile():
+    ds = synthetic(40, seed=4)
+    a = anchor_profile(ds, progress=False, max_tl_points=10 ** 6).to_dict()
+    b = anchor_profile(ds, progress=False, max_tl_points=10 ** 6, chunk_boxes=7).to_dict()
+    for key in a:
+        if key in ("target_mean", "target_std"):
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-9, atol=1e-12)
+        elif key == "summary":
+            assert a[key]["mean_positives"] == b[key]["mean_positives"]
+        else:
+            assert a[key] == b[key], key
+    few = anchor_profile(ds, progress=False, max_tl_points=50, chunk_boxes=7)
+    assert len(few.tl_points) == 50
+
+
 def test_include_crowd_matches_crowd_boxes():
     p = anchor_profile(_table(), include_crowd=True, progress=False)
     assert p.skipped_gts["crowd"] == 0 and p.positives[2] > 0

@@ -22,19 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from ..anchors import AnchorConfig, anchor_config, detector_view, scale_boxes
 from ..assigners import ATSSAssigner, MaxIoUAssigner, assigner_config
-from ..boxes import from_unit_frame, to_unit_frame
 from ..datasets.annotations import Annotations
-from ..matching import match_anchors
+from ..matching import chunk_plan
+from .anchor_stats import REFERENCE_BOX, ChunkJob, chunk_stats, merge_stats, overlap_heatmap, regression_targets
 from .data_scale import SIZE_NAMES, size_category
 
 __all__ = ["AnchorProfile", "REFERENCE_BOX", "anchor_profile", "overlap_heatmap", "regression_targets"]
 
-REFERENCE_BOX = (0.3, 0.3, 0.6, 0.6)  # thesis §4.5.4
 _TARGET_NAMES = ("dx", "dy", "dw", "dh")
 _TARGET_RANGE = ((-0.5, 0.5), (-0.5, 0.5), (-1.5, 1.5), (-1.5, 1.5))
 
@@ -124,49 +122,6 @@ class AnchorProfile:
         return out
 
 
-def regression_targets(gt: np.ndarray, anchors: np.ndarray, weights=(1.0, 1.0, 1.0, 1.0)) -> np.ndarray:
-    """Box-regression targets [K, 4] (dx, dy, dw, dh) of GTs [K, 4] w.r.t. anchors [K, 4].
-
-    torchvision ``BoxCoder.encode`` (R-CNN parameterisation): dx = wx (g_cx - a_cx) / a_w,
-    dw = ww log(g_w / a_w), and likewise for y / h.  Computed in the inputs' float precision.
-    """
-    g, a = np.asarray(gt), np.asarray(anchors)
-    if not (np.issubdtype(g.dtype, np.floating) and np.issubdtype(a.dtype, np.floating)):
-        g, a = g.astype(np.float64), a.astype(np.float64)
-    aw, ah = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]
-    gw, gh = g[:, 2] - g[:, 0], g[:, 3] - g[:, 1]
-    dx = weights[0] * ((g[:, 0] + 0.5 * gw) - (a[:, 0] + 0.5 * aw)) / aw
-    dy = weights[1] * ((g[:, 1] + 0.5 * gh) - (a[:, 1] + 0.5 * ah)) / ah
-    return np.stack([dx, dy, weights[2] * np.log(gw / aw), weights[3] * np.log(gh / ah)], 1)
-
-
-def overlap_heatmap(boxes: np.ndarray, image_size: np.ndarray, resolution: int = 64) -> np.ndarray:
-    """Per-cell count [R, R] of boxes [K, 4] covering each cell of the normalised image (Fig. 3.15).
-
-    Boxes are divided by their image's (width, height) [K, 2] and clipped to [0, 1]; a box counts in
-    every cell it overlaps.  Accumulated with a 2-D difference array (O(K + R²)).
-    """
-    if not (isinstance(resolution, int) and resolution >= 1):
-        raise ValueError(f"resolution must be a positive int, got {resolution!r}")
-    b = np.asarray(boxes, np.float64) / np.tile(np.asarray(image_size, np.float64), 2)
-    b = np.clip(b, 0, 1) * resolution
-    x0 = np.clip(np.floor(b[:, 0]), 0, resolution - 1).astype(np.int64)
-    y0 = np.clip(np.floor(b[:, 1]), 0, resolution - 1).astype(np.int64)
-    x1 = np.clip(np.ceil(b[:, 2]), x0 + 1, resolution).astype(np.int64)
-    y1 = np.clip(np.ceil(b[:, 3]), y0 + 1, resolution).astype(np.int64)
-    size = (resolution + 1) ** 2
-    count = [np.bincount(ys * (resolution + 1) + xs, minlength=size) for ys, xs in ((y0, x0), (y0, x1), (y1, x0),
-                                                                                     (y1, x1))]
-    diff = (count[0] - count[1] - count[2] + count[3]).reshape(resolution + 1, resolution + 1)
-    return diff.cumsum(0).cumsum(1)[:resolution, :resolution]
-
-
-def _tl_in_reference(gt: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """TL corners [K, 2] of anchors mapped so that their GT becomes ``REFERENCE_BOX`` (§4.5.4)."""
-    unit = to_unit_frame(torch.from_numpy(anchors), torch.from_numpy(gt))
-    return from_unit_frame(unit, torch.tensor(REFERENCE_BOX, dtype=unit.dtype))[:, :2].numpy()
-
-
 def _check_args(annotations: Any, iou_bins: int, heatmap_size: int, max_tl_points: int) -> None:
     if not isinstance(annotations, Annotations):
         raise TypeError(f"annotations must be a bbgen Annotations table, got {type(annotations).__name__}")
@@ -186,8 +141,11 @@ def anchor_profile(annotations: Annotations, anchors: str | Path | AnchorConfig 
         anchors: ``"retinanet"``, ``"rpn"``, ``"ssd300"``, a JSON config path or an AnchorConfig.
         assigner: ``"maxiou"`` (the detector's Matcher thresholds), ``"atss"`` or an assigner object.
         include_crowd: match crowd/difficult boxes too (torchvision's COCO pipeline drops them).
-        iou_bins, heatmap_size, target_bins: histogram resolutions; max_tl_points: TL corners kept.
+        iou_bins, heatmap_size, target_bins: histogram resolutions; max_tl_points: TL corners kept
+            (evenly spaced over the positives in image order).
         progress: show a tqdm progress bar over images.
+        chunk_boxes: GTs per chunk; statistics are reduced chunk by chunk, so memory is bounded by
+            the chunk, not the dataset.
 
     GTs with non-positive width or height after resizing are skipped (torchvision refuses them in
     training) and counted in ``skipped_gts``.
@@ -202,39 +160,53 @@ def anchor_profile(annotations: Annotations, anchors: str | Path | AnchorConfig 
     crowd = annotations.crowd.astype(bool) & (not include_crowd)
     degenerate = ~crowd & ~((scaled[:, 2] > scaled[:, 0]) & (scaled[:, 3] > scaled[:, 1]))
     rows = np.flatnonzero(~crowd & ~degenerate)
-
+    if not np.isfinite(scaled[rows]).all():
+        raise ValueError("annotations.boxes hold non-finite coordinates")
+    iou_edges = np.linspace(0.0, 1.0, iou_bins + 1)
+    t_edges = np.stack([np.linspace(lo, hi, target_bins + 1) for lo, hi in _TARGET_RANGE])
+    plan = chunk_plan(img[rows], annotations.num_images, chunk_boxes)
+    jobs = [ChunkJob(config, asg, i0, scaled[rows[r]], img[rows[r]] - i0, annotations.labels[rows[r]],
+                     padded[i0:i1], resized[i0:i1], annotations.num_classes, iou_edges, t_edges, heatmap_size,
+                     max_tl_points) for i0, i1, r in plan]
+    parts = []
     with tqdm(total=annotations.num_images, desc=f"anchors ({config.name}, {type(asg).__name__})",
               unit="img", disable=not progress) as bar:
-        res = match_anchors(scaled[rows], img[rows], padded, config, asg, chunk_boxes=chunk_boxes,
-                            progress=bar.update)
-    gt_rows = rows[res.pos_gt]
-    gt_box, anc = scaled[gt_rows], res.pos_boxes
-    per_gt = np.bincount(res.pos_gt, minlength=len(rows))
-    tl = _tl_in_reference(gt_box, anc) if len(anc) else np.zeros((0, 2))
-    x0, y0 = REFERENCE_BOX[:2]
-    n_pos = max(len(tl), 1)
-    inside = float(((tl[:, 0] > x0) & (tl[:, 1] > y0)).sum() / n_pos)
-    outside = float(((tl[:, 0] < x0) & (tl[:, 1] < y0)).sum() / n_pos)
-    keep = np.linspace(0, len(tl) - 1, min(max_tl_points, len(tl))).round().astype(np.int64) if len(tl) else []
-    targets = regression_targets(gt_box, anc)  # float32, like the detector's own targets
-    t_edges = np.stack([np.linspace(lo, hi, target_bins + 1) for lo, hi in _TARGET_RANGE])
-    t_hist = np.stack([np.histogram(np.clip(targets[:, i], lo, hi), t_edges[i])[0]
-                       for i, (lo, hi) in enumerate(_TARGET_RANGE)])
-    iou_edges = np.linspace(0.0, 1.0, iou_bins + 1)
-    heat = overlap_heatmap(anc, resized[res.pos_image], heatmap_size) / max(annotations.num_images, 1)
+        for job in jobs:
+            parts.append(chunk_stats(job))
+            bar.update(len(job.padded))
+    m = _merged(parts, jobs, plan, len(rows), annotations.num_classes, config.num_levels, iou_bins, heatmap_size,
+                target_bins, max_tl_points)
+    n_pos = max(m["num_positives"], 1)
+    inside, outside = m["tl_inside"] / n_pos, m["tl_outside"] / n_pos
     return AnchorProfile(
         anchors=config.name,
         assigner={"name": type(asg).__name__, **asdict(asg)},
         category_names=tuple(annotations.category_names),
         level_names=tuple(config.level_names),
-        positives=res.positives, negatives=res.negatives, ignored=res.ignored, total=res.total,
-        positives_per_class=np.bincount(annotations.labels[gt_rows], minlength=annotations.num_classes),
-        gt_rows=rows, gt_size=size_category(annotations.boxes[rows]), positives_per_gt=per_gt,
-        iou_edges=iou_edges, iou_hist=np.histogram(res.pos_iou, iou_edges)[0],
-        positives_per_level=np.bincount(res.pos_level, minlength=config.num_levels),
-        tl_points=tl[keep], tl_quadrants={"inside": inside, "outside": outside, "mixed": 1.0 - inside - outside},
-        overlap=heat, target_edges=t_edges, target_hist=t_hist,
-        target_mean=targets.mean(0, dtype=np.float64) if len(targets) else np.zeros(4),
-        target_std=targets.std(0, dtype=np.float64) if len(targets) else np.zeros(4),
+        positives=m["positives"], negatives=m["negatives"], ignored=m["ignored"], total=m["total"],
+        positives_per_class=m["per_class"], gt_rows=rows, gt_size=size_category(annotations.boxes[rows]),
+        positives_per_gt=m["per_gt"], iou_edges=iou_edges, iou_hist=m["iou_hist"],
+        positives_per_level=m["per_level"], tl_points=m["tl_points"],
+        tl_quadrants={"inside": inside, "outside": outside, "mixed": 1.0 - inside - outside},
+        overlap=m["heat"] / max(annotations.num_images, 1), target_edges=t_edges, target_hist=m["target_hist"],
+        target_mean=m["target_mean"], target_std=m["target_std"],
         skipped_gts={"crowd": int(crowd.sum()), "degenerate": int(degenerate.sum())},
     )
+
+
+def _merged(parts, jobs, plan, num_gts, num_classes, num_levels, iou_bins, heatmap_size, target_bins,
+            max_tl_points) -> dict:
+    """Merge chunk statistics; per-GT counts are scattered back to the order of the valid GTs."""
+    if not parts:
+        z = np.zeros(0, np.int64)
+        return {"positives": z, "negatives": z, "ignored": z, "total": z, "per_gt": np.zeros(num_gts, np.int64),
+                "per_class": np.zeros(num_classes, np.int64), "iou_hist": np.zeros(iou_bins, np.int64),
+                "per_level": np.zeros(num_levels, np.int64), "tl_inside": 0, "tl_outside": 0,
+                "heat": np.zeros((heatmap_size, heatmap_size), np.int64),
+                "target_hist": np.zeros((4, target_bins), np.int64), "tl_points": np.zeros((0, 2)),
+                "target_mean": np.zeros(4), "target_std": np.zeros(4), "num_positives": 0}
+    m = merge_stats(parts, max_tl_points)
+    per_gt = np.zeros(num_gts, np.int64)
+    per_gt[np.concatenate([r for _, _, r in plan])] = m["per_gt"]
+    m["per_gt"] = per_gt
+    return m
