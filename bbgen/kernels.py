@@ -67,18 +67,19 @@ def _unit_boxes(ref: Tensor, lo: Tensor, hi: Tensor | None, wh: Tensor | None, f
     """Alg. 1 for rows ``ref [R, 4]``: unit-frame boxes ``[R, 4]`` in ``ref``'s dtype and a ``found`` mask."""
     dt = ref.dtype
     T = lo.to(dt)
-    T_hi = None if hi is None else hi.to(dt)[:, None]
+    T_hi = None if hi is None else hi.to(dt)
     img_low, img_high = unit_image_bounds(ref, wh, flip)
     zero = torch.zeros(2, dtype=dt, device=ref.device)
     low, high = first_corner_rect(T, img_low)
-    tl, found_tl = sample_batched(low, high, zero, first_corner_ok, (T[:, None], None if wh is None else img_low[:, None]),
-                        proposal=proposal, generator=generator, num_candidates=k)
+    img = (None, None) if wh is None else img_low.unbind(1)
+    tl, found_tl = sample_batched(low, high, zero, first_corner_ok, (T, *img), proposal=proposal,
+                                  generator=generator, num_candidates=k)
     a, b = tl[:, 0], tl[:, 1]
     low, high = second_rect(a, b, T, img_high)
-    br, found_br = sample_batched(low, high, zero + 1, second_corner_ok,
-                        (a[:, None], b[:, None], T[:, None], T_hi, None if wh is None else img_high[:, None]),
-                        proposal=proposal, generator=generator, num_candidates=k)
-    return reflect(torch.cat([tl, br], dim=1), flip), found_tl & found_br
+    img = (None, None) if wh is None else img_high.unbind(1)
+    br, found_br = sample_batched(low, high, zero + 1, second_corner_ok, (a, b, T, T_hi, *img), proposal=proposal,
+                                  generator=generator, num_candidates=k)
+    return reflect(tl, br, flip), found_tl & found_br
 
 
 def _rows(x: Tensor | None, idx: Tensor | slice) -> Tensor | None:
@@ -125,7 +126,8 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
 
     lo = lo.reshape(-1)
     hi = None if hi is None else hi.reshape(-1)
-    k = candidates_per_round(float(lo.min()))
+    # fallback rounds cost a host sync: worth it on CPU for fewer candidates, not on a GPU
+    k = candidates_per_round(float(lo.min()), 0.02 if dev.type == "cuda" else 0.15)
     chunk = max(1, _CHUNK_ELEMENTS // k)
     arange = torch.arange(total, device=dev)
     pending = None  # None = first pass over all rows: contiguous slices, no gathers

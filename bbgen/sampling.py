@@ -45,16 +45,29 @@ __all__ = [
 ]
 
 Proposal = Callable[[Tensor, Tensor, Tensor, int, torch.Generator], Tensor]
-Accept = Callable[[Tensor, tuple], Tensor]
+Accept = Callable[[Tensor, Tensor, tuple], Tensor]
 
 
-def _rand(low: Tensor, num: int, generator: torch.Generator) -> Tensor:
-    return torch.rand((*low.shape[:-1], num, low.shape[-1]), dtype=low.dtype, device=low.device, generator=generator)
+def _planar(*rows: Tensor) -> list[Tensor]:
+    """``[R, 2]`` per-row bounds -> ``[2, 1, R]``: the coordinate axis outermost and rows innermost, so every
+    elementwise op below runs over contiguous memory (the batched sampler reads the candidates as ``[K, R]``)."""
+    return [r.transpose(0, 1).unsqueeze(1) for r in rows]
+
+
+def _rand(like: Tensor, num: int, generator: torch.Generator) -> Tensor:
+    """Uniform ``[2, num, R]`` numbers for per-row bounds ``like [2, 1, R]``."""
+    return torch.rand((2, num, like.shape[-1]), dtype=like.dtype, device=like.device, generator=generator)
+
+
+def _rows_view(planar: Tensor) -> Tensor:
+    """``[2, num, R]`` -> the ``[R, num, 2]`` view of the proposal contract (no copy)."""
+    return planar.permute(2, 1, 0)
 
 
 def uniform(low: Tensor, high: Tensor, corner: Tensor, num: int, generator: torch.Generator) -> Tensor:
     """Uniform proposal over the rectangle (the paper's choice; thesis Fig. 4.4b)."""
-    return torch.addcmul(low.unsqueeze(-2), (high - low).unsqueeze(-2), _rand(low, num, generator))
+    lo, hi = _planar(low, high)
+    return _rows_view(torch.addcmul(lo, hi - lo, _rand(lo, num, generator)))
 
 
 @dataclass(frozen=True)
@@ -72,15 +85,13 @@ class TruncatedNormal:
             raise ValueError(f"scale must be a positive number, got {self.scale!r}")
 
     def __call__(self, low: Tensor, high: Tensor, corner: Tensor, num: int, generator: torch.Generator) -> Tensor:
-        low, high = low.unsqueeze(-2), high.unsqueeze(-2)
-        mu = corner.to(low.dtype).expand_as(low.squeeze(-2)).unsqueeze(-2)
-        sigma = (self.scale * (high - low)).clamp(min=torch.finfo(low.dtype).tiny)
-        fa = torch.special.ndtr((low - mu) / sigma)
-        fb = torch.special.ndtr((high - mu) / sigma)
-        q = fa + (fb - fa) * _rand(low.squeeze(-2), num, generator)
-        x = mu + sigma * torch.special.ndtri(q)
-        x = torch.minimum(torch.maximum(x, low), high)  # ndtri(0 or 1) = ∓inf in the far tails
-        return torch.where(high > low, x, low)
+        lo, hi, mu = _planar(low, high, corner.to(low.dtype).expand_as(low))
+        sigma = (self.scale * (hi - lo)).clamp(min=torch.finfo(lo.dtype).tiny)
+        fa = torch.special.ndtr((lo - mu) / sigma)
+        fb = torch.special.ndtr((hi - mu) / sigma)
+        x = mu + sigma * torch.special.ndtri(fa + (fb - fa) * _rand(lo, num, generator))
+        x = torch.minimum(torch.maximum(x, lo), hi)  # ndtri(0 or 1) = ∓inf in the far tails
+        return _rows_view(torch.where(hi > lo, x, lo))
 
 
 @dataclass(frozen=True)
@@ -98,20 +109,16 @@ class InsideBiased:
             raise ValueError(f"weight must be a positive number, got {self.weight!r}")
 
     def __call__(self, low: Tensor, high: Tensor, corner: Tensor, num: int, generator: torch.Generator) -> Tensor:
-        c = corner.to(low.dtype).expand_as(low)
-        c = torch.minimum(torch.maximum(c, low), high)
+        lo, hi, c = _planar(low, high, corner.to(low.dtype).expand_as(low))
+        c = torch.minimum(torch.maximum(c, lo), hi)
         inner_is_high = c < 0.5  # the inner side of (0, 0) is +, of (1, 1) is -
-        in_lo = torch.where(inner_is_high, c, low)
-        in_hi = torch.where(inner_is_high, high, c)
-        out_lo = torch.where(inner_is_high, low, c)
-        out_hi = torch.where(inner_is_high, c, high)
+        in_lo, in_hi = torch.where(inner_is_high, c, lo), torch.where(inner_is_high, hi, c)
+        out_lo, out_hi = torch.where(inner_is_high, lo, c), torch.where(inner_is_high, c, hi)
         w_in = self.weight * (in_hi - in_lo)
-        p_in = (w_in / (w_in + (out_hi - out_lo)).clamp(min=torch.finfo(low.dtype).tiny)).unsqueeze(-2)
-        pick_in = _rand(low, num, generator) < p_in
-        t = _rand(low, num, generator)
-        lo = torch.where(pick_in, in_lo.unsqueeze(-2), out_lo.unsqueeze(-2))
-        hi = torch.where(pick_in, in_hi.unsqueeze(-2), out_hi.unsqueeze(-2))
-        return lo + (hi - lo) * t
+        p_in = w_in / (w_in + (out_hi - out_lo)).clamp(min=torch.finfo(lo.dtype).tiny)
+        pick_in = _rand(lo, num, generator) < p_in
+        a, b = torch.where(pick_in, in_lo, out_lo), torch.where(pick_in, in_hi, out_hi)
+        return _rows_view(torch.addcmul(a, b - a, _rand(lo, num, generator)))
 
 
 _BUILTIN = {"uniform": uniform, "normal": TruncatedNormal(), "inside": InsideBiased()}
@@ -149,11 +156,12 @@ def make_generator(generator: torch.Generator | int | None, device: torch.device
 
 def _propose(proposal: Proposal, low: Tensor, high: Tensor, corner: Tensor, num: int,
              generator: torch.Generator) -> Tensor:
+    """Call ``proposal`` and return its points as ``[num, R, 2]`` (a view for the built-ins' layout)."""
     pts = proposal(low, high, corner.expand_as(low), num, generator)
     if not isinstance(pts, Tensor) or tuple(pts.shape) != (low.shape[0], num, 2):
         got = tuple(pts.shape) if isinstance(pts, Tensor) else type(pts).__name__
         raise ValueError(f"proposal must return a tensor of shape {(low.shape[0], num, 2)}, got {got}")
-    return pts.to(low.dtype)
+    return pts.to(low.dtype).transpose(0, 1)
 
 
 def sample_polygon(low: Tensor, high: Tensor, corner: Tensor, accept: Callable[[Tensor], bool], *,
@@ -179,18 +187,24 @@ def sample_batched(low: Tensor, high: Tensor, corner: Tensor, accept: Accept, pa
     Round 1 proposes ``num_candidates`` points for *every* row and keeps the first accepted one (the first
     success of an i.i.d. sequence has the target distribution), with no host–device synchronisation. The rows
     left (a few percent) are compacted once and retried with 4× the candidates for at most ``max_rounds``
-    rounds. ``accept(points [R', K, 2], params_rows) -> bool [R', K]`` where ``params_rows`` are the ``params``
-    tensors (each ``[R, ...]`` or ``None``) indexed to the pending rows.
+    rounds. ``accept(x [K, R'], y [K, R'], params_rows) -> bool [K, R']`` where ``params_rows`` are the
+    ``params`` (each ``[R]`` or ``None``) indexed to the pending rows; candidates are laid out ``[K, R]`` so
+    that every test runs over contiguous rows.
 
     Returns ``(points [R, 2], found [R])``; rows not found (a feasible set of numerically zero measure) hold
     an arbitrary point and must be started again by the caller.
     """
     def one_round(lo: Tensor, hi: Tensor, prm: tuple, k: int) -> tuple[Tensor, Tensor]:
-        pts = _propose(proposal, lo, hi, corner, k, generator)
-        ok = accept(pts, prm)
-        first = ok.to(torch.uint8).argmax(dim=1)  # index of the first accepted candidate (0 if none)
-        chosen = pts.gather(1, first[:, None, None].expand(-1, 1, 2))[:, 0]
-        return chosen, ok.any(dim=1)
+        pts = _propose(proposal, lo, hi, corner, k, generator)  # [k, R, 2]
+        x, y = pts[..., 0], pts[..., 1]
+        ok = accept(x, y, prm)
+        # first accepted candidate per row: walk the k candidates backwards (k small; no reduction over a
+        # short inner dimension, which is slow on CPU)
+        cx, cy, found = x[k - 1], y[k - 1], ok[k - 1]
+        for j in range(k - 2, -1, -1):
+            cx, cy = torch.where(ok[j], x[j], cx), torch.where(ok[j], y[j], cy)
+            found = found | ok[j]
+        return torch.stack((cx, cy), -1), found
 
     out, found = one_round(low, high, params, num_candidates)
     pending = (~found).nonzero().squeeze(1)

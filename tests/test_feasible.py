@@ -27,6 +27,8 @@ UNIT = [0.0, 0.0, 1.0, 1.0]
 def test_tl_rect_is_eq_4_1(T):
     lo, hi = tl_rect(T)
     assert hi == pytest.approx(1 - T)        # Eq. 4.1: x_max = x2 - (x2 - x1) T in the unit frame
+    c_min, c_max = x_range(0.0, 0.0, T)      # the reflection of the BR range at TL(B) (module docstring)
+    assert (lo, hi) == pytest.approx((1 - c_max, 1 - c_min), rel=1e-12)
     assert lo == pytest.approx(1 - 1 / T)    # Table B.1 region IV bound
     # the corners of the rectangle's axes are on the boundary: IoU exactly T there
     assert iou_ref([hi, 0, 1, 1], UNIT) == pytest.approx(T)

@@ -154,12 +154,12 @@ def test_br_uniform_given_tl(tl):
     """samplePolygon of Alg. 1 line 7 with the generator's acceptance test: BR uniform over BR(T | TL)."""
     T = 0.5
     a, b = (torch.tensor([v], dtype=torch.float64) for v in tl)
-    T_t, inf = torch.tensor([T], dtype=torch.float64), torch.tensor([float("inf")], dtype=torch.float64)
+    T_t = torch.tensor([T], dtype=torch.float64)
     img_high = torch.full((1, 2), float("inf"), dtype=torch.float64)
     low, high = second_rect(a, b, T_t, img_high)
     g = torch.Generator().manual_seed(2)
     prop = get_proposal("uniform")
-    accept = lambda p: bool(second_corner_ok(p[None, None], (a, b, T_t, inf, img_high))[0, 0])  # noqa: E731
+    accept = lambda p: bool(second_corner_ok(p[0:1], p[1:2], (a, b, T_t, None, None, None)))  # noqa: E731
     pts = torch.stack([sample_polygon(low[0], high[0], torch.ones(2, dtype=torch.float64), accept,
                                       proposal=prop, generator=g) for _ in range(3000)]).numpy()
     poly = br_feasible_space([0.0, 0.0, 1.0, 1.0], T, tl, resolution=1024)
