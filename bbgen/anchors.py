@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,6 @@ class AnchorConfig:
     max_size: int = 1333
     size_divisible: int = 32
     fixed_size: tuple[int, int] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.strides)
