@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bbgen.anchors import anchor_config, detector_view, grid_anchors, scale_boxes
+from bbgen.anchors import anchor_config, detector_view, feature_sizes, scale_boxes
 from bbgen.assigners import assigner_config
 from bbgen.datasets import synthetic
 from bbgen.imbalance import anchor_profile
@@ -63,8 +63,6 @@ def dense_torchvision(sizes, boxes, img, name: str):
     matcher = Matcher(asg.high, asg.low, asg.allow_low_quality)
     gen = AnchorGenerator(cfg.sizes, cfg.aspect_ratios)
     resized, padded = detector_view(sizes, cfg)
-    from bbgen.anchors import feature_sizes
-
     cache = {}
     for p in {tuple(x) for x in padded.tolist()}:  # anchors are not charged to the dense path
         maps = [torch.zeros(1, 1, int(h), int(w)) for w, h in feature_sizes(np.array([p]), cfg)[0]]

@@ -66,7 +66,8 @@ def anchor_section(ann: Annotations, *, anchors: str | Path | AnchorConfig = "re
     }
     figs = (
         FigureSpec("fg_bg", "Fig. 3.4a: anchors per image", partial(plot_fg_bg, p)),
-        FigureSpec("positives_per_class", "Fig. 3.4b: positive anchors per class", partial(plot_positives_per_class, p)),
+        FigureSpec("positives_per_class", "Fig. 3.4b: positive anchors per class",
+                   partial(plot_positives_per_class, p)),
         FigureSpec("positive_iou", "Fig. 3.12a: IoU of positive anchors", partial(plot_positive_iou, p)),
         FigureSpec("positives_per_level", "Positives per pyramid level", partial(plot_positives_per_level, p)),
         FigureSpec("positives_per_gt", "Positives per GT by size", partial(plot_positives_per_gt, p)),
