@@ -22,7 +22,7 @@ name           W over [.5,.6) [.6,.7) [.7,.8) [.8,.9)   meaning
 The skew weights fall by about 2x per bin and are mirrored between the two presets. With ``exact=True``
 (interval mode) the IoU histogram over the bins equals W. With the paper's threshold mode every RoI only
 gets IoU ≥ its threshold, so mass spills towards higher IoUs; the ramp is steep enough that the
-threshold-mode histogram of ``left_skew`` still decreases (measured, 100k RoIs: base .90/.09/.01/.00/.00,
+threshold-mode histogram of ``left_skew`` still decreases (measured, 100k RoIs, ±0.005: base .90/.09/.01/.00/.00,
 uniform .14/.20/.21/.22/.23, left_skew .37/.34/.18/.08/.04, right_skew .02/.04/.11/.25/.58; see README.md
 and ``analysis/roi_sources.py``).
 """
