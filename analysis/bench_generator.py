@@ -221,8 +221,8 @@ def print_report(result: dict) -> None:
           "(the median includes time slices lost to other processes on a shared machine)")
     if "profile" in result:
         p = result["profile"]
-        print(f"\nprofile of generate_prois (1 image, 128 RoIs, {p['timing']}): {p['ms_per_call']:.3f} ms/call, of which "
-              f"generate_boxes {p['generate_boxes_ms_per_call']:.3f} ms; {p['aten_ops_per_call']:.0f} ATen ops/call")
+        print(f"\nprofile of generate_prois (1 image, 128 RoIs, {p['timing']}): {p['ms_per_call']:.3f} ms/call, "
+              f"of which generate_boxes {p['generate_boxes_ms_per_call']:.3f} ms; {p['aten_ops_per_call']:.0f} ATen ops/call")
         total = p["stages_ms_per_call"]["generate_prois"]
         print("  stages (cumulative, cProfile): " + ", ".join(
             f"{k} {v / total:.0%}" for k, v in p["stages_ms_per_call"].items() if k != "generate_prois"))
@@ -251,9 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     device = torch.device(args.device)
     n, ref_subset, repeats = (10_000, 5, 3) if args.quick else (1_000_000, 100, 50)
-    result = {"device": str(torch.cuda.get_device_name(device)) if device.type == "cuda" else platform.processor()
-              or platform.machine(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "quick": args.quick, "load_average_1min": os.getloadavg()[0], "targets": {"boxes_per_s": TARGET_BOXES_PER_S, "ms_per_image": TARGET_MS_PER_IMAGE},
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    result = {"device": name, "torch": torch.__version__, "threads": torch.get_num_threads(), "quick": args.quick,
+              "load_average_1min": os.getloadavg()[0],
+              "targets": {"boxes_per_s": TARGET_BOXES_PER_S, "ms_per_image": TARGET_MS_PER_IMAGE},
               "boxes": bench_boxes(device, n, ref_subset, 1 if args.quick else 3, args.seed),
               "prois": bench_prois(device, repeats, ref_subset if args.quick else 32, args.seed)}
     if args.profile:

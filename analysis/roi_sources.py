@@ -98,7 +98,7 @@ def iou_histograms(n: int = 100_000, *, presets: Sequence[str] = tuple(PRESETS),
 
 def tl_corners(n: int = 20_000, *, proposals: Sequence[str] = ("uniform", "inside"), T: float = 0.5,
                seed: int = 0) -> TLCorners:
-    """TL corners of ``n`` RoIs generated with threshold ``T`` per proposal, in the GT's unit frame (thesis Fig. 4.6)."""
+    """TL corners of ``n`` RoIs generated with threshold ``T`` per proposal, in the GT's unit frame (Fig. 4.6)."""
     g = torch.Generator().manual_seed(seed)
     dist = IoUDistribution((T,), (1.0,), jitter=False)  # every RoI has threshold exactly T (Alg. 1)
     points = {}
