@@ -72,28 +72,38 @@ def count(value: Any, name: str) -> int:
 
 
 def image_sizes(image_size: Any, ref: Tensor, name: str = "image_size") -> Tensor | None:
-    """Parse ``(W, H)`` or ``[N, 2]`` image sizes to float64 ``[N, 2]``; every reference box must lie inside.
+    """Parse ``(W, H)``, ``[N, 2]`` sizes or ``[N, 4]`` allowed regions ``[x_min, y_min, x_max, y_max]`` to a
+    float64 region tensor ``[N, 4]``; every reference box must lie inside its region.
 
-    A box inside the image with IoU >= T exists for every T only when the reference box itself is inside
+    A box inside the region with IoU >= T exists for every T only when the reference box itself is inside
     (it is such a box); otherwise we refuse rather than clamp, which would break the IoU guarantee.
     """
     if image_size is None:
         return None
     try:
-        wh = torch.as_tensor(image_size, dtype=torch.float64, device=ref.device)
+        t = torch.as_tensor(image_size, dtype=torch.float64, device=ref.device)
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise TypeError(f"{name} must be (W, H) or an [N, 2] tensor, got {image_size!r}") from exc
+        raise TypeError(f"{name} must be (W, H), an [N, 2] or an [N, 4] tensor, got {image_size!r}") from exc
     n = ref.shape[0]
-    if wh.shape == (2,):
-        wh = wh.expand(n, 2)
-    if wh.shape != (n, 2):
-        raise ValueError(f"{name} must be (W, H) or [N, 2] = [{n}, 2], got shape {tuple(wh.shape)}")
-    if wh.numel() and not bool((torch.isfinite(wh) & (wh > 0)).all()):
-        raise ValueError(f"{name} must hold positive finite sizes, got {wh[~(torch.isfinite(wh) & (wh > 0)).all(1)][0].tolist()}")
+    if t.shape == (2,):
+        t = t.expand(n, 2)
+    if t.shape == (n, 2):
+        if t.numel() and not bool((torch.isfinite(t) & (t > 0)).all()):
+            bad = t[~(torch.isfinite(t) & (t > 0)).all(1)][0].tolist()
+            raise ValueError(f"{name} must hold positive finite sizes (W, H), got {bad}")
+        t = torch.cat([torch.zeros_like(t), t], 1)
+    elif t.shape == (n, 4):
+        good = torch.isfinite(t).all(1) & (t[:, 2] > t[:, 0]) & (t[:, 3] > t[:, 1])
+        if not bool(good.all()):
+            raise ValueError(f"{name} regions must be finite with x_max > x_min and y_max > y_min, "
+                             f"got {t[~good][0].tolist()}")
+    else:
+        raise ValueError(f"{name} must be (W, H), [N, 2] = [{n}, 2] or [N, 4] = [{n}, 4], got shape {tuple(t.shape)}")
     r = ref.to(torch.float64)
-    outside = (r[:, 0] < 0) | (r[:, 1] < 0) | (r[:, 2] > wh[:, 0]) | (r[:, 3] > wh[:, 1])
+    outside = (r[:, 0] < t[:, 0]) | (r[:, 1] < t[:, 1]) | (r[:, 2] > t[:, 2]) | (r[:, 3] > t[:, 3])
     if bool(outside.any()):
         i = int(outside.nonzero()[0, 0])
-        raise ValueError(f"reference box {i} = {ref[i].tolist()} does not fit inside the image of size (W, H) = "
-                         f"{wh[i].tolist()}; boxes can only be generated inside the image around a box that lies in it")
-    return wh.contiguous()
+        raise ValueError(f"reference box {i} = {ref[i].tolist()} does not fit inside the image region "
+                         f"[x_min, y_min, x_max, y_max] = {t[i].tolist()}; boxes can only be generated inside "
+                         "the image around a box that lies in it")
+    return t.contiguous()

@@ -52,7 +52,8 @@ __all__ = [
 
 
 def unit_image_bounds(ref: Tensor, wh: Tensor | None, flip: Tensor) -> tuple[Tensor, Tensor]:
-    """Image rectangle ``[0, W] x [0, H]`` in the unit frame of each ``ref [R, 4]``, point-reflected where ``flip``.
+    """Image region ``wh [R, 4]`` (``[x_min, y_min, x_max, y_max]``, see :func:`bbgen._checks.image_sizes`) in the
+    unit frame of each ``ref [R, 4]``, point-reflected where ``flip``.
 
     Returns ``(low [R, 2], high [R, 2])`` in ``ref``'s dtype; ±inf without an image.
     """
@@ -60,8 +61,9 @@ def unit_image_bounds(ref: Tensor, wh: Tensor | None, flip: Tensor) -> tuple[Ten
         inf = torch.full((ref.shape[0], 2), float("inf"), dtype=ref.dtype, device=ref.device)
         return -inf, inf
     size = ref[:, 2:] - ref[:, :2]
-    low = -ref[:, :2] / size
-    high = (wh.to(ref.dtype) - ref[:, :2]) / size
+    region = wh.to(ref.dtype)
+    low = (region[:, :2] - ref[:, :2]) / size
+    high = (region[:, 2:] - ref[:, :2]) / size
     f = flip[:, None]
     return torch.where(f, 1 - high, low), torch.where(f, 1 - low, high)
 
@@ -125,7 +127,7 @@ def meets_constraint(boxes: Tensor, ref: Tensor, lo: Tensor, hi: Tensor | None =
                      wh: Tensor | None = None) -> Tensor:
     """Final check in float64 on the returned coordinates: ``lo <= IoU < hi`` and inside the image.
 
-    ``boxes``, ``ref`` are ``[R, 4]``; ``lo``, ``hi`` ``[R]``; ``wh`` ``[R, 2]`` or ``None``. A margin of
+    ``boxes``, ``ref`` are ``[R, 4]``; ``lo``, ``hi`` ``[R]``; ``wh`` an image region ``[R, 4]`` or ``None``. A margin of
     ``1e-12`` keeps the verdict identical for any float64 IoU formula. Returns ``bool [R]``.
     """
     b, r = boxes.to(torch.float64), ref.to(torch.float64)
@@ -134,7 +136,7 @@ def meets_constraint(boxes: Tensor, ref: Tensor, lo: Tensor, hi: Tensor | None =
     if hi is not None:
         ok &= iou < hi - _checks.IOU_MARGIN
     if wh is not None:
-        ok &= (b[:, 0] >= 0) & (b[:, 1] >= 0) & (b[:, 2] <= wh[:, 0]) & (b[:, 3] <= wh[:, 1])
+        ok &= (b[:, :2] >= wh[:, :2]).all(1) & (b[:, 2:] <= wh[:, 2:]).all(1)
     return ok
 
 
@@ -150,7 +152,8 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
     max_iou : upper bound for the interval mode, ``T < max_iou <= 1``.
     order : ``"random"`` (the paper: TL or BR first with probability ½), ``"tl"`` or ``"br"`` first.
     proposal : ``"uniform"`` (the paper), ``"normal"``, ``"inside"`` or a callable (:mod:`bbgen.sampling`).
-    image_size : ``(W, H)``; the box stays inside ``[0, W] x [0, H]`` (``ref`` must lie inside).
+    image_size : ``(W, H)`` (the box stays inside ``[0, W] x [0, H]``) or an allowed region
+        ``[x_min, y_min, x_max, y_max]`` given as a ``[1, 4]`` tensor; ``ref`` must lie inside.
     rng : ``torch.Generator`` (on ``ref``'s device) or int seed; ``None`` draws a fresh OS seed.
 
     Returns

@@ -101,7 +101,8 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
     order : ``"random"`` (paper), ``"tl"`` or ``"br"`` — which corner is sampled first.
     proposal : relative spatial control, ``"uniform"`` (paper), ``"normal"``, ``"inside"`` or a callable
         (see :mod:`bbgen.sampling`).
-    image_size : ``(W, H)`` or ``[N, 2]``: boxes stay inside the image (each ``ref`` must lie inside it).
+    image_size : ``(W, H)`` or ``[N, 2]``: boxes stay inside ``[0, W] x [0, H]``; or ``[N, 4]`` allowed regions
+        ``[x_min, y_min, x_max, y_max]``. Each ``ref`` must lie inside its image/region.
     generator : ``torch.Generator`` on the device of ``ref_boxes`` (or an int seed).
 
     Returns

@@ -209,7 +209,14 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     ref = padded_boxes.reshape(-1, 4)[source]
     # float64 edges: the kernel verifies in float64, and float32(0.7) < 0.7 would let IoUs slip a bin down
     _, lo, hi, threshold = sample_iou_bins(dist, num_out, generator=gen, device=device, dtype=torch.float64)
-    roi_sizes = sizes[image_index] if isinstance(sizes, Tensor) else sizes
+    roi_sizes = None
+    if sizes is not None:
+        # allowed region per RoI: its image, widened to contain the GT where an annotation sticks out of the
+        # image (real data has such boxes) — the IoU guarantee holds, boxes stay in the image where the GT does
+        wh = (sizes[image_index] if isinstance(sizes, Tensor) else torch.as_tensor(sizes, device=device)
+              .expand(num_out, 2)).to(torch.float64)
+        r64 = ref.to(torch.float64)
+        roi_sizes = torch.cat([torch.minimum(r64[:, :2], 0.0 * wh), torch.maximum(r64[:, 2:], wh)], 1)
     if exact:
         out = generate_boxes(ref, lo, max_iou=hi, proposal=proposal, image_size=roi_sizes, generator=gen)
     else:

@@ -131,3 +131,17 @@ def test_cuda_same_code_path():
     cpu = unit_stats(generate_boxes(REF, 0.7, num=10000, max_iou=0.8, generator=1)[0])
     gpu = unit_stats(out[0].cpu())
     assert stats.ks_2samp(cpu[:, 4], gpu[:, 4]).pvalue > 1e-4
+
+
+def test_region_image_bounds():
+    """``image_size`` as [N, 4] allowed regions (used by generate_prois for GTs sticking out of the image)."""
+    ref = torch.tensor([[-5.0, 10.0, 30.0, 40.0], [50.0, 60.0, 90.0, 105.0]], dtype=torch.float64)
+    region = torch.tensor([[-5.0, 0.0, 100.0, 100.0], [0.0, 0.0, 100.0, 105.0]], dtype=torch.float64)
+    out = generate_boxes(ref, 0.5, num=2000, image_size=region, generator=0)
+    check_boxes(out, ref[:, None], 0.5)
+    assert torch.all(out[..., 0] >= region[:, None, 0]) and torch.all(out[..., 1] >= region[:, None, 1])
+    assert torch.all(out[..., 2] <= region[:, None, 2]) and torch.all(out[..., 3] <= region[:, None, 3])
+    with pytest.raises(ValueError, match="does not fit inside the image region"):
+        generate_boxes(ref, 0.5, image_size=(100, 100))
+    with pytest.raises(ValueError, match="x_max > x_min"):
+        generate_boxes(ref, 0.5, image_size=torch.tensor([[0.0, 0, -1, 1], [0, 0, 1, 1]]))

@@ -159,7 +159,6 @@ def test_proposal_is_passed_to_the_generator():
     (dict(gt_boxes=[GTS, GTS], gt_labels=[LABELS]), ValueError, "2 gt_boxes but 1 gt_labels"),
     (dict(gt_boxes=[], gt_labels=[]), ValueError, "empty list"),
     (dict(gt_boxes=[GTS, GTS.double()], gt_labels=[LABELS, LABELS]), ValueError, r"gt_boxes\[1\]"),
-    (dict(image_sizes=(100, 100)), ValueError, "does not fit inside the image"),
     (dict(image_sizes=(300, -1)), ValueError, "image_sizes"),
     (dict(image_sizes=[(400, 400)] * 3), ValueError, "one \\(W, H\\) per image"),
     (dict(image_sizes="big"), TypeError, "image_sizes"),
@@ -238,3 +237,19 @@ def test_thresholds_reach_the_kernel_in_float64(monkeypatch):
     lo, hi = seen[0]
     assert lo.dtype == hi.dtype == torch.float64
     assert set(lo.tolist()) <= {0.7, 0.8} and set(hi.tolist()) <= {0.8, 1.0}
+
+
+def test_gt_sticking_out_of_the_image_is_handled():
+    """Real annotations extend past the image (TACO has 7): RoIs keep IoU >= T with the original GT and stay in
+    the image where the GT does, instead of the whole batch failing."""
+    gt = torch.tensor([[-2.0, 10.0, 40.0, 50.0], [60.0, 20.0, 101.5, 80.0], [10.0, 10.0, 30.0, 30.0]])
+    labels = torch.tensor([1, 2, 1])
+    out = generate_prois(gt, labels, 300, iou_dist="uniform", image_sizes=(100, 90), generator=0)
+    assert bool((out.ious >= 0.5).all())
+    src = gt[out.gt_index]
+    lo = torch.minimum(src[:, :2], torch.zeros(2))
+    hi = torch.maximum(src[:, 2:], torch.tensor([100.0, 90.0]))
+    assert bool((out.boxes[:, :2] >= lo).all() and (out.boxes[:, 2:] <= hi).all())
+    inside = out.gt_index == 2  # a GT inside the image keeps its RoIs inside the image
+    assert bool((out.boxes[inside, :2] >= 0).all() and (out.boxes[inside, 2] <= 100).all()
+                and (out.boxes[inside, 3] <= 90).all())

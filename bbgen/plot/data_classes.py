@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 
+from ._axes import new_axes
+
 from ..imbalance.data_batch import BatchProfile
 from ..imbalance.data_classes import ClassProfile
 
@@ -17,15 +19,6 @@ __all__ = ["plot_instances_per_class", "plot_images_by_instances", "plot_images_
 _MAX_TICK_LABELS = 40
 
 
-def new_axes(ax: Axes | None) -> Axes:
-    """``ax`` itself, or the axes of a new pyplot figure when ``ax`` is None."""
-    if ax is not None:
-        if not isinstance(ax, Axes):
-            raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(6.4, 4.0))[1]
 
 
 def log_y(ax: Axes, values: np.ndarray) -> Axes:

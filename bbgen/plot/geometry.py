@@ -19,6 +19,7 @@ import shapely
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
+from ._axes import new_axes
 from ..feasible import br_feasible_space, tl_feasible_space, tl_rect
 
 __all__ = ["plot_box", "plot_polygon", "plot_feasible_spaces", "plot_generated_boxes", "plot_tl_space",
@@ -26,11 +27,7 @@ __all__ = ["plot_box", "plot_polygon", "plot_feasible_spaces", "plot_generated_b
 
 
 def _axes(ax: Axes | None) -> Axes:
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        ax = plt.figure(figsize=(5, 5)).add_subplot()
-    return ax
+    return new_axes(ax, figsize=(5, 5))
 
 
 def _finish(ax: Axes, title: str | None) -> Axes:

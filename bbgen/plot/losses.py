@@ -11,17 +11,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 
+from ._axes import new_axes
+
 __all__ = ["plot_convergence", "plot_iou_boxplots", "plot_loss_shares", "plot_per_bin", "plot_regression_errors"]
 
 
-def _axes(ax: Axes | None) -> Axes:
-    if ax is not None:
-        if not isinstance(ax, Axes):
-            raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(6.4, 4.0))[1]
+_axes = new_axes
 
 
 def _color(j: int, n: int):
