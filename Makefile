@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: venv
-	$(VENV)/bin/bbgen report --out $(OUT)
+	$(VENV)/bin/bbgen report --anchors retinanet --out $(OUT)
 
 figures: venv
 	$(PY) analysis/paper_figures.py --out figures
