@@ -22,7 +22,8 @@ def ref_boxes_2d(ref_boxes: Any, name: str = "ref_boxes") -> Tensor:
     if ref.ndim != 2:
         raise ValueError(f"{name} must have shape [N, 4], got {tuple(ref.shape)}")
     if ref.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"{name} must be float32 or float64 (half precision cannot hold IoU constraints), got {ref.dtype}")
+        raise TypeError(f"{name} must be float32 or float64 (half precision cannot hold IoU constraints), "
+                        f"got {ref.dtype}")
     check_boxes(ref, name)
     return ref
 

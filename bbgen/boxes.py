@@ -58,7 +58,8 @@ def as_boxes(boxes: Any, name: str = "boxes", *, dtype: torch.dtype | None = Non
         try:
             t = torch.as_tensor(boxes)
         except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"{name} must be a tensor, ndarray or sequence of numbers, got {type(boxes).__name__}") from exc
+            raise TypeError(f"{name} must be a tensor, ndarray or sequence of numbers, "
+                            f"got {type(boxes).__name__}") from exc
     if t.dtype == torch.bool or t.is_complex():
         raise TypeError(f"{name} must be a real numeric tensor, got dtype {t.dtype}")
     if not t.is_floating_point():

@@ -155,7 +155,8 @@ def _min1(x: Any) -> Any:
 def _trace(a: float, b: float, T: float, resolution: int) -> np.ndarray | None:
     """Boundary of the BR space given TL ``(a, b)`` in the unit frame as a closed ring, float64 ``[K, 2]``.
 
-    ``c`` runs over nodes on ``[c_min, 1]`` and ``[1, c_max]`` (the curves have a kink at ``c = 1``), lower curve forward and upper curve back. ``None`` when the space is one point.
+    ``c`` runs over nodes on ``[c_min, 1]`` and ``[1, c_max]`` (the curves have a kink at ``c = 1``), lower
+    curve forward and upper curve back. ``None`` when the space is one point.
     """
     c_min, c_max = x_range(a, b, T)
     if not (c_max - c_min > 1e-12 * max(1.0, abs(c_max))):

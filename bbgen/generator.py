@@ -127,7 +127,8 @@ def meets_constraint(boxes: Tensor, ref: Tensor, lo: Tensor, hi: Tensor | None =
                      wh: Tensor | None = None) -> Tensor:
     """Final check in float64 on the returned coordinates: ``lo <= IoU < hi`` and inside the image.
 
-    ``boxes``, ``ref`` are ``[R, 4]``; ``lo``, ``hi`` ``[R]``; ``wh`` an image region ``[R, 4]`` or ``None``. A margin of
+    ``boxes``, ``ref`` are ``[R, 4]``; ``lo``, ``hi`` ``[R]``; ``wh`` an image region ``[R, 4]`` or ``None``.
+    A margin of
     ``1e-12`` keeps the verdict identical for any float64 IoU formula. Returns ``bool [R]``.
     """
     b, r = boxes.to(torch.float64), ref.to(torch.float64)
@@ -195,4 +196,5 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
         if bool(meets_constraint(box, r, lo, hi, wh)[0]):
             return box[0]
     raise RuntimeError(f"generate_bb: no box passed the float64 check in {max_attempts} attempts for ref "
-                       f"{r[0].tolist()}, T = {T}, max_iou = {max_iou}; the constraint is not representable in {r.dtype}")
+                       f"{r[0].tolist()}, T = {T}, max_iou = {max_iou}; the constraint is not representable "
+                       f"in {r.dtype}")
