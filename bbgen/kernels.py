@@ -49,14 +49,18 @@ _CHUNK_ELEMENTS = 1 << 20
 _MAX_VERIFY_ROUNDS = 32
 
 
-def candidates_per_round(T_min: float, straggler_rate: float = 0.05) -> int:
+def candidates_per_round(T_min: float, straggler_rate: float = 0.05, rows: int | None = None) -> int:
     """Candidates per row in the first round so that about ``straggler_rate`` of rows need the fallback.
 
     Uses the exact acceptance probability of a uniform proposal over the TL rectangle,
-    ``tl_area(T) / (1/T - T)^2`` (≈ 0.5 for T >= 0.3, 0.055 at T = 0.01).
+    ``tl_area(T) / (1/T - T)^2`` (≈ 0.5 for T >= 0.3, 0.055 at T = 0.01). For a small batch (``rows``) the
+    rate is lowered until about 0.1 straggler is expected in the whole batch: there a fallback round costs
+    far more (fixed per-op overhead) than extra candidates.
     """
     if T_min >= 1.0:
         return 1
+    if rows is not None and rows <= 4096:
+        straggler_rate = min(straggler_rate, 0.1 / rows)
     p = float(tl_area(T_min)) / (1.0 / T_min - T_min) ** 2
     p = min(max(p, 1e-3), 1.0 - 1e-9)
     return int(min(64, max(2, math.ceil(math.log(straggler_rate) / math.log1p(-p)))))
@@ -128,7 +132,7 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
     lo = lo.reshape(-1)
     hi = None if hi is None else hi.reshape(-1)
     # fallback rounds cost a host sync: worth it on CPU for fewer candidates, not on a GPU
-    k = candidates_per_round(float(lo.min()), 0.02 if dev.type == "cuda" else 0.15)
+    k = candidates_per_round(float(lo.min()), 0.02 if dev.type == "cuda" else 0.15, rows=total)
     chunk = max(1, _CHUNK_ELEMENTS // k)
     arange = torch.arange(total, device=dev)
     pending = None  # None = first pass over all rows: contiguous slices, no gathers
