@@ -63,15 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.num_boxes < 1:
         parser.error(f"--num-boxes must be positive, got {args.num_boxes}")
-    try:
-        paths = make_figures(args.out, args.seed, args.num_boxes)
-    except OSError as exc:
-        print(f"paper_figures: cannot write to {args.out}: {exc}", file=sys.stderr)
-        return 1
-    for p in paths:
+    for p in make_figures(args.out, args.seed, args.num_boxes):
         print(p)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _cli import run
+
+    sys.exit(run(main))

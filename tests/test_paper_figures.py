@@ -27,5 +27,14 @@ def test_script_bad_argument_exit_code(tmp_path):
     assert res.returncode != 0 and "--num-boxes" in res.stderr
 
 
+def test_unwritable_output_is_one_line_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    res = subprocess.run([sys.executable, str(ROOT / "analysis" / "paper_figures.py"), "--out", str(blocker / "x"),
+                          "--num-boxes", "10"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1
+    assert res.stderr.strip().count("\n") == 0 and "error" in res.stderr and "Traceback" not in res.stderr
+
+
 def test_notebook_01_executes():
     execute_notebook(ROOT / "notebooks" / "01_bounding_box_generator.ipynb")
