@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 
 def run(main: Callable[[], int | None]) -> int:
@@ -21,3 +21,16 @@ def run(main: Callable[[], int | None]) -> int:
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
+
+
+def parse_device(parser: Any, name: str) -> Any:
+    """``--device`` as a ``torch.device``; a usage error (exit 2) for a bad name or CUDA that is not there."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        parser.error(f"--device must be cpu or cuda, got {name!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda requested but CUDA is not available")
+    return device

@@ -189,14 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("results/bench_training.json"))
     args = p.parse_args(argv)
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        print(f"error: --device must be cpu or cuda, got {args.device!r}", file=sys.stderr)
-        return 2
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda requested but CUDA is not available", file=sys.stderr)
-        return 2
+    from _cli import parse_device  # analysis/ is on sys.path when a script runs
+
+    device = parse_device(p, args.device)
     if args.threads < 1 or (args.rounds is not None and args.rounds < 1):
         print("error: --threads and --rounds must be >= 1", file=sys.stderr)
         return 2

@@ -257,14 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        print(f"error: --device must be cpu or cuda, got {args.device!r}", file=sys.stderr)
-        return 2
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda requested but CUDA is not available", file=sys.stderr)
-        return 2
+    from _cli import parse_device  # analysis/ is on sys.path when a script runs
+
+    device = parse_device(p, args.device)
     torch.set_num_threads(args.threads)
     steps, size = (2, 64) if args.quick else (args.steps, args.size)
     train_data = make_dataset(4 if args.quick else 400, size, args.seed)
