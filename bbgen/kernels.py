@@ -41,7 +41,7 @@ from .generator import (first_corner_ok, first_corner_rect, meets_constraint, re
                         second_rect, unit_image_bounds)
 from .sampling import get_proposal, make_generator, sample_batched
 
-__all__ = ["generate_boxes", "candidates_per_round"]
+__all__ = ["generate_boxes", "generate_validated", "candidates_per_round"]
 
 # Rows per chunk x candidates: bounds peak memory (~30 temporaries of this many elements) and keeps the
 # working set cache-friendly on CPU.
@@ -122,8 +122,15 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
     _checks.interval(lo, hi)
     wh = _checks.image_sizes(image_size, ref)
     order = _checks.order(order)
-    g = make_generator(generator, dev)
-    prop = get_proposal(proposal)
+    return generate_validated(ref, lo, hi, wh, order, get_proposal(proposal), make_generator(generator, dev))
+
+
+def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, wh: Tensor | None, order: str,
+                       prop: Any, g: torch.Generator) -> Tensor:
+    """:func:`generate_boxes` after argument checking, for callers that built valid inputs themselves
+    (:func:`bbgen.proi.generate_prois`): ``ref [N, 4]``, thresholds ``lo``/``hi`` float64 ``[N, num]``,
+    image regions ``wh [N, 4]`` float64 or ``None``, a resolved proposal and generator."""
+    dev, n, num = ref.device, ref.shape[0], lo.shape[1]
     total = n * num
     out = torch.empty((total, 4), dtype=ref.dtype, device=dev)
     if total == 0:

@@ -226,17 +226,17 @@ def test_generate_prois_invariants(images, num_rois, preset, exact, fg_balanced,
 def test_thresholds_reach_the_kernel_in_float64(monkeypatch):
     """float32(0.7) < 0.7: bin edges must reach the (float64-verifying) kernel unrounded."""
     import bbgen.proi as proi
-    seen, kernel = [], proi.generate_boxes
+    seen, kernel = [], proi.generate_validated
 
-    def spy(ref, iou, **kw):
-        seen.append((iou, kw.get("max_iou")))
-        return kernel(ref, iou, **kw)
+    def spy(ref, lo, hi, *args):
+        seen.append((lo, hi))
+        return kernel(ref, lo, hi, *args)
 
-    monkeypatch.setattr(proi, "generate_boxes", spy)
+    monkeypatch.setattr(proi, "generate_validated", spy)
     proi.generate_prois(GTS, LABELS, 16, iou_dist=([0.7, 0.8], [1, 1]), exact=True, generator=_gen())
     lo, hi = seen[0]
     assert lo.dtype == hi.dtype == torch.float64
-    assert set(lo.tolist()) <= {0.7, 0.8} and set(hi.tolist()) <= {0.8, 1.0}
+    assert set(lo.reshape(-1).tolist()) <= {0.7, 0.8} and set(hi.reshape(-1).tolist()) <= {0.8, 1.0}
 
 
 def test_gt_sticking_out_of_the_image_is_handled():
