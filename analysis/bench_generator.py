@@ -148,8 +148,8 @@ def bench_prois(device: torch.device, repeats: int, ref_subset: int, seed: int) 
 
 
 # bbgen functions whose cumulative time the stage breakdown reports (nested: generate_prois contains all)
-STAGES = ("generate_prois", "allocate_rois", "sample_iou_bins", "check_boxes", "generate_boxes", "sample_batched",
-          "meets_constraint", "elementwise_box_iou")
+STAGES = ("generate_prois", "allocate_rois", "sample_iou_bins", "check_boxes", "generate_validated",
+          "sample_batched", "meets_constraint", "elementwise_box_iou")
 
 
 def stage_breakdown(run: Callable[[], object], device: torch.device, calls: int) -> dict[str, float]:

@@ -35,7 +35,7 @@ def test_quick_run_writes_json(tmp_path):
         assert r["ms_per_image"] > 0 and r["speedup"] == pytest.approx(r["reference_ms_per_image"] / r["ms_per_image"])
     assert data["profile"]["aten_ops_per_call"] > 0 and data["profile"]["top_ops"]
     stages = data["profile"]["stages_ms_per_call"]
-    assert 0 < stages["generate_boxes"] <= stages["generate_prois"] and stages["allocate_rois"] > 0
+    assert 0 < stages["generate_validated"] <= stages["generate_prois"] and stages["allocate_rois"] > 0
     # the printed table names every measurement and says the reference path is extrapolated
     assert "(a) M boxes/s" in proc.stdout and "(b) ms/image" in proc.stdout and "extrapolated" in proc.stdout
 
