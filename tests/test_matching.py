@@ -197,3 +197,17 @@ def test_bad_inputs_raise_clear_errors():
         ATSSAssigner(0)
     with pytest.raises(ValueError, match="iou"):
         max_iou_matches(torch.zeros(0, 5), MaxIoUAssigner())
+
+
+@pytest.mark.parametrize("asg", [MaxIoUAssigner(0.5, 0.375, False), MaxIoUAssigner(0.5, 0.375, True)])
+def test_iou_exactly_at_the_low_threshold(asg):
+    """IoU == low (exactly representable, 3/8) is 'ignored', not negative; with low-quality matches the tied
+    best anchors of the GT become positive. Two 32-px anchors tie at IoU 0.375 with this GT."""
+    cfg = AnchorConfig("exact", ((32,),), ((1.0,),), (16,), ("a",), min_size=128, max_size=128)
+    sizes = np.array([[128.0, 128.0]])
+    boxes = np.array([[16.0, 16.0, 48.0, 28.0]])
+    res = _assert_same(sizes, boxes, np.zeros(1, np.int64), cfg, asg)
+    if asg.allow_low_quality:
+        assert res.positives[0] == 2 and np.all(res.pos_iou == np.float32(0.375))
+    else:
+        assert res.positives[0] == 0 and res.ignored[0] >= 2
