@@ -5,6 +5,7 @@ user errors, not bugs, so they get a message instead of a traceback.
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -34,3 +35,21 @@ def parse_device(parser: Any, name: str) -> Any:
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda requested but CUDA is not available")
     return device
+
+
+def require_torchvision(parser: Any, what: str = "this script") -> None:
+    """Usage error (exit 2) when the optional torchvision extra is missing."""
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        parser.error(f"{what} needs torchvision (pip install 'bbgen[torchvision]')")
+
+
+def write_results(out: Path, payload: dict, draw: Callable[[Path], None]) -> Path:
+    """Write ``payload`` as JSON to ``out`` and the figure drawn by ``draw(png)`` next to it; return the PNG."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=1))
+    png = out.with_suffix(".png")
+    draw(png)
+    print(f"\nwrote {out} and {png}")
+    return png

@@ -189,17 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("results/bench_training.json"))
     args = p.parse_args(argv)
-    from _cli import parse_device  # analysis/ is on sys.path when a script runs
+    from _cli import parse_device, require_torchvision  # analysis/ is on sys.path when a script runs
 
     device = parse_device(p, args.device)
     if args.threads < 1 or (args.rounds is not None and args.rounds < 1):
         print("error: --threads and --rounds must be >= 1", file=sys.stderr)
         return 2
-    try:
-        from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
-    except ImportError:
-        print("error: this benchmark needs torchvision (pip install 'bbgen[torchvision]')", file=sys.stderr)
-        return 2
+    require_torchvision(p, "this benchmark")
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
     torch.set_num_threads(args.threads)
     # --quick: tiny images, fewer RPN proposals and RoIs, so that the smoke test takes seconds
     size, num_props = (64, 300) if args.quick else (320, 2000)

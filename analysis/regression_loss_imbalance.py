@@ -11,7 +11,6 @@ distribution, and writes a figure and a JSON file.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -95,11 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                                       generator=g)
     print(f"ground truths: {args.annotations or 'synthetic'} ({max_gts if gts is None else gts.shape[0]})")
     print_table(profile)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(dict(profile.to_dict(), source=str(args.annotations or "synthetic")), indent=1))
-    png = args.out.with_suffix(".png")
-    make_figure(profile, png)
-    print(f"\nwrote {args.out} and {png}")
+    from _cli import write_results  # analysis/ is on sys.path when a script runs
+
+    payload = dict(profile.to_dict(), source=str(args.annotations or "synthetic"))
+    write_results(args.out, payload, lambda png: make_figure(profile, png))
     return 0
 
 

@@ -14,7 +14,6 @@ Eq. 25–27 (the paper's Alg. 2). The paper gives no learning rate or iteration 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -154,11 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     for claim, ok, evidence in claims:
         print(f"  [{'AGREES' if ok else 'DISAGREES'}] {claim}\n      ours: {evidence}")
     res["claims"] = [dict(claim=c, agrees=ok, evidence=e) for c, ok, e in claims]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=1))
-    png = args.out.with_suffix(".png")
-    make_figure(res, png)
-    print(f"wrote {args.out} and {png}")
+    from _cli import write_results  # analysis/ is on sys.path when a script runs
+
+    write_results(args.out, res, lambda png: make_figure(res, png))
     return 0
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -261,15 +260,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  claims, with {focal} as the paper's Focal-EIoU:")
             for claim, ok, evidence in check_claims(res, focal):
                 print(f"  [{'AGREES' if ok else 'DISAGREES'}] {claim}\n      ours: {evidence}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"args": {k: str(v) for k, v in vars(args).items()},
                "setups": [dict(r.to_dict(), claims={f: [dict(claim=c, agrees=ok, evidence=e)
                                                         for c, ok, e in check_claims(r, f)]
                                                     for f in FOCAL_VARIANTS}) for r in results]}
-    args.out.write_text(json.dumps(payload, indent=1))
-    png = args.out.with_suffix(".png")
-    make_figure(results, png)
-    print(f"\nwrote {args.out} and {png}")
+    from _cli import write_results  # analysis/ is on sys.path when a script runs
+
+    write_results(args.out, payload, lambda png: make_figure(results, png))
     return 0
 
 

@@ -247,11 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1 or args.size < 32 or args.threads < 1:
         print("error: need --steps >= 1, --size >= 32, --threads >= 1", file=sys.stderr)
         return 2
-    try:
-        import torchvision  # noqa: F401
-    except ImportError:
-        print("error: this example needs torchvision (pip install 'bbgen[torchvision]')", file=sys.stderr)
-        return 2
+    from _cli import require_torchvision  # analysis/ is on sys.path when a script runs
+
+    require_torchvision(p, "this example")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -51,17 +51,17 @@ __all__ = [
 ]
 
 
-def unit_image_bounds(ref: Tensor, wh: Tensor | None, flip: Tensor) -> tuple[Tensor, Tensor]:
-    """Image region ``wh [R, 4]`` (``[x_min, y_min, x_max, y_max]``, see :func:`bbgen._checks.image_sizes`) in the
+def unit_image_bounds(ref: Tensor, region: Tensor | None, flip: Tensor) -> tuple[Tensor, Tensor]:
+    """Allowed image regions ``region [R, 4]`` (``[x_min, y_min, x_max, y_max]``) in the
     unit frame of each ``ref [R, 4]``, point-reflected where ``flip``.
 
     Returns ``(low [R, 2], high [R, 2])`` in ``ref``'s dtype; ±inf without an image.
     """
-    if wh is None:
+    if region is None:
         inf = torch.full((ref.shape[0], 2), float("inf"), dtype=ref.dtype, device=ref.device)
         return -inf, inf
     size = ref[:, 2:] - ref[:, :2]
-    region = wh.to(ref.dtype)
+    region = region.to(ref.dtype)
     low = (region[:, :2] - ref[:, :2]) / size
     high = (region[:, 2:] - ref[:, :2]) / size
     f = flip[:, None]
@@ -124,10 +124,10 @@ def reflect(first: Tensor, second: Tensor, flip: Tensor) -> Tensor:
 
 
 def meets_constraint(boxes: Tensor, ref: Tensor, lo: Tensor, hi: Tensor | None = None,
-                     wh: Tensor | None = None) -> Tensor:
+                     region: Tensor | None = None) -> Tensor:
     """Final check in float64 on the returned coordinates: ``lo <= IoU < hi`` and inside the image.
 
-    ``boxes``, ``ref`` are ``[R, 4]``; ``lo``, ``hi`` ``[R]``; ``wh`` an image region ``[R, 4]`` or ``None``.
+    ``boxes``, ``ref`` are ``[R, 4]``; ``lo``, ``hi`` ``[R]``; ``region`` an image region ``[R, 4]`` or ``None``.
     A margin of
     ``1e-12`` keeps the verdict identical for any float64 IoU formula. Returns ``bool [R]``.
     """
@@ -136,8 +136,8 @@ def meets_constraint(boxes: Tensor, ref: Tensor, lo: Tensor, hi: Tensor | None =
     ok = (iou >= torch.clamp(lo + _checks.IOU_MARGIN, max=1.0)) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
     if hi is not None:
         ok &= iou < hi - _checks.IOU_MARGIN
-    if wh is not None:
-        ok &= (b[:, :2] >= wh[:, :2]).all(1) & (b[:, 2:] <= wh[:, 2:]).all(1)
+    if region is not None:
+        ok &= (b[:, :2] >= region[:, :2]).all(1) & (b[:, 2:] <= region[:, 2:]).all(1)
     return ok
 
 
@@ -166,7 +166,7 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
     lo = _checks.thresholds(T, 1, 1, "T", dev)[:, 0]
     hi = None if max_iou is None else _checks.thresholds(max_iou, 1, 1, "max_iou", dev)[:, 0]
     _checks.interval(lo, hi)
-    wh = _checks.image_sizes(image_size, r)
+    region = _checks.image_sizes(image_size, r)
     order = _checks.order(order)
     g = make_generator(rng, dev)
     prop = get_proposal(proposal)
@@ -175,7 +175,7 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
     for _ in range(max_attempts):
         coin = torch.rand((), generator=g, device=dev) < 0.5
         flip = torch.tensor([order == "br" or (order == "random" and bool(coin))], device=dev)
-        img_low, img_high = unit_image_bounds(r64, wh, flip)
+        img_low, img_high = unit_image_bounds(r64, region, flip)
         # Alg. 1 lines 3-4: TL space, sample a point in it
         low, high = first_corner_rect(lo, img_low)
         prm = (lo, img_low[:, 0], img_low[:, 1])
@@ -193,7 +193,7 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
             continue
         unit = reflect(tl[None], br[None], flip)
         box = from_unit_frame(unit, r64).to(r.dtype)
-        if bool(meets_constraint(box, r, lo, hi, wh)[0]):
+        if bool(meets_constraint(box, r, lo, hi, region)[0]):
             return box[0]
     raise RuntimeError(f"generate_bb: no box passed the float64 check in {max_attempts} attempts for ref "
                        f"{r[0].tolist()}, T = {T}, max_iou = {max_iou}; the constraint is not representable "

@@ -66,21 +66,21 @@ def candidates_per_round(T_min: float, straggler_rate: float = 0.05, rows: int |
     return int(min(64, max(2, math.ceil(math.log(straggler_rate) / math.log1p(-p)))))
 
 
-def _unit_boxes(ref: Tensor, lo: Tensor, hi: Tensor | None, wh: Tensor | None, flip: Tensor, proposal: Any,
+def _unit_boxes(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, flip: Tensor, proposal: Any,
                 generator: torch.Generator, k: int) -> tuple[Tensor, Tensor]:
     """Alg. 1 for rows ``ref [R, 4]``: unit-frame boxes ``[R, 4]`` in ``ref``'s dtype and a ``found`` mask."""
     dt = ref.dtype
     T = lo.to(dt)
     T_hi = None if hi is None else hi.to(dt)
-    img_low, img_high = unit_image_bounds(ref, wh, flip)
+    img_low, img_high = unit_image_bounds(ref, region, flip)
     zero = torch.zeros(2, dtype=dt, device=ref.device)
     low, high = first_corner_rect(T, img_low)
-    img = (None, None) if wh is None else img_low.unbind(1)
+    img = (None, None) if region is None else img_low.unbind(1)
     tl, found_tl = sample_batched(low, high, zero, first_corner_ok, (T, *img), proposal=proposal,
                                   generator=generator, num_candidates=k)
     a, b = tl[:, 0], tl[:, 1]
     low, high = second_rect(a, b, T, img_high)
-    img = (None, None) if wh is None else img_high.unbind(1)
+    img = (None, None) if region is None else img_high.unbind(1)
     br, found_br = sample_batched(low, high, zero + 1, second_corner_ok, (a, b, T, T_hi, *img), proposal=proposal,
                                   generator=generator, num_candidates=k)
     return reflect(tl, br, flip), found_tl & found_br
@@ -120,16 +120,16 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
     lo = _checks.thresholds(iou, n, num, "iou", dev)
     hi = None if max_iou is None else _checks.thresholds(max_iou, n, num, "max_iou", dev)
     _checks.interval(lo, hi)
-    wh = _checks.image_sizes(image_size, ref)
+    region = _checks.image_sizes(image_size, ref)
     order = _checks.order(order)
-    return generate_validated(ref, lo, hi, wh, order, get_proposal(proposal), make_generator(generator, dev))
+    return generate_validated(ref, lo, hi, region, order, get_proposal(proposal), make_generator(generator, dev))
 
 
-def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, wh: Tensor | None, order: str,
+def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, order: str,
                        prop: Any, g: torch.Generator) -> Tensor:
     """:func:`generate_boxes` after argument checking, for callers that built valid inputs themselves
     (:func:`bbgen.proi.generate_prois`): ``ref [N, 4]``, thresholds ``lo``/``hi`` float64 ``[N, num]``,
-    image regions ``wh [N, 4]`` float64 or ``None``, a resolved proposal and generator."""
+    image regions ``region [N, 4]`` float64 or ``None``, a resolved proposal and generator."""
     dev, n, num = ref.device, ref.shape[0], lo.shape[1]
     total = n * num
     out = torch.empty((total, 4), dtype=ref.dtype, device=dev)
@@ -150,15 +150,15 @@ def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, wh: Tensor | 
             idx = slice(s, min(s + chunk, count)) if pending is None else pending[s:s + chunk]
             rows = arange[idx] if pending is None else idx
             r = ref[rows // num] if num > 1 or pending is not None else ref[idx]
-            wh_r = None if wh is None else wh[rows // num]
+            region_r = None if region is None else region[rows // num]
             if order == "random":
                 flip = torch.rand(rows.shape, generator=g, device=dev) < 0.5
             else:
                 flip = torch.full(rows.shape, order == "br", dtype=torch.bool, device=dev)
             lo_r, hi_r = lo[idx], _rows(hi, idx)
-            unit, found = _unit_boxes(r, lo_r, hi_r, wh_r, flip, prop, g, k)
+            unit, found = _unit_boxes(r, lo_r, hi_r, region_r, flip, prop, g, k)
             boxes = from_unit_frame(unit, r)
-            ok = found & meets_constraint(boxes, r, lo_r, hi_r, wh_r)
+            ok = found & meets_constraint(boxes, r, lo_r, hi_r, region_r)
             out[idx] = torch.where(ok[:, None], boxes, out[idx])
             failed.append(rows[~ok])
         pending = torch.cat(failed)
