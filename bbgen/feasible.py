@@ -121,14 +121,32 @@ def tl_rect(T: Any) -> tuple[Any, Any]:
     return 1 - 1 / T, 1 - T
 
 
+def _iou_at_least(inter: Any, area: Any, T: Any) -> Any:
+    """``inter / (area + 1 - inter) >= T`` without the division: ``inter (1 + T) >= (area + 1) T``.
+
+    The candidate-sized operand comes first in every product: torch broadcasts much faster that way on CPU.
+    """
+    return inter * (1 + T) >= (area + 1) * T
+
+
 def in_tl_space(u: Tensor, v: Tensor, T: Any) -> Tensor:
-    """Exact membership of TL ``(u, v)`` (unit frame) in the TL space: ``IoU([u, v, 1, 1], B) >= T``."""
-    return iou_xyxy(u, v, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0) >= T
+    """Exact membership of TL ``(u, v)`` (unit frame) in the TL space: ``IoU([u, v, 1, 1], B) >= T``
+    (thesis Table B.1's four regions as one inequality)."""
+    u, v = torch.as_tensor(u), torch.as_tensor(v)
+    p, q = 1 - u, 1 - v  # extents to BR(B): the candidate box's width and height
+    return _iou_at_least(p.clamp(max=1) * q.clamp(max=1), p * q, T)
 
 
-def in_br_space(a: Tensor, b: Tensor, c: Tensor, d: Tensor, T: Any) -> Tensor:
-    """Exact membership of BR ``(c, d)`` given TL ``(a, b)`` (unit frame): ``IoU([a, b, c, d], B) >= T``."""
-    return iou_xyxy(a, b, c, d, 0.0, 0.0, 1.0, 1.0) >= T
+def in_br_space(a: Tensor, b: Tensor, c: Tensor, d: Tensor, T: Any, upper: Any = None) -> Tensor:
+    """Exact membership of BR ``(c, d)`` given TL ``(a, b)`` (unit frame): ``IoU([a, b, c, d], B) >= T``
+    (Tables B.2–B.3 as one inequality), and ``IoU < upper`` when ``upper`` is given (interval mode)."""
+    a, b, c, d = (torch.as_tensor(x) for x in (a, b, c, d))
+    inter = (c.clamp(max=1) - a.clamp(min=0)).clamp(min=0) * (d.clamp(max=1) - b.clamp(min=0)).clamp(min=0)
+    area = (c - a) * (d - b)
+    ok = _iou_at_least(inter, area, T)
+    if upper is not None:
+        ok &= ~_iou_at_least(inter, area, upper)
+    return ok
 
 
 def tl_area(T: Any) -> Any:

@@ -38,7 +38,7 @@ from torch import Tensor
 
 from . import _checks
 from .boxes import from_unit_frame, iou_xyxy
-from .feasible import in_tl_space, second_corner_rect, tl_rect
+from .feasible import in_br_space, in_tl_space, second_corner_rect, tl_rect
 from .sampling import get_proposal, make_generator, sample_polygon
 
 __all__ = [
@@ -68,21 +68,12 @@ def unit_image_bounds(ref: Tensor, region: Tensor | None, flip: Tensor) -> tuple
     return torch.where(f, 1 - high, low), torch.where(f, 1 - low, high)
 
 
-def _iou_at_least(inter: Tensor, area: Tensor, T: Tensor) -> Tensor:
-    """``inter / (area + 1 - inter) >= T`` without the division: ``inter (1 + T) >= (area + 1) T``.
-
-    The candidate-sized operand comes first in every product: torch broadcasts much faster that way on CPU.
-    """
-    return inter * (1 + T) >= (area + 1) * T
-
-
 def first_corner_ok(u: Tensor, v: Tensor, params: tuple) -> Tensor:
-    """Acceptance of first-corner candidates ``u, v [K, R]`` (unit frame): ``IoU([u, v, 1, 1], B) >= T``
-    (thesis Table B.1's regions as one inequality) for ``T [R]`` and, when ``img_u, img_v [R]`` are given, not
-    left of / above the image. Alg. 1 lines 3–4, the exact test replacing the polygon."""
+    """Acceptance of first-corner candidates ``u, v [K, R]`` (unit frame): in the TL space of ``T [R]``
+    (:func:`bbgen.feasible.in_tl_space`) and, when ``img_u, img_v [R]`` are given, not left of / above the
+    image. Alg. 1 lines 3–4, the exact test replacing the polygon."""
     T, img_u, img_v = params
-    p, q = 1 - u, 1 - v  # extents to BR(B): the candidate box's width and height
-    ok = _iou_at_least(p.clamp(max=1) * q.clamp(max=1), p * q, T)
+    ok = in_tl_space(u, v, T)
     if img_u is not None:
         ok &= (u >= img_u) & (v >= img_v)
     return ok
@@ -90,14 +81,10 @@ def first_corner_ok(u: Tensor, v: Tensor, params: tuple) -> Tensor:
 
 def second_corner_ok(c: Tensor, d: Tensor, params: tuple) -> Tensor:
     """Acceptance of second-corner candidates ``c, d [K, R]`` given first corners ``a, b [R]``:
-    ``T <= IoU < hi`` (``hi`` ``[R]`` or ``None``) and, when ``img_c, img_d [R]`` are given, inside the
-    image. Alg. 1 lines 6–7 (Tables B.2–B.3 as one inequality)."""
+    ``T <= IoU < hi`` (:func:`bbgen.feasible.in_br_space`; ``hi`` ``[R]`` or ``None``) and, when
+    ``img_c, img_d [R]`` are given, inside the image. Alg. 1 lines 6–7."""
     a, b, T, hi, img_c, img_d = params
-    inter = (c.clamp(max=1) - a.clamp(min=0)).clamp(min=0) * (d.clamp(max=1) - b.clamp(min=0)).clamp(min=0)
-    area = (c - a) * (d - b)
-    ok = _iou_at_least(inter, area, T)
-    if hi is not None:
-        ok &= ~_iou_at_least(inter, area, hi)
+    ok = in_br_space(a, b, c, d, T, hi)
     if img_c is not None:
         ok &= (c <= img_c) & (d <= img_d)
     return ok
