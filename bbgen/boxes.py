@@ -80,14 +80,14 @@ def check_boxes(boxes: Tensor, name: str = "boxes", *, positive: bool = True) ->
         return
     flat = boxes.reshape(-1, 4)
     finite = torch.isfinite(flat).all(dim=1)
+    # one host sync on the common path; the diagnosis below only runs on bad input
+    if bool(finite.all() & (flat[:, 2:] > flat[:, :2]).all() if positive else finite.all()):
+        return
     if not bool(finite.all()):
         i = int((~finite).nonzero()[0, 0])
         raise ValueError(f"{name}[{i}] = {flat[i].tolist()} contains NaN or inf")
-    if positive:
-        bad = (flat[:, 2] <= flat[:, 0]) | (flat[:, 3] <= flat[:, 1])
-        if bool(bad.any()):
-            i = int(bad.nonzero()[0, 0])
-            raise ValueError(f"{name}[{i}] = {flat[i].tolist()} is degenerate or inverted (need x2 > x1 and y2 > y1)")
+    i = int((flat[:, 2:] <= flat[:, :2]).any(1).nonzero()[0, 0])
+    raise ValueError(f"{name}[{i}] = {flat[i].tolist()} is degenerate or inverted (need x2 > x1 and y2 > y1)")
 
 
 def box_area(boxes: Tensor) -> Tensor:

@@ -133,13 +133,11 @@ def sample_iou_bins(dist: IoUDistribution, n: int, *, generator: torch.Generator
     k = len(dist.bases)
     edges, probs = dist.edges, dist.probs
     cdf = [sum(probs[:i + 1]) for i in range(k)]
+    cdf = [c / cdf[-1] for c in cdf]  # the last is exactly 1 > u: every index is a bin, no clamp needed
     # one small table, one transfer: rows lo, hi, width of the threshold's range, cdf; columns = bins
     table = torch.tensor([edges[:-1], edges[1:], [(b - a) * dist.jitter for a, b in zip(edges, edges[1:])], cdf],
                          dtype=torch.float64, device=device)
     u = torch.rand(2, n, generator=generator, device=device, dtype=torch.float64)
-    # u < 1 while cdf[-1] may round to 1 - 1e-16; clamping keeps the index in range
-    idx = torch.searchsorted(table[3], u[0] * table[3, -1], right=True).clamp_(max=k - 1)
-    sel = table[:3, idx]                                                  # [3, n]
-    sel[2] = torch.addcmul(sel[0], u[1], sel[2]).clamp_(max=T_MAX)
-    lo, hi, t = sel.to(dtype).unbind(0)
-    return idx, lo, hi, t
+    idx = torch.searchsorted(table[3], u[0], right=True)
+    lo, hi, width = table[:3].index_select(1, idx).to(dtype).unbind(0)   # [n] each
+    return idx, lo, hi, torch.addcmul(lo, u[1].to(dtype), width).clamp_(max=T_MAX)

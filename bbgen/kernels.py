@@ -122,19 +122,23 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
     _checks.interval(lo, hi)
     region = _checks.image_sizes(image_size, ref)
     order = _checks.order(order)
-    return generate_validated(ref, lo, hi, region, order, get_proposal(proposal), make_generator(generator, dev))
+    return generate_validated(ref, lo, hi, region, order, get_proposal(proposal), make_generator(generator, dev))[0]
 
 
 def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, order: str,
-                       prop: Any, g: torch.Generator) -> Tensor:
+                       prop: Any, g: torch.Generator) -> tuple[Tensor, Tensor]:
     """:func:`generate_boxes` after argument checking, for callers that built valid inputs themselves
     (:func:`bbgen.proi.generate_prois`): ``ref [N, 4]``, thresholds ``lo``/``hi`` float64 ``[N, num]``,
-    image regions ``region [N, 4]`` float64 or ``None``, a resolved proposal and generator."""
+    image regions ``region [N, 4]`` float64 or ``None``, a resolved proposal and generator.
+
+    Returns ``(boxes [N, num, 4], iou [N, num])``: the boxes and their float64 IoU with the reference, as
+    verified."""
     dev, n, num = ref.device, ref.shape[0], lo.shape[1]
     total = n * num
     out = torch.empty((total, 4), dtype=ref.dtype, device=dev)
+    out_iou = torch.empty(total, dtype=torch.float64, device=dev)
     if total == 0:
-        return out.reshape(n, num, 4)
+        return out.reshape(n, num, 4), out_iou.reshape(n, num)
 
     lo = lo.reshape(-1)
     hi = None if hi is None else hi.reshape(-1)
@@ -149,8 +153,8 @@ def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tenso
         for s in range(0, count, chunk):
             idx = slice(s, min(s + chunk, count)) if pending is None else pending[s:s + chunk]
             rows = arange[idx] if pending is None else idx
-            r = ref[rows // num] if num > 1 or pending is not None else ref[idx]
-            region_r = None if region is None else region[rows // num]
+            src = idx if num == 1 and pending is None else rows // num  # a slice is a view: no gather
+            r, region_r = ref[src], _rows(region, src)
             if order == "random":
                 flip = torch.rand(rows.shape, generator=g, device=dev) < 0.5
             else:
@@ -158,12 +162,13 @@ def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tenso
             lo_r, hi_r = lo[idx], _rows(hi, idx)
             unit, found = _unit_boxes(r, lo_r, hi_r, region_r, flip, prop, g, k)
             boxes = from_unit_frame(unit, r)
-            ok = found & meets_constraint(boxes, r, lo_r, hi_r, region_r)
-            out[idx] = torch.where(ok[:, None], boxes, out[idx])
-            failed.append(rows[~ok])
-        pending = torch.cat(failed)
+            ok, iou = meets_constraint(boxes, r, lo_r, hi_r, region_r)
+            # failed rows are written too: they are generated again in a later pass, which overwrites them
+            out[idx], out_iou[idx] = boxes, iou
+            failed.append(rows[~(ok & found)])
+        pending = failed[0] if len(failed) == 1 else torch.cat(failed)
         if pending.numel() == 0:  # one synchronisation per verification pass
-            return out.reshape(n, num, 4)
+            return out.reshape(n, num, 4), out_iou.reshape(n, num)
     i = int(pending[0]) // num
     raise RuntimeError(f"generate_boxes: {pending.numel()} box(es) could not meet their constraint in {ref.dtype} "
                        f"after {_MAX_VERIFY_ROUNDS} passes (e.g. ref_boxes[{i}] = {ref[i].tolist()}); the IoU interval "

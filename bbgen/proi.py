@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .boxes import as_boxes, check_boxes, elementwise_box_iou
+from .boxes import as_boxes, check_boxes
 from .iou_dist import IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
 from .kernels import generate_validated
 from .sampling import Proposal, get_proposal, make_generator
@@ -221,8 +221,7 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     # inputs are valid by construction (checked GTs, thresholds in (0, 1], regions containing their GT):
     # skip generate_boxes' argument checks, a large share of a 128-RoI call
     lo_t, hi_t = (lo, hi) if exact else (threshold, None)
-    out = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes, "random",
-                             prop, gen)
-    out = out[:, 0]
-    return PRoIs(boxes=out, labels=padded_labels.reshape(-1)[source].to(labels[0].dtype), gt_index=gt_index,
-                 ious=elementwise_box_iou(out.double(), ref.double()), image_index=image_index)
+    out, ious = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes,
+                                   "random", prop, gen)
+    return PRoIs(boxes=out[:, 0], labels=padded_labels.reshape(-1)[source].to(labels[0].dtype), gt_index=gt_index,
+                 ious=ious[:, 0], image_index=image_index)

@@ -167,20 +167,16 @@ def _propose(proposal: Proposal, low: Tensor, high: Tensor, corner: Tensor, num:
 def _first_accepted(pts: Tensor, ok: Tensor) -> tuple[Tensor, Tensor]:
     """First accepted candidate per row of ``pts [K, R, 2]`` / ``ok [K, R]`` -> ``(points [R, 2], found [R])``.
 
-    Small batches use argmax over the candidates (few ops: per-op overhead dominates there); large ones walk
-    the K candidates backwards with ``where`` (memory-bound, and several times faster than the reduction on
-    CPU). Both pick the same candidate.
+    Each candidate is ranked ``K - j`` (the first highest) and the best accepted rank is a max over ``K``:
+    a vectorised reduction, several times faster on CPU than ``argmax`` over a short outer dimension or a
+    ``where`` walk over the candidates, and the same few ops at every size.
     """
-    k, r = ok.shape
-    if k * r <= 1 << 16:
-        first = ok.to(torch.uint8).argmax(0)
-        return pts[first, torch.arange(r, device=pts.device)], ok.any(0)
+    k = ok.shape[0]
+    rank = torch.arange(k, 0, -1, dtype=torch.uint8 if k < 256 else torch.int16, device=ok.device)
+    best = (ok * rank[:, None]).amax(0)  # 0 where no candidate was accepted
+    first = (k - best).clamp_(max=k - 1).long()[None]
     x, y = pts[..., 0], pts[..., 1]
-    cx, cy, found = x[k - 1], y[k - 1], ok[k - 1]
-    for j in range(k - 2, -1, -1):
-        cx, cy = torch.where(ok[j], x[j], cx), torch.where(ok[j], y[j], cy)
-        found = found | ok[j]
-    return torch.stack((cx, cy), -1), found
+    return torch.stack((x.gather(0, first)[0], y.gather(0, first)[0]), -1), best > 0
 
 
 def sample_polygon(low: Tensor, high: Tensor, corner: Tensor, accept: Callable[[Tensor], bool], *,

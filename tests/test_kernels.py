@@ -145,3 +145,25 @@ def test_region_image_bounds():
         generate_boxes(ref, 0.5, image_size=(100, 100))
     with pytest.raises(ValueError, match="x_max > x_min"):
         generate_boxes(ref, 0.5, image_size=torch.tensor([[0.0, 0, -1, 1], [0, 0, 1, 1]]))
+
+
+@pytest.mark.parametrize("k, r", [(1, 5), (12, 256), (255, 7), (256, 7), (300, 3)])
+def test_first_accepted_is_the_first_accepted_candidate(k, r):
+    """The rank-max selection returns, per row, the first accepted candidate (the sampler's exactness rests on
+    it: the first success of an i.i.d. sequence), and found=False exactly for rows with none accepted."""
+    from bbgen.sampling import _first_accepted
+
+    g = torch.Generator().manual_seed(k * 1000 + r)
+    planar = torch.rand((2, k, r), generator=g)
+    pts = planar.permute(2, 1, 0).transpose(0, 1)  # [k, r, 2] view, the layout of the built-in proposals
+    ok = torch.rand((k, r), generator=g) < 0.3
+    ok[:, 0] = False  # a row with no accepted candidate
+    if k > 1:
+        ok[:, -1] = False
+        ok[-1, -1] = True  # only the last candidate accepted (the lowest rank)
+    points, found = _first_accepted(pts, ok)
+    for j in range(r):
+        hits = ok[:, j].nonzero()
+        assert bool(found[j]) == (hits.numel() > 0)
+        if hits.numel():
+            assert torch.equal(points[j], pts[int(hits[0, 0]), j])

@@ -37,8 +37,8 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.ops import boxes as box_ops
 
+from bbgen.boxes import box_iou
 from bbgen.iou_dist import resolve_iou_dist
 from bbgen.proi import generate_prois
 from bbgen.sampling import make_generator
@@ -267,7 +267,7 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals:
     sizes = None if inputs.image_shapes is None else [(w, h) for h, w in inputs.image_shapes]
     rois = generate_prois(gt_boxes, gt_labels, cfg.num_rois, iou_dist=cfg.iou_dist, fg_balanced=cfg.fg_balanced,
                           exact=cfg.exact, proposal=cfg.proposal, image_sizes=sizes, generator=gen)
-    per_image = torch.bincount(rois.image_index, minlength=len(targets)).tolist()
+    per_image = [cfg.num_rois if gt.shape[0] else 0 for gt in gt_boxes]  # exactly RoINum per image with GTs
     pos_boxes = list(rois.boxes.to(dtype).split(per_image))
     pos_match = list(rois.gt_index.split(per_image))
     pos_labels = [lab.to(torch.int64)[m] for lab, m in zip(gt_labels, pos_match)]
@@ -283,7 +283,7 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals:
     out_boxes, out_match, out_labels = [], [], []
     for props, gt, pb, pm, pl in zip(proposals, gt_boxes, pos_boxes, pos_match, pos_labels):
         if gt.numel():
-            max_iou = box_ops.box_iou(gt, props).amax(0)
+            max_iou = box_iou(gt, props).amax(0)  # bbgen's IoU: coordinate-wise, faster than torchvision's here
             cand = torch.where((max_iou >= lo) & (max_iou < hi))[0]
         else:  # background image: every proposal is a negative, as in torchvision
             cand = torch.arange(props.shape[0], device=device)
