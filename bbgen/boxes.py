@@ -159,7 +159,5 @@ def to_unit_frame(boxes: Tensor, ref: Tensor) -> Tensor:
 def from_unit_frame(boxes: Tensor, ref: Tensor) -> Tensor:
     """Inverse of :func:`to_unit_frame`: ``x = x1 + w·u``, ``y = y1 + h·v``."""
     b, r = as_boxes(boxes), as_boxes(ref, "ref")
-    w, h = r[..., 2] - r[..., 0], r[..., 3] - r[..., 1]
-    scale = torch.stack((w, h, w, h), -1)
-    shift = torch.stack((r[..., 0], r[..., 1], r[..., 0], r[..., 1]), -1)
-    return shift + b * scale
+    tl, wh = r[..., :2], r[..., 2:] - r[..., :2]
+    return torch.cat((tl + b[..., :2] * wh, tl + b[..., 2:] * wh), -1)

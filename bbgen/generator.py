@@ -12,8 +12,10 @@ Modes
 * interval (``max_iou=hi``): ``T <= IoU < hi``; the first corner is drawn from the space of ``T`` and the
   second from ``R_BR(T | TL) \\ R_BR(hi | TL)``, never empty, so an IoU histogram can be hit exactly.
 
-Image bounds (``image_size``) are part of each corner's acceptance test, never a clamp after the fact, so
-the IoU guarantee survives. Every box is finally verified in float64 on the coordinates actually returned.
+Image bounds (``image_size``) restrict each corner's *proposal rectangle* (a proposal draws inside its
+rectangle, so the accepted corner is uniform over feasible space ∩ image), never a clamp after the fact, so
+the IoU guarantee survives. Every box is finally verified in float64 on the coordinates actually returned,
+image bounds included.
 
 This module holds the pieces of Alg. 1 shared by both implementations and the *reference path*
 :func:`generate_bb` (one box at a time, one proposal at a time: readable, not fast). The batched kernel
@@ -70,24 +72,17 @@ def unit_image_bounds(ref: Tensor, region: Tensor | None, flip: Tensor) -> tuple
 
 def first_corner_ok(u: Tensor, v: Tensor, params: tuple) -> Tensor:
     """Acceptance of first-corner candidates ``u, v [K, R]`` (unit frame): in the TL space of ``T [R]``
-    (:func:`bbgen.feasible.in_tl_space`) and, when ``img_u, img_v [R]`` are given, not left of / above the
-    image. Alg. 1 lines 3–4, the exact test replacing the polygon."""
-    T, img_u, img_v = params
-    ok = in_tl_space(u, v, T)
-    if img_u is not None:
-        ok &= (u >= img_u) & (v >= img_v)
-    return ok
+    (:func:`bbgen.feasible.in_tl_space`; ``params = (T,)``). Alg. 1 lines 3–4, the exact test replacing the
+    polygon. The image bound needs no test here: candidates come from :func:`first_corner_rect`, clipped."""
+    return in_tl_space(u, v, params[0])
 
 
 def second_corner_ok(c: Tensor, d: Tensor, params: tuple) -> Tensor:
     """Acceptance of second-corner candidates ``c, d [K, R]`` given first corners ``a, b [R]``:
-    ``T <= IoU < hi`` (:func:`bbgen.feasible.in_br_space`; ``hi`` ``[R]`` or ``None``) and, when
-    ``img_c, img_d [R]`` are given, inside the image. Alg. 1 lines 6–7."""
-    a, b, T, hi, img_c, img_d = params
-    ok = in_br_space(a, b, c, d, T, hi)
-    if img_c is not None:
-        ok &= (c <= img_c) & (d <= img_d)
-    return ok
+    ``T <= IoU < hi`` (:func:`bbgen.feasible.in_br_space`; ``params = (a, b, T, hi)``, ``hi`` ``[R]`` or
+    ``None``). Alg. 1 lines 6–7; the image bound is in the rectangle of :func:`second_rect`."""
+    a, b, T, hi = params
+    return in_br_space(a, b, c, d, T, hi)
 
 
 def first_corner_rect(T: Tensor, img_low: Tensor) -> tuple[Tensor, Tensor]:
@@ -123,7 +118,7 @@ def meets_constraint(boxes: Tensor, ref: Tensor, lo: Tensor, hi: Tensor | None =
     """
     b, r = boxes.to(torch.float64), ref.to(torch.float64)
     iou = iou_xyxy(*b.unbind(-1), *r.unbind(-1))
-    ok = (iou >= torch.clamp(lo + _checks.IOU_MARGIN, max=1.0)) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+    ok = (iou >= torch.clamp(lo + _checks.IOU_MARGIN, max=1.0)) & (b[:, 2:] > b[:, :2]).all(1)
     if hi is not None:
         ok &= iou < hi - _checks.IOU_MARGIN
     if region is not None:
@@ -168,7 +163,7 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
         img_low, img_high = unit_image_bounds(r64, region, flip)
         # Alg. 1 lines 3-4: TL space, sample a point in it
         low, high = first_corner_rect(lo, img_low)
-        prm = (lo, img_low[:, 0], img_low[:, 1])
+        prm = (lo,)
         tl = sample_polygon(low[0], high[0], zero, lambda p: bool(first_corner_ok(p[0:1], p[1:2], prm)),
                             proposal=prop, generator=g)
         if tl is None:
@@ -176,7 +171,7 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
         a, b = tl[0:1], tl[1:2]
         # Alg. 1 lines 6-7: BR space given TL, sample a point in it
         low, high = second_rect(a, b, lo, img_high)
-        prm = (a, b, lo, hi, img_high[:, 0], img_high[:, 1])
+        prm = (a, b, lo, hi)
         br = sample_polygon(low[0], high[0], one, lambda p: bool(second_corner_ok(p[0:1], p[1:2], prm)),
                             proposal=prop, generator=g)
         if br is None:  # TL on the TL boundary: the BR space is (numerically) a point; start again

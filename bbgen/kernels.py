@@ -75,13 +75,11 @@ def _unit_boxes(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | Non
     img_low, img_high = unit_image_bounds(ref, region, flip)
     zero = torch.zeros(2, dtype=dt, device=ref.device)
     low, high = first_corner_rect(T, img_low)
-    img = (None, None) if region is None else img_low.unbind(1)
-    tl, found_tl = sample_batched(low, high, zero, first_corner_ok, (T, *img), proposal=proposal,
+    tl, found_tl = sample_batched(low, high, zero, first_corner_ok, (T,), proposal=proposal,
                                   generator=generator, num_candidates=k)
     a, b = tl[:, 0], tl[:, 1]
     low, high = second_rect(a, b, T, img_high)
-    img = (None, None) if region is None else img_high.unbind(1)
-    br, found_br = sample_batched(low, high, zero + 1, second_corner_ok, (a, b, T, T_hi, *img), proposal=proposal,
+    br, found_br = sample_batched(low, high, zero + 1, second_corner_ok, (a, b, T, T_hi), proposal=proposal,
                                   generator=generator, num_candidates=k)
     return reflect(tl, br, flip), found_tl & found_br
 
@@ -126,10 +124,11 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
 
 
 def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, order: str,
-                       prop: Any, g: torch.Generator) -> tuple[Tensor, Tensor]:
+                       prop: Any, g: torch.Generator, t_min: float | None = None) -> tuple[Tensor, Tensor]:
     """:func:`generate_boxes` after argument checking, for callers that built valid inputs themselves
     (:func:`bbgen.proi.generate_prois`): ``ref [N, 4]``, thresholds ``lo``/``hi`` float64 ``[N, num]``,
-    image regions ``region [N, 4]`` float64 or ``None``, a resolved proposal and generator.
+    image regions ``region [N, 4]`` float64 or ``None``, a resolved proposal and generator; ``t_min`` a
+    lower bound of ``lo`` if the caller knows one (saves a host sync), else ``lo.min()``.
 
     Returns ``(boxes [N, num, 4], iou [N, num])``: the boxes and their float64 IoU with the reference, as
     verified."""
@@ -143,7 +142,8 @@ def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tenso
     lo = lo.reshape(-1)
     hi = None if hi is None else hi.reshape(-1)
     # fallback rounds cost a host sync: worth it on CPU for fewer candidates, not on a GPU
-    k = candidates_per_round(float(lo.min()), 0.02 if dev.type == "cuda" else 0.15, rows=total)
+    t_min = float(lo.min()) if t_min is None else t_min
+    k = candidates_per_round(t_min, 0.02 if dev.type == "cuda" else 0.15, rows=total)
     chunk = max(1, _CHUNK_ELEMENTS // k)
     arange = torch.arange(total, device=dev)
     pending = None  # None = first pass over all rows: contiguous slices, no gathers

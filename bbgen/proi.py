@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from .boxes import as_boxes, check_boxes
-from .iou_dist import IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
+from .iou_dist import T_MAX, IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
 from .kernels import generate_validated
 from .sampling import Proposal, get_proposal, make_generator
 
@@ -197,8 +197,11 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     check_boxes(flat_boxes, "gt_boxes")
 
     # pad to [B, G] so that allocation is one batched computation
-    padded_boxes = torch.nn.utils.rnn.pad_sequence(boxes, batch_first=True)
-    padded_labels = torch.nn.utils.rnn.pad_sequence([lab.to(torch.int64) for lab in labels], batch_first=True)
+    if len(set(lengths)) == 1:  # the common case of a training batch: no padding needed
+        padded_boxes, padded_labels = torch.stack(boxes), torch.stack(labels).to(torch.int64)
+    else:
+        padded_boxes = torch.nn.utils.rnn.pad_sequence(boxes, batch_first=True)
+        padded_labels = torch.nn.utils.rnn.pad_sequence([lab.to(torch.int64) for lab in labels], batch_first=True)
     width = padded_labels.shape[1]
     valid = torch.arange(width, device=device) < torch.tensor(lengths, device=device)[:, None]
     counts = allocate_rois(padded_labels, valid, num_rois, fg_balanced=fg_balanced, generator=gen)
@@ -222,6 +225,6 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     # skip generate_boxes' argument checks, a large share of a 128-RoI call
     lo_t, hi_t = (lo, hi) if exact else (threshold, None)
     out, ious = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes,
-                                   "random", prop, gen)
+                                   "random", prop, gen, t_min=min(dist.bases[0], T_MAX))  # a bound of every threshold
     return PRoIs(boxes=out[:, 0], labels=padded_labels.reshape(-1)[source].to(labels[0].dtype), gt_index=gt_index,
                  ious=ious[:, 0], image_index=image_index)

@@ -168,15 +168,14 @@ def _first_accepted(pts: Tensor, ok: Tensor) -> tuple[Tensor, Tensor]:
     """First accepted candidate per row of ``pts [K, R, 2]`` / ``ok [K, R]`` -> ``(points [R, 2], found [R])``.
 
     Each candidate is ranked ``K - j`` (the first highest) and the best accepted rank is a max over ``K``:
-    a vectorised reduction, several times faster on CPU than ``argmax`` over a short outer dimension or a
-    ``where`` walk over the candidates, and the same few ops at every size.
+    a vectorised reduction, several times faster on CPU than ``argmax`` (or ``max`` with indices) over a
+    short outer dimension or a ``where`` walk over the candidates, and the same few ops at every size.
     """
     k = ok.shape[0]
     rank = torch.arange(k, 0, -1, dtype=torch.uint8 if k < 256 else torch.int16, device=ok.device)
     best = (ok * rank[:, None]).amax(0)  # 0 where no candidate was accepted
-    first = (k - best).clamp_(max=k - 1).long()[None]
-    x, y = pts[..., 0], pts[..., 1]
-    return torch.stack((x.gather(0, first)[0], y.gather(0, first)[0]), -1), best > 0
+    first = (k - best).clamp_(max=k - 1).long()
+    return pts.gather(0, first[None, :, None].expand(1, -1, 2))[0], best > 0
 
 
 def sample_polygon(low: Tensor, high: Tensor, corner: Tensor, accept: Callable[[Tensor], bool], *,

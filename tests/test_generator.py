@@ -159,7 +159,7 @@ def test_br_uniform_given_tl(tl):
     low, high = second_rect(a, b, T_t, img_high)
     g = torch.Generator().manual_seed(2)
     prop = get_proposal("uniform")
-    accept = lambda p: bool(second_corner_ok(p[0:1], p[1:2], (a, b, T_t, None, None, None)))  # noqa: E731
+    accept = lambda p: bool(second_corner_ok(p[0:1], p[1:2], (a, b, T_t, None)))  # noqa: E731
     pts = torch.stack([sample_polygon(low[0], high[0], torch.ones(2, dtype=torch.float64), accept,
                                       proposal=prop, generator=g) for _ in range(3000)]).numpy()
     poly = br_feasible_space([0.0, 0.0, 1.0, 1.0], T, tl, resolution=1024)

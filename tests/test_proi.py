@@ -228,14 +228,15 @@ def test_thresholds_reach_the_kernel_in_float64(monkeypatch):
     import bbgen.proi as proi
     seen, kernel = [], proi.generate_validated
 
-    def spy(ref, lo, hi, *args):
-        seen.append((lo, hi))
-        return kernel(ref, lo, hi, *args)
+    def spy(ref, lo, hi, *args, **kwargs):
+        seen.append((lo, hi, kwargs.get("t_min")))
+        return kernel(ref, lo, hi, *args, **kwargs)
 
     monkeypatch.setattr(proi, "generate_validated", spy)
     proi.generate_prois(GTS, LABELS, 16, iou_dist=([0.7, 0.8], [1, 1]), exact=True, generator=_gen())
-    lo, hi = seen[0]
+    lo, hi, t_min = seen[0]
     assert lo.dtype == hi.dtype == torch.float64
+    assert t_min is None or t_min <= float(lo.min())  # the candidate count's bound must hold
     assert set(lo.reshape(-1).tolist()) <= {0.7, 0.8} and set(hi.reshape(-1).tolist()) <= {0.8, 1.0}
 
 

@@ -270,7 +270,7 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals:
     per_image = [cfg.num_rois if gt.shape[0] else 0 for gt in gt_boxes]  # exactly RoINum per image with GTs
     pos_boxes = list(rois.boxes.to(dtype).split(per_image))
     pos_match = list(rois.gt_index.split(per_image))
-    pos_labels = [lab.to(torch.int64)[m] for lab, m in zip(gt_labels, pos_match)]
+    pos_labels = list(rois.labels.to(torch.int64).split(per_image))
     if cfg.ohpm:  # §4.5.3: score all RoINum candidates, NMS by loss, keep the num_fg hardest
         features, image_shapes = _require_inputs(inputs, "ohpm=True")
         reg = _regression_targets(heads, pos_boxes, pos_match, gt_boxes)
