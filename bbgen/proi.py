@@ -28,7 +28,7 @@ from .iou_dist import T_MAX, IoUDistLike, IoUDistribution, resolve_iou_dist, sam
 from .kernels import generate_validated
 from .sampling import Proposal, get_proposal, make_generator
 
-__all__ = ["PRoIs", "allocate_rois", "generate_prois"]
+__all__ = ["PRoIs", "allocate_rois", "generate_prois", "generate_prois_validated"]
 
 
 @dataclass(frozen=True)
@@ -184,17 +184,26 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     labels = [_as_labels(lab, "gt_labels" if single else f"gt_labels[{i}]", b.shape[0], device)
               for i, (b, lab) in enumerate(zip(boxes, label_list))]
     sizes = _image_sizes(image_sizes, len(boxes), device, dtype)
-    gen = make_generator(generator, device)
-    prop = get_proposal(proposal)
+    check_boxes(torch.cat(boxes), "gt_boxes")
+    return generate_prois_validated(boxes, labels, num_rois, dist, fg_balanced=fg_balanced, exact=exact,
+                                    proposal=get_proposal(proposal), image_sizes=sizes,
+                                    generator=make_generator(generator, device))
 
+
+def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois: int, dist: IoUDistribution, *,
+                             fg_balanced: bool, exact: bool, proposal: Proposal, image_sizes: Any,
+                             generator: torch.Generator) -> PRoIs:
+    """:func:`generate_prois` after argument checking, for callers whose inputs are valid by construction
+    (the torchvision integration, once per training step): per image ``boxes [G_i, 4]`` (finite, positive,
+    one dtype and device), integer ``labels [G_i]``, a resolved distribution and proposal, ``image_sizes``
+    ``None``, a ``(W, H)`` pair or a ``[B, 2]`` tensor on the boxes' device, and a generator."""
+    device, dtype, gen, sizes = boxes[0].device, boxes[0].dtype, generator, image_sizes
     lengths = [b.shape[0] for b in boxes]
     num_out = num_rois * sum(n > 0 for n in lengths)
     if num_out == 0:
         empty = torch.zeros(0, dtype=torch.int64, device=device)
         return PRoIs(torch.zeros(0, 4, dtype=dtype, device=device), torch.cat(labels)[:0], empty,
                      torch.zeros(0, dtype=torch.float64, device=device), empty)
-    flat_boxes = torch.cat(boxes)
-    check_boxes(flat_boxes, "gt_boxes")
 
     # pad to [B, G] so that allocation is one batched computation
     if len(set(lengths)) == 1:  # the common case of a training batch: no padding needed
@@ -225,6 +234,6 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     # skip generate_boxes' argument checks, a large share of a 128-RoI call
     lo_t, hi_t = (lo, hi) if exact else (threshold, None)
     out, ious = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes,
-                                   "random", prop, gen, t_min=min(dist.bases[0], T_MAX))  # a bound of every threshold
+                                   "random", proposal, gen, t_min=min(dist.bases[0], T_MAX))  # bounds every T
     return PRoIs(boxes=out[:, 0], labels=padded_labels.reshape(-1)[source].to(labels[0].dtype), gt_index=gt_index,
                  ious=ious[:, 0], image_index=image_index)

@@ -38,10 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bbgen.boxes import box_iou
-from bbgen.iou_dist import resolve_iou_dist
-from bbgen.proi import generate_prois
-from bbgen.sampling import make_generator
+from bbgen.boxes import box_iou, check_boxes
+from bbgen.iou_dist import IoUDistribution, resolve_iou_dist
+from bbgen.proi import generate_prois_validated
+from bbgen.sampling import Proposal, get_proposal, make_generator
 from bbgen.samplers import OFBSampler, ohpm_select
 
 __all__ = ["Integration", "use_ofb", "use_proi", "restore", "record_samples", "roi_losses"]
@@ -236,10 +236,10 @@ def use_ofb(model: nn.Module, *, negative: str = "random", batch_size_per_image:
 @dataclass(frozen=True)
 class _PRoIConfig:
     num_rois: int
-    iou_dist: Any
+    iou_dist: IoUDistribution
     fg_balanced: bool
     exact: bool
-    proposal: Any
+    proposal: Proposal
     ohpm: bool
     nms_iou: float
     neg_iou_range: tuple[float, float]
@@ -263,10 +263,13 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals:
     num_fg = int(batch * cfg.positive_fraction)  # torchvision's split of the per-image batch
     num_bg = batch - num_fg
 
-    # positives: Alg. 2 around the targets, inside the (resized) images
-    sizes = None if inputs.image_shapes is None else [(w, h) for h, w in inputs.image_shapes]
-    rois = generate_prois(gt_boxes, gt_labels, cfg.num_rois, iou_dist=cfg.iou_dist, fg_balanced=cfg.fg_balanced,
-                          exact=cfg.exact, proposal=cfg.proposal, image_sizes=sizes, generator=gen)
+    # positives: Alg. 2 around the targets, inside the (resized) images. torchvision has checked the targets'
+    # types, shapes and degenerate boxes (training mode); NaN/inf it lets through, so that check stays
+    sizes = None if inputs.image_shapes is None else torch.tensor(
+        [(w, h) for h, w in inputs.image_shapes], dtype=torch.float64, device=device)
+    check_boxes(torch.cat(gt_boxes), "targets[i]['boxes']")
+    rois = generate_prois_validated(gt_boxes, gt_labels, cfg.num_rois, cfg.iou_dist, fg_balanced=cfg.fg_balanced,
+                                    exact=cfg.exact, proposal=cfg.proposal, image_sizes=sizes, generator=gen)
     per_image = [cfg.num_rois if gt.shape[0] else 0 for gt in gt_boxes]  # exactly RoINum per image with GTs
     pos_boxes = list(rois.boxes.to(dtype).split(per_image))
     pos_match = list(rois.gt_index.split(per_image))
@@ -333,9 +336,9 @@ def use_proi(model: nn.Module, *, num_rois: int = 128, iou_dist: Any = "uniform"
     if not 0.0 <= float(nms_iou) <= 1.0:
         raise ValueError(f"nms_iou must lie in [0, 1], got {nms_iou!r}")
     _check_generator(generator)
-    resolve_iou_dist(iou_dist)  # fail at install time, not at the first step
-    cfg = _PRoIConfig(num_rois, iou_dist, bool(fg_balanced), bool(exact), proposal, bool(ohpm), float(nms_iou),
-                      (lo, hi), float(positive_fraction), generator)
+    # resolved (and so checked) at install time, not at the first step
+    cfg = _PRoIConfig(num_rois, resolve_iou_dist(iou_dist), bool(fg_balanced), bool(exact), get_proposal(proposal),
+                      bool(ohpm), float(nms_iou), (lo, hi), float(positive_fraction), generator)
     return _install(model, "proi+ohpm" if ohpm else "proi", select=functools.partial(_proi_select, cfg),
                     needs_inputs=True)
 
