@@ -168,12 +168,12 @@ class OFBSampler:
             return torch.zeros(0, dtype=torch.long, device=labels.device)
         device = labels.device
         labels = labels.to(self.generator.device)
-        # 1/k_c; the common factor 1/C of ofb_probabilities does not change the draw
-        weights = torch.bincount(labels).reciprocal()[labels]
-        # Successive weighted draws without replacement via exponential keys (Efraimidis & Spirakis):
-        # the num smallest Exp(1)/w. This is the algorithm torch.multinomial(replacement=False) runs,
-        # without its input validation, which costs more than the draw itself here.
-        keys = torch.empty_like(weights).exponential_(generator=self.generator).div_(weights)
+        # weights 1/k_c (the common factor 1/C of ofb_probabilities does not change the draw). Successive
+        # weighted draws without replacement via exponential keys (Efraimidis & Spirakis): the num smallest
+        # Exp(1)/w = Exp(1)·k_c. This is the algorithm torch.multinomial(replacement=False) runs, without its
+        # input validation, which costs more than the draw itself here.
+        keys = torch.empty(labels.shape, device=labels.device).exponential_(generator=self.generator)
+        keys.mul_(torch.bincount(labels)[labels])
         return torch.topk(keys, num, largest=False, sorted=False).indices.to(device)
 
     def _draw_negatives(self, count: int, num: int, losses: Optional[Tensor], device: torch.device) -> Tensor:

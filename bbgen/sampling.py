@@ -215,6 +215,8 @@ def sample_batched(low: Tensor, high: Tensor, corner: Tensor, accept: Accept, pa
         return _first_accepted(pts, ok)
 
     out, found = one_round(low, high, params, num_candidates)
+    if bool(found.all()):  # the common case: one host sync, no compaction
+        return out, found
     pending = (~found).nonzero().squeeze(1)
     k = min(4 * num_candidates, 256)
     for _ in range(max_rounds):

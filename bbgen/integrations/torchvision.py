@@ -292,10 +292,9 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals:
             cand = torch.arange(props.shape[0], device=device)
         pick = torch.randperm(cand.numel(), generator=gen, device=gen.device)[:num_bg].to(device)
         neg = props[cand[pick]]
-        zeros = torch.zeros(neg.shape[0], dtype=torch.int64, device=device)
         out_boxes.append(torch.cat([pb, neg]))
-        out_match.append(torch.cat([pm, zeros]))
-        out_labels.append(torch.cat([pl, zeros]))
+        out_match.append(F.pad(pm, (0, neg.shape[0])))  # negatives: matched index 0, label 0 (background)
+        out_labels.append(F.pad(pl, (0, neg.shape[0])))
     return out_boxes, out_match, out_labels, _regression_targets(heads, out_boxes, out_match, gt_boxes)
 
 
