@@ -102,10 +102,10 @@ def iou_xyxy(ax1: Any, ay1: Any, ax2: Any, ay2: Any, bx1: Any, by1: Any, bx2: An
     ``IoU = A(B ∩ B̄) / (A(B) + A(B̄) − A(B ∩ B̄))`` (thesis Eq. 2.2 / B.1). Taking coordinates separately lets
     the batched kernels test millions of candidates without stacking them into ``[..., 4]`` tensors.
     """
-    iw = (torch.minimum(torch.as_tensor(ax2), torch.as_tensor(bx2))
-          - torch.maximum(torch.as_tensor(ax1), torch.as_tensor(bx1))).clamp(min=0)
-    ih = (torch.minimum(torch.as_tensor(ay2), torch.as_tensor(by2))
-          - torch.maximum(torch.as_tensor(ay1), torch.as_tensor(by1))).clamp(min=0)
+    ax1, ay1, ax2, ay2, bx1, by1, bx2, by2 = (v if isinstance(v, Tensor) else torch.as_tensor(v)
+                                              for v in (ax1, ay1, ax2, ay2, bx1, by1, bx2, by2))
+    iw = (torch.minimum(ax2, bx2) - torch.maximum(ax1, bx1)).clamp(min=0)
+    ih = (torch.minimum(ay2, by2) - torch.maximum(ay1, by1)).clamp(min=0)
     inter = iw * ih
     union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
     return inter / union

@@ -132,7 +132,7 @@ def _iou_at_least(inter: Any, area: Any, T: Any) -> Any:
 def in_tl_space(u: Tensor, v: Tensor, T: Any) -> Tensor:
     """Exact membership of TL ``(u, v)`` (unit frame) in the TL space: ``IoU([u, v, 1, 1], B) >= T``
     (thesis Table B.1's four regions as one inequality)."""
-    u, v = torch.as_tensor(u), torch.as_tensor(v)
+    u, v = (x if isinstance(x, Tensor) else torch.as_tensor(x) for x in (u, v))
     p, q = 1 - u, 1 - v  # extents to BR(B): the candidate box's width and height
     return _iou_at_least(p.clamp(max=1) * q.clamp(max=1), p * q, T)
 
@@ -140,7 +140,7 @@ def in_tl_space(u: Tensor, v: Tensor, T: Any) -> Tensor:
 def in_br_space(a: Tensor, b: Tensor, c: Tensor, d: Tensor, T: Any, upper: Any = None) -> Tensor:
     """Exact membership of BR ``(c, d)`` given TL ``(a, b)`` (unit frame): ``IoU([a, b, c, d], B) >= T``
     (Tables B.2–B.3 as one inequality), and ``IoU < upper`` when ``upper`` is given (interval mode)."""
-    a, b, c, d = (torch.as_tensor(x) for x in (a, b, c, d))
+    a, b, c, d = (x if isinstance(x, Tensor) else torch.as_tensor(x) for x in (a, b, c, d))
     inter = (c.clamp(max=1) - a.clamp(min=0)).clamp(min=0) * (d.clamp(max=1) - b.clamp(min=0)).clamp(min=0)
     area = (c - a) * (d - b)
     ok = _iou_at_least(inter, area, T)
