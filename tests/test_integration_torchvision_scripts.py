@@ -28,6 +28,15 @@ def test_bench_training_quick(tmp_path):
         assert res[part]["stock"]["ratio_to_stock"] == 1.0
         assert all(res[part][m]["median_s"] > 0 for m in modes)
     assert "proi+ohpm" in proc.stdout
+    # every issue target is judged on the paired ratio, and the verdict follows the numbers
+    t = res["targets"]
+    assert set(t) == {"proi_select", "ofb_select", "ofb_step_overhead", "proi_step_overhead",
+                      "proi+ohpm_step_overhead"}
+    assert t["proi_select"]["ratio"] == res["select_training_samples"]["proi"]["paired_ratio"]
+    assert t["proi_step_overhead"]["ratio"] == res["train_step"]["proi"]["paired_ratio"] - 1.0
+    assert res["select_training_samples"]["stock"]["paired_ratio"] == 1.0
+    assert all(v["met"] == (v["ratio"] <= v["target"]) for v in t.values())
+    assert "targets (median of per-round paired ratios to stock)" in proc.stdout
 
 
 def test_train_frcnn_proi_quick(tmp_path):
@@ -48,6 +57,7 @@ def test_train_frcnn_proi_quick(tmp_path):
 @pytest.mark.parametrize("script, args, match", [
     ("train_frcnn_proi.py", ["--modes", "stock,focal"], "--modes"),
     ("bench_training.py", ["--rounds", "0"], "--rounds"),
+    ("bench_training.py", ["--step-rounds", "0"], "--step-rounds"),
 ])
 def test_scripts_reject_bad_arguments(script, args, match):
     proc = _run(script, *args)
