@@ -167,3 +167,23 @@ def test_first_accepted_is_the_first_accepted_candidate(k, r):
         assert bool(found[j]) == (hits.numel() > 0)
         if hits.numel():
             assert torch.equal(points[j], pts[int(hits[0, 0]), j])
+
+
+def test_image_bounds_keep_the_first_corner_uniform():
+    """Image bounds restrict the first corner's proposal rectangle: the TL is then uniform over TL space ∩
+    image. Compared (two-sample KS) with a brute-force sample written independently in numpy: rejection
+    from a superset box with the IoU spelled out. The same test rejects the TL of an unbounded image."""
+    T = 0.5
+    ref = torch.tensor([[2.0, 3.0, 12.0, 13.0]], dtype=torch.float64)  # unit frame: image starts at u=-0.2, v=-0.3
+    bounded = generate_boxes(ref, T, num=20_000, order="tl", image_size=(40, 40), generator=0)[0]
+    free = generate_boxes(ref, T, num=20_000, order="tl", generator=1)[0]
+    rng = np.random.default_rng(0)
+    u, v = rng.uniform(-1.0, 0.5, (2, 400_000))  # [1 - 1/T, 1 - T]^2 holds the TL space
+    inter = (1 - np.maximum(u, 0)) * (1 - np.maximum(v, 0))
+    iou = inter / (1 + (1 - u) * (1 - v) - inter)  # TL (u, v) with the BR at (1, 1)
+    keep = (iou >= T) & (u >= -0.2) & (v >= -0.3)
+    ref_u, ref_v = u[keep][:20_000], v[keep][:20_000]
+    got_u, got_v = ((bounded[:, 0] - 2) / 10).numpy(), ((bounded[:, 1] - 3) / 10).numpy()
+    assert stats.ks_2samp(got_u, ref_u).pvalue > 1e-3 and stats.ks_2samp(got_v, ref_v).pvalue > 1e-3
+    assert got_u.min() >= -0.2 and got_v.min() >= -0.3
+    assert stats.ks_2samp(((free[:, 0] - 2) / 10).numpy(), ref_u).pvalue < 1e-6  # power: bounds matter
