@@ -238,8 +238,21 @@ def test_ohpm_without_forward_context_is_a_clear_error():
                                                     targets)
 
 
+def test_nan_target_is_a_clear_error():
+    """torchvision lets NaN boxes through its training checks; the pRoI selection names them."""
+    model = _model()
+    _, targets = _batch()
+    targets[1]["boxes"][1, 2] = float("nan")
+    model.train()
+    with use_proi(model):
+        with pytest.raises(ValueError, match=r"targets\[1\]\['boxes'\]\[1\].*NaN"):
+            model.roi_heads.select_training_samples([torch.rand(10, 4) * 50 + torch.tensor([0, 0, 50, 50])] * 2,
+                                                    targets)
+
+
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(num_rois=0), ValueError, "num_rois"),
+    (dict(proposal="gaussian"), ValueError, "proposal"),
     (dict(positive_fraction=0.0), ValueError, "positive_fraction"),
     (dict(neg_iou_range=(0.5, 0.1)), ValueError, "neg_iou_range"),
     (dict(neg_iou_range=0.3), TypeError, "neg_iou_range"),

@@ -254,3 +254,23 @@ def test_gt_sticking_out_of_the_image_is_handled():
     inside = out.gt_index == 2  # a GT inside the image keeps its RoIs inside the image
     assert bool((out.boxes[inside, :2] >= 0).all() and (out.boxes[inside, 2] <= 100).all()
                 and (out.boxes[inside, 3] <= 90).all())
+
+
+def test_validated_entry_matches_the_public_one():
+    """The torchvision integration calls generate_prois_validated: same draws as generate_prois."""
+    import bbgen.proi as proi
+    from bbgen.iou_dist import resolve_iou_dist
+    from bbgen.sampling import get_proposal
+
+    boxes = [GTS, GTS[:2] + 5.0]
+    labels = [LABELS, LABELS[:2]]
+    sizes = [(200.0, 200.0), (150.0, 180.0)]
+    for exact in (False, True):
+        public = proi.generate_prois(boxes, labels, 32, iou_dist="left_skew", exact=exact, image_sizes=sizes,
+                                     generator=torch.Generator().manual_seed(5))
+        inner = proi.generate_prois_validated(boxes, labels, 32, resolve_iou_dist("left_skew"), fg_balanced=True,
+                                              exact=exact, proposal=get_proposal("uniform"),
+                                              image_sizes=torch.tensor(sizes, dtype=torch.float64),
+                                              generator=torch.Generator().manual_seed(5))
+        for a, b in zip(public.to_dict().values(), inner.to_dict().values()):
+            assert a == b

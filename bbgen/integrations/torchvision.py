@@ -267,7 +267,12 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals:
     # types, shapes and degenerate boxes (training mode); NaN/inf it lets through, so that check stays
     sizes = None if inputs.image_shapes is None else torch.tensor(
         [(w, h) for h, w in inputs.image_shapes], dtype=torch.float64, device=device)
-    check_boxes(torch.cat(gt_boxes), "targets[i]['boxes']")
+    try:  # one host sync for the batch; on failure name the image
+        check_boxes(torch.cat(gt_boxes), "targets' boxes")
+    except ValueError:
+        for i, boxes in enumerate(gt_boxes):
+            check_boxes(boxes, f"targets[{i}]['boxes']")
+        raise
     rois = generate_prois_validated(gt_boxes, gt_labels, cfg.num_rois, cfg.iou_dist, fg_balanced=cfg.fg_balanced,
                                     exact=cfg.exact, proposal=cfg.proposal, image_sizes=sizes, generator=gen)
     per_image = [cfg.num_rois if gt.shape[0] else 0 for gt in gt_boxes]  # exactly RoINum per image with GTs
