@@ -178,7 +178,8 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
             continue
         unit = reflect(tl[None], br[None], flip)
         box = from_unit_frame(unit, r64).to(r.dtype)
-        if bool(meets_constraint(box, r, lo, hi, region)[0][0]):
+        ok, _ = meets_constraint(box, r, lo, hi, region)
+        if bool(ok[0]):
             return box[0]
     raise RuntimeError(f"generate_bb: no box passed the float64 check in {max_attempts} attempts for ref "
                        f"{r[0].tolist()}, T = {T}, max_iou = {max_iou}; the constraint is not representable "

@@ -197,7 +197,7 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
     (the torchvision integration, once per training step): per image ``boxes [G_i, 4]`` (finite, positive,
     one dtype and device), integer ``labels [G_i]``, a resolved distribution and proposal, ``image_sizes``
     ``None``, a ``(W, H)`` pair or a ``[B, 2]`` tensor on the boxes' device, and a generator."""
-    device, dtype, gen, sizes = boxes[0].device, boxes[0].dtype, generator, image_sizes
+    device, dtype = boxes[0].device, boxes[0].dtype
     lengths = [b.shape[0] for b in boxes]
     num_out = num_rois * sum(n > 0 for n in lengths)
     if num_out == 0:
@@ -213,7 +213,7 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
         padded_labels = torch.nn.utils.rnn.pad_sequence([lab.to(torch.int64) for lab in labels], batch_first=True)
     width = padded_labels.shape[1]
     valid = torch.arange(width, device=device) < torch.tensor(lengths, device=device)[:, None]
-    counts = allocate_rois(padded_labels, valid, num_rois, fg_balanced=fg_balanced, generator=gen)
+    counts = allocate_rois(padded_labels, valid, num_rois, fg_balanced=fg_balanced, generator=generator)
 
     # genRoIs: one source GT per RoI, then one bin / threshold per RoI
     source = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts.reshape(-1),
@@ -221,12 +221,13 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
     image_index, gt_index = torch.div(source, width, rounding_mode="floor"), torch.remainder(source, width)
     ref = padded_boxes.reshape(-1, 4)[source]
     # float64 edges: the kernel verifies in float64, and float32(0.7) < 0.7 would let IoUs slip a bin down
-    _, lo, hi, threshold = sample_iou_bins(dist, num_out, generator=gen, device=device, dtype=torch.float64)
+    _, lo, hi, threshold = sample_iou_bins(dist, num_out, generator=generator, device=device, dtype=torch.float64)
     roi_sizes = None
-    if sizes is not None:
+    if image_sizes is not None:
         # allowed region per RoI: its image, widened to contain the GT where an annotation sticks out of the
         # image (real data has such boxes) — the IoU guarantee holds, boxes stay in the image where the GT does
-        wh = (sizes[image_index] if isinstance(sizes, Tensor) else torch.as_tensor(sizes, device=device)
+        wh = (image_sizes[image_index] if isinstance(image_sizes, Tensor)
+              else torch.as_tensor(image_sizes, device=device)
               .expand(num_out, 2)).to(torch.float64)
         r64 = ref.to(torch.float64)
         roi_sizes = torch.cat([torch.minimum(r64[:, :2], 0.0 * wh), torch.maximum(r64[:, 2:], wh)], 1)
@@ -234,6 +235,6 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
     # skip generate_boxes' argument checks, a large share of a 128-RoI call
     lo_t, hi_t = (lo, hi) if exact else (threshold, None)
     out, ious = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes,
-                                   "random", proposal, gen, t_min=min(dist.bases[0], T_MAX))  # bounds every T
+                                   "random", proposal, generator, t_min=min(dist.bases[0], T_MAX))  # bounds every T
     return PRoIs(boxes=out[:, 0], labels=padded_labels.reshape(-1)[source].to(labels[0].dtype), gt_index=gt_index,
                  ious=ious[:, 0], image_index=image_index)
