@@ -4,11 +4,11 @@ Measures, in one process:
 
 (a) dense torchvision matching (``resize_boxes`` + ``box_iou`` + ``Matcher``, anchors from
     ``AnchorGenerator`` cached per padded size, so anchor generation is not charged to it) vs
-    :func:`bbgen.matching.match_anchors` (everything included: view, scaling, windows, matching) on
+    :func:`bbgen.anchors.maxiou.match_anchors` (everything included: view, scaling, windows, matching) on
     the same images: RetinaNet anchors, 960x640 images seen at 1200x800 (padded 1216x800), synthetic
     COCO-like boxes (~7 per image).  The two results are compared anchor by anchor (positives, their
     matched GT and IoU, ignored and negative counts) and the check is reported;
-(b) :func:`bbgen.imbalance.anchor_profile` (matching + every statistic) on a COCO-train-sized
+(b) :func:`bbgen.imbalance.anchor_imbalance` (matching + every statistic) on a COCO-train-sized
     synthetic dataset (118,287 images, ~860 k boxes), with a progress bar.
 
 Targets: (a) >= 50x faster with identical results; (b) <= 120 s on the 2-core CPU machine.
@@ -32,10 +32,10 @@ import numpy as np
 import torch
 
 from bbgen.anchors import anchor_config, detector_view, feature_sizes, scale_boxes
-from bbgen.assigners import assigner_config
+from bbgen.anchors.assigners import assigner_config
 from bbgen.datasets import synthetic
 from bbgen.imbalance import anchor_profile
-from bbgen.matching import match_anchors
+from bbgen.anchors.maxiou import match_anchors
 
 IMAGE_SIZE = (960.0, 640.0)  # seen by the detector at 1200x800, padded to 1216x800
 COCO_TRAIN = (118287, 7.27)  # images, boxes per image (860 k boxes)

@@ -2,12 +2,12 @@
 
 Measures, in one process and on one device:
 
-(a) boxes/s of :func:`bbgen.kernels.generate_boxes` for N = 1e6 distinct float32 reference boxes
+(a) boxes/s of :func:`bbgen.generator.batched.generate_boxes` for N = 1e6 distinct float32 reference boxes
     at T in {0.5, 0.7, 0.9};
-(b) time to generate 128 pRoIs (:func:`bbgen.proi.generate_prois`, uniform preset) for one 640x480
+(b) time to generate 128 pRoIs (:func:`bbgen.roi.proi.generate_prois`, uniform preset) for one 640x480
     image with 7 GTs of 3 classes, and for a batch of 4 such images; with the RoIs kept inside the image
     (``image_sizes``, the training setting) and without image bounds;
-(c) the same work through the reference path :func:`bbgen.generator.generate_bb` (one box at a time).
+(c) the same work through the reference path :func:`bbgen.generator.reference.generate_bb` (one box at a time).
     The reference path is timed on a subset of boxes and extrapolated per box (stated in the output).
 
 Targets (issue 3, 2-core CPU): >= 10 M boxes/s for (a), <= 0.3 ms per image for (b).
@@ -33,10 +33,10 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from bbgen.generator import generate_bb
-from bbgen.iou_dist import PRESETS, sample_iou_bins
-from bbgen.kernels import generate_boxes
-from bbgen.proi import allocate_rois, generate_prois
+from bbgen.generator.reference import generate_bb
+from bbgen.roi.distributions import PRESETS, sample_iou_bins
+from bbgen.generator.batched import generate_boxes
+from bbgen.roi.proi import allocate_rois, generate_prois
 
 TARGET_BOXES_PER_S = 10e6
 TARGET_MS_PER_IMAGE = 0.3
@@ -215,7 +215,7 @@ def print_report(result: dict) -> None:
         print(f"{label:<46}{r['ms_per_image']:>12.3f}{r['best_ms_per_image']:>12.3f}"
               f"{r['reference_ms_per_image']:>12.1f}{r['speedup']:>8.0f}x{'<= 0.3':>11}"
               f"{'yes' if r['target_met'] else 'NO':>5}")
-    print("reference = bbgen.generator.generate_bb, one box at a time, timed on "
+    print("reference = bbgen.generator.reference.generate_bb, one box at a time, timed on "
           f"{result['boxes'][0]['reference_boxes_timed']} (a) / {result['prois'][0]['reference_boxes_timed']} (b) "
           "boxes and extrapolated per box;\nratio = reference / bbgen median; targets judged on the best run "
           "(the median includes time slices lost to other processes on a shared machine)")

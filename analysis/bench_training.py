@@ -133,7 +133,7 @@ def bench_select(model: Any, images: list, targets: list, proposals: list, round
 
 def bench_generate(targets: list, rounds: int, device: torch.device, seed: int, size: int) -> list[float]:
     """Seconds per ``generate_prois`` call for the same images (RoINum 128), the pRoI mode's main cost."""
-    from bbgen.proi import generate_prois
+    from bbgen.roi.proi import generate_prois
 
     g = torch.Generator(device=device).manual_seed(seed)
     boxes, labels = [t["boxes"] for t in targets], [t["labels"] for t in targets]

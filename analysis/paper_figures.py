@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from bbgen.generator import generate_bb  # noqa: E402
-from bbgen.kernels import generate_boxes  # noqa: E402
+from bbgen.generator.reference import generate_bb  # noqa: E402
+from bbgen.generator.batched import generate_boxes  # noqa: E402
 from bbgen.plot.geometry import (plot_feasible_spaces, plot_generated_boxes, plot_tl_boundaries,  # noqa: E402
                                  plot_tl_space)
 

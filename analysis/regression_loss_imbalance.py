@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from bbgen.imbalance.regression import RegressionLossProfile, regression_loss_profile
+from bbgen.imbalance.regression_profile import RegressionLossProfile, regression_loss_profile
 
 
 def load_gts(path: Path, max_gts: int, generator: torch.Generator) -> torch.Tensor:

@@ -12,10 +12,10 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY = {
-    "generate_bb": "bbgen.generator",
-    "generate_boxes": "bbgen.kernels",
-    "generate_prois": "bbgen.proi",
-    "ohpm_select": "bbgen.samplers",
+    "generate_bb": "bbgen.generator.reference",
+    "generate_boxes": "bbgen.generator.batched",
+    "generate_prois": "bbgen.roi.proi",
+    "ohpm_select": "bbgen.roi.samplers",
     "box_iou": "bbgen.boxes",
 }
 

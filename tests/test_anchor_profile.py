@@ -19,13 +19,13 @@ from matplotlib.axes import Axes  # noqa: E402
 import bbgen.plot as bplot  # noqa: E402
 import bbgen.plot.anchors as bplot_anchors  # noqa: E402
 from bbgen.anchors import anchor_config, detector_view, scale_boxes  # noqa: E402
-from bbgen.assigners import MaxIoUAssigner, assigner_config  # noqa: E402
+from bbgen.anchors.assigners import MaxIoUAssigner, assigner_config  # noqa: E402
 from bbgen.datasets import synthetic  # noqa: E402
 from bbgen.datasets.annotations import Annotations  # noqa: E402
-from bbgen.feasible import tl_feasible_space  # noqa: E402
+from bbgen.generator.feasible import tl_feasible_space  # noqa: E402
 from bbgen.imbalance import AnchorProfile, anchor_profile  # noqa: E402
-from bbgen.imbalance.anchors import REFERENCE_BOX, overlap_heatmap, regression_targets  # noqa: E402
-from bbgen.matching import match_anchors  # noqa: E402
+from bbgen.imbalance.anchor_imbalance import REFERENCE_BOX, overlap_heatmap, regression_targets  # noqa: E402
+from bbgen.anchors.maxiou import match_anchors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from scipy import integrate
 
-from bbgen.feasible import (br_feasible_space, in_br_space, in_tl_space, second_corner_rect, tl_area,
+from bbgen.generator.feasible import (br_feasible_space, in_br_space, in_tl_space, second_corner_rect, tl_area,
                             tl_feasible_space, tl_rect, x_range, y_range)
 
 

@@ -19,10 +19,10 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 from scipy import stats
 
-from bbgen.feasible import br_feasible_space, tl_feasible_space, x_range, y_range
-from bbgen.generator import generate_bb, second_corner_ok, second_rect
-from bbgen.kernels import generate_boxes
-from bbgen.sampling import get_proposal, sample_polygon
+from bbgen.generator.feasible import br_feasible_space, tl_feasible_space, x_range, y_range
+from bbgen.generator.reference import generate_bb, second_corner_ok, second_rect
+from bbgen.generator.batched import generate_boxes
+from bbgen.generator.proposals import get_proposal, sample_polygon
 
 
 def np_iou(boxes, ref):

@@ -13,9 +13,9 @@ from torchvision.ops import box_iou  # noqa: E402
 
 from bbgen.integrations.torchvision import (record_samples, restore, roi_losses, use_ofb,  # noqa: E402
                                             use_proi)
-from bbgen.iou_dist import PRESETS  # noqa: E402
-from bbgen.proi import generate_prois  # noqa: E402
-from bbgen.samplers import OFBSampler  # noqa: E402
+from bbgen.roi.distributions import PRESETS  # noqa: E402
+from bbgen.roi.proi import generate_prois  # noqa: E402
+from bbgen.roi.samplers import OFBSampler  # noqa: E402
 
 NUM_CLASSES = 4  # background + 3
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 from scipy import stats
 
-from bbgen.generator import generate_bb
-from bbgen.kernels import candidates_per_round, generate_boxes
-from bbgen.sampling import InsideBiased, TruncatedNormal, uniform
+from bbgen.generator.reference import generate_bb
+from bbgen.generator.batched import candidates_per_round, generate_boxes
+from bbgen.generator.proposals import InsideBiased, TruncatedNormal, uniform
 from test_generator import check_boxes, random_cases
 
 REF = torch.tensor([[12.0, 30.0, 52.0, 50.0]], dtype=torch.float64)  # aspect 2:1
@@ -151,7 +151,7 @@ def test_region_image_bounds():
 def test_first_accepted_is_the_first_accepted_candidate(k, r):
     """The rank-max selection returns, per row, the first accepted candidate (the sampler's exactness rests on
     it: the first success of an i.i.d. sequence), and found=False exactly for rows with none accepted."""
-    from bbgen.sampling import _first_accepted
+    from bbgen.generator.proposals import _first_accepted
 
     g = torch.Generator().manual_seed(k * 1000 + r)
     planar = torch.rand((2, k, r), generator=g)

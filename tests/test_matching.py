@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bbgen.anchors import AnchorConfig, anchor_config, detector_view, grid_anchors, scale_boxes
-from bbgen.assigners import ATSSAssigner, MaxIoUAssigner, assigner_config, max_iou_matches
-from bbgen.matching import match_anchors
+from bbgen.anchors.assigners import ATSSAssigner, MaxIoUAssigner, assigner_config, max_iou_matches
+from bbgen.anchors.maxiou import match_anchors
 
 tv = pytest.importorskip("torchvision")
 from torchvision.models.detection._utils import Matcher, SSDMatcher  # noqa: E402

@@ -10,9 +10,9 @@ from scipy import stats
 
 from bbgen import generate_prois as lazy_generate_prois
 from bbgen.boxes import elementwise_box_iou
-from bbgen.iou_dist import PRESETS, IoUDistribution
-from bbgen.proi import PRoIs, generate_prois
-from bbgen.sampling import uniform
+from bbgen.roi.distributions import PRESETS, IoUDistribution
+from bbgen.roi.proi import PRoIs, generate_prois
+from bbgen.generator.proposals import uniform
 
 GTS = torch.tensor([[10., 20., 60., 90.], [100., 40., 180., 120.], [30., 30., 50., 45.],
                     [200., 10., 300., 200.], [5., 150., 90., 230.], [120., 150., 160., 190.],
@@ -124,7 +124,7 @@ def test_threshold_mode_shapes_of_presets():
 @pytest.mark.slow
 def test_within_bin_iou_distribution_matches_kernel():
     """exact=True is the kernel's interval mode: same IoU distribution inside a bin (two-sample KS)."""
-    from bbgen.kernels import generate_boxes
+    from bbgen.generator.batched import generate_boxes
     dist = IoUDistribution((0.6,), (1.0,), top=0.7)
     r = generate_prois(GTS[:1], LABELS[:1], 3000, iou_dist=dist, exact=True, generator=_gen(6))
     direct = generate_boxes(GTS[:1], 0.6, num=3000, max_iou=0.7, generator=_gen(7))[0]
@@ -225,7 +225,7 @@ def test_generate_prois_invariants(images, num_rois, preset, exact, fg_balanced,
 
 def test_thresholds_reach_the_kernel_in_float64(monkeypatch):
     """float32(0.7) < 0.7: bin edges must reach the (float64-verifying) kernel unrounded."""
-    import bbgen.proi as proi
+    import bbgen.roi.proi as proi
     seen, kernel = [], proi.generate_validated
 
     def spy(ref, lo, hi, *args, **kwargs):
@@ -258,9 +258,9 @@ def test_gt_sticking_out_of_the_image_is_handled():
 
 def test_validated_entry_matches_the_public_one():
     """The torchvision integration calls generate_prois_validated: same draws as generate_prois."""
-    import bbgen.proi as proi
-    from bbgen.iou_dist import resolve_iou_dist
-    from bbgen.sampling import get_proposal
+    import bbgen.roi.proi as proi
+    from bbgen.roi.distributions import resolve_iou_dist
+    from bbgen.generator.proposals import get_proposal
 
     boxes = [GTS, GTS[:2] + 5.0]
     labels = [LABELS, LABELS[:2]]

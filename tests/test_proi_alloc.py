@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from bbgen.proi import allocate_rois
+from bbgen.roi.proi import allocate_rois
 
 
 def _pad(label_lists):

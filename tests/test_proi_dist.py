@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from bbgen.iou_dist import PRESETS, T_MAX, IoUDistribution, resolve_iou_dist, sample_iou_bins
+from bbgen.roi.distributions import PRESETS, T_MAX, IoUDistribution, resolve_iou_dist, sample_iou_bins
 
 
 def test_presets_shapes():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bbgen.imbalance import IOU_BINS, RPN_LIKE_WEIGHTS, RegressionLossProfile, regression_loss_profile
-from bbgen.imbalance.regression import synthetic_gts
+from bbgen.imbalance.regression_profile import synthetic_gts
 from bbgen.losses import iou_loss
 
 

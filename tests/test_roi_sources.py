@@ -1,4 +1,4 @@
-"""analysis/roi_sources.py (Fig. 4.5 IoU histograms, TL spatial distribution) and notebooks/02_roi_sources.ipynb."""
+"""bbgen.studies.roi_sources, analysis/roi_sources.py (Fig. 4.5 IoU histograms, TL spatial distribution) and notebooks/02_roi_sources.ipynb."""
 from __future__ import annotations
 
 import json
@@ -15,12 +15,15 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from conftest import execute_notebook  # noqa: E402
 
-from bbgen.feasible import in_tl_space  # noqa: E402
-from bbgen.iou_dist import PRESETS  # noqa: E402
+from bbgen.generator.feasible import in_tl_space  # noqa: E402
+from bbgen.roi.distributions import PRESETS  # noqa: E402
+
+import bbgen.studies.roi_sources as rs  # noqa: E402
+from bbgen.plot import plot_iou_histograms, plot_roi_tl_corners  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "analysis"))
-import roi_sources as rs  # noqa: E402
+sys.path.insert(0, str(ROOT / "analysis"))  # the script's main(), called in-process for its error paths
+import roi_sources as script  # noqa: E402
 
 
 def test_iou_histograms_data_and_plot():
@@ -33,7 +36,7 @@ def test_iou_histograms_data_and_plot():
     assert h.bin_fractions["right_skew"][-1] > h.bin_fractions["left_skew"][-1] * 5
     d = h.to_dict()
     assert json.loads(json.dumps(d))["n"] == 3000 and len(d["bin_fractions"]["uniform"]) == 5
-    ax = rs.plot_iou_histograms(h)
+    ax = plot_iou_histograms(h)
     assert len(ax.get_legend().get_texts()) == len(PRESETS)
     plt.close("all")
 
@@ -53,7 +56,7 @@ def test_tl_corners_inside_feasible_space_and_proposals_differ():
     # the "inside" proposal puts clearly more TL corners inside the GT than the uniform one
     assert s["inside"]["fraction_inside_ref"] > s["uniform"]["fraction_inside_ref"] + 0.15
     assert set(tl.boundaries) == set(rs.BOUNDARY_T)
-    ax = rs.plot_tl_corners(tl, "inside")
+    ax = plot_roi_tl_corners(tl, "inside")
     assert ax.get_xlim() == (-1.0, 0.5)
     plt.close("all")
 
@@ -72,13 +75,13 @@ def test_script_writes_pngs_and_json(tmp_path):
 
 
 def test_script_rejects_bad_arguments(tmp_path, capsys):
-    assert rs.main(["--n", "0", "--out-dir", str(tmp_path)]) == 2
+    assert script.main(["--n", "0", "--out-dir", str(tmp_path)]) == 2
     assert "--n" in capsys.readouterr().err
-    assert rs.main(["--n", "10", "--n-tl", "10", "--proposals", "uniform", "gaussian",
+    assert script.main(["--n", "10", "--n-tl", "10", "--proposals", "uniform", "gaussian",
                     "--out-dir", str(tmp_path)]) == 2
     assert "proposal" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        rs.main(["--help"])
+        script.main(["--help"])
     assert exc.value.code == 0 and "--n-tl" in capsys.readouterr().out
 
 

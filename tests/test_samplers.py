@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from bbgen.samplers import OFBSampler, ofb_probabilities, ohpm_select
+from bbgen.roi.samplers import OFBSampler, ofb_probabilities, ohpm_select
 
 
 def _labels(counts: dict[int, int], num_neg: int = 0, num_ignore: int = 0, seed: int = 0) -> torch.Tensor:

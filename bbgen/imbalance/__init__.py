@@ -9,14 +9,14 @@ import importlib
 from typing import Any
 
 _MODULES = {
-    "anchors": ["AnchorProfile", "anchor_profile"],
+    "anchor_imbalance": ["AnchorProfile", "anchor_profile"],
     "data_batch": ["BatchProfile", "batch_class_profile"],
     "data_classes": ["ClassProfile", "class_profile", "lvis_bands"],
     "data_location": ["LocationProfile", "location_profile", "normalized_centers"],
     "data_measures": ["chi_square_uniform", "gini", "imbalance_ratio", "normalized_entropy"],
     "data_profile": ["DatasetProfile", "DatasetSummary", "dataset_summary", "profile_dataset"],
     "data_scale": ["ScaleProfile", "fpn_level", "scale_profile", "size_category"],
-    "regression": ["IOU_BINS", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile"],
+    "regression_profile": ["IOU_BINS", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile"],
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 

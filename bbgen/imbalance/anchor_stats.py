@@ -2,7 +2,7 @@
 and can run on several processes).
 
 A :class:`ChunkJob` holds everything one block of images needs (picklable); :func:`chunk_stats`
-matches it (:func:`bbgen.matching.match_chunk`) and reduces the positives to sums, histograms, a
+matches it (:func:`bbgen.anchors.maxiou.match_chunk`) and reduces the positives to sums, histograms, a
 TL-corner sample and running moments; :func:`merge_stats` combines the chunks in order.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from ..anchors import AnchorConfig
-from ..assigners import ATSSAssigner, MaxIoUAssigner
+from ..anchors.assigners import ATSSAssigner, MaxIoUAssigner
 from ..boxes import from_unit_frame, to_unit_frame
-from ..matching import match_chunk
+from ..anchors.maxiou import match_chunk
 
 __all__ = ["REFERENCE_BOX", "ChunkJob", "ChunkStats", "chunk_stats", "merge_stats", "overlap_heatmap",
            "regression_targets", "tl_in_reference"]

@@ -9,13 +9,13 @@ Three-line switch (thesis §4.5–4.6)::
 
 What is changed, on the ``model.roi_heads`` instance only (the class and other models are untouched):
 
-* :func:`use_ofb` replaces ``roi_heads.fg_bg_sampler`` by :class:`bbgen.samplers.OFBSampler`
+* :func:`use_ofb` replaces ``roi_heads.fg_bg_sampler`` by :class:`bbgen.roi.samplers.OFBSampler`
   (thesis §4.6.1, Tables 4.2/4.3); with ``negative="hard"`` it also wraps
   ``select_training_samples`` so the negatives are the highest-loss ones under the current head
   (OHNM, the "H" rows of Table 4.3).
 * :func:`use_proi` wraps ``select_training_samples`` (thesis §4.3.2 Alg. 2, §4.6.2, Tables 4.4/4.5):
   RPN positives are discarded, positives are generated around the targets by
-  :func:`bbgen.proi.generate_prois`, negatives are RPN proposals whose max IoU with the targets lies
+  :func:`bbgen.roi.proi.generate_prois`, negatives are RPN proposals whose max IoU with the targets lies
   in ``neg_iou_range``; labels, matched indices and regression targets are built as torchvision
   builds them (its ``box_coder``). With ``ohpm=True`` the generated candidates are scored by the
   model's own box head under ``no_grad``, NMS'd by loss and the hardest kept (§4.5.3, Table 4.1).
@@ -39,10 +39,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bbgen.boxes import box_iou, check_boxes
-from bbgen.iou_dist import IoUDistribution, resolve_iou_dist
-from bbgen.proi import generate_prois_validated
-from bbgen.sampling import Proposal, get_proposal, make_generator
-from bbgen.samplers import OFBSampler, ohpm_select
+from bbgen.roi.distributions import IoUDistribution, resolve_iou_dist
+from bbgen.roi.proi import generate_prois_validated
+from bbgen.generator.proposals import Proposal, get_proposal, make_generator
+from bbgen.roi.samplers import OFBSampler, ohpm_select
 
 __all__ = ["Integration", "use_ofb", "use_proi", "restore", "record_samples", "roi_losses"]
 
@@ -311,7 +311,7 @@ def use_proi(model: nn.Module, *, num_rois: int = 128, iou_dist: Any = "uniform"
 
     Per training image, with B = ``roi_heads.fg_bg_sampler.batch_size_per_image`` (torchvision: 512):
 
-    * positives: ``num_rois`` RoIs from :func:`bbgen.proi.generate_prois` (RoINum of Alg. 2;
+    * positives: ``num_rois`` RoIs from :func:`bbgen.roi.proi.generate_prois` (RoINum of Alg. 2;
       ``iou_dist``, ``fg_balanced``, ``exact`` and ``proposal`` are passed on); with ``ohpm=True``
       they are candidates of which the ``floor(B · positive_fraction)`` hardest survive NMS by loss
       (``nms_iou``), as in thesis Table 4.4 (RoINum 128, fg/bg 32/96);

@@ -7,6 +7,7 @@ from .geometry import (plot_box, plot_feasible_spaces, plot_generated_boxes, plo
                        plot_tl_space)
 from .data_spatial import (plot_center_heatmap, plot_fpn_levels, plot_relative_area, plot_relative_height,
                            plot_relative_width, plot_size_categories)
+from .roi import plot_iou_histograms, plot_roi_tl_corners
 from .losses import (plot_convergence, plot_iou_boxplots, plot_loss_shares, plot_per_bin,
                      plot_regression_errors)
 
@@ -18,5 +19,6 @@ __all__ = [
     "plot_relative_width", "plot_size_categories",
     "plot_box", "plot_feasible_spaces", "plot_generated_boxes", "plot_polygon", "plot_tl_boundaries",
     "plot_tl_space",
+    "plot_iou_histograms", "plot_roi_tl_corners",
     "plot_convergence", "plot_iou_boxplots", "plot_loss_shares", "plot_per_bin", "plot_regression_errors",
 ]

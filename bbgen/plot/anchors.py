@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 from matplotlib.axes import Axes
 
-from ..imbalance.anchors import REFERENCE_BOX, AnchorProfile
+from ..imbalance.anchor_imbalance import REFERENCE_BOX, AnchorProfile
 from ..imbalance.data_scale import SIZE_NAMES
 from .data_classes import new_axes
 
@@ -94,7 +94,7 @@ def plot_tl_corners(profile: AnchorProfile, ax: Axes | None = None,
                     thresholds: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9)) -> Axes:
     """Fig. 4.6: TL corners of positives in the frame of their GT at [0.3, 0.3, 0.6, 0.6] with the
     feasible-space boundaries (``tl_feasible_space``) for each IoU threshold."""
-    from ..feasible import tl_feasible_space
+    from ..generator.feasible import tl_feasible_space
 
     p, ax = _check(profile), new_axes(ax)
     pts = p.tl_points

@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
 from ._axes import new_axes
-from ..feasible import br_feasible_space, tl_feasible_space, tl_rect
+from ..generator.feasible import br_feasible_space, tl_feasible_space, tl_rect
 
 __all__ = ["plot_box", "plot_polygon", "plot_feasible_spaces", "plot_generated_boxes", "plot_tl_space",
            "plot_tl_boundaries"]

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from ..anchors import AnchorConfig
-from ..assigners import ATSSAssigner, MaxIoUAssigner
+from ..anchors.assigners import ATSSAssigner, MaxIoUAssigner
 from ..datasets.annotations import Annotations
-from ..imbalance.anchors import anchor_profile
+from ..imbalance.anchor_imbalance import anchor_profile
 from ..plot.anchors import (plot_fg_bg, plot_overlap_heatmap, plot_positive_iou, plot_positives_per_class,
                             plot_positives_per_gt, plot_positives_per_level, plot_regression_targets,
                             plot_tl_corners)

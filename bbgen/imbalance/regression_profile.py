@@ -1,7 +1,7 @@
 """Imbalance in regression loss (thesis §3.4.1, Fig. 3.11), measured with the box generator.
 
 For each IoU bin ``[lo, hi)`` the batched generator's interval mode
-(:func:`bbgen.kernels.generate_boxes` with ``iou=lo, max_iou=hi``) draws boxes around the ground
+(:func:`bbgen.generator.batched.generate_boxes` with ``iou=lo, max_iou=hi``) draws boxes around the ground
 truths; every loss of :mod:`bbgen.losses` is evaluated on them, and its mean value and mean
 gradient norm (w.r.t. the predicted box) per bin tell how the loss distributes its weight over
 IoU. Weighting the bins by an IoU distribution gives each bin's *share* of the total loss and
@@ -153,7 +153,7 @@ def regression_loss_profile(
         generator: ``torch.Generator`` for reproducibility.
     """
     from ..boxes import elementwise_box_iou, to_unit_frame
-    from ..kernels import generate_boxes
+    from ..generator.batched import generate_boxes
 
     fns = _resolve_losses(losses)
     bins = _check_bins(bins)

@@ -22,7 +22,7 @@ integration in the tests; the error falls as ``resolution^-2``).
 Example
 -------
 >>> import torch
->>> from bbgen.feasible import tl_feasible_space, tl_area
+>>> from bbgen.generator.feasible import tl_feasible_space, tl_area
 >>> poly = tl_feasible_space(torch.tensor([0., 0., 1., 1.]), 0.5)
 >>> round(poly.area, 4), round(float(tl_area(0.5)), 4)
 (1.1534, 1.1534)
@@ -37,7 +37,7 @@ import shapely
 import torch
 from torch import Tensor
 
-from .boxes import as_boxes, check_boxes, iou_xyxy, to_unit_frame, from_unit_frame
+from ..boxes import as_boxes, check_boxes, iou_xyxy, to_unit_frame, from_unit_frame
 
 __all__ = [
     "x_range",

@@ -15,7 +15,7 @@ hold every anchor with IoU >= low and every highest-IoU anchor of the GT (ties i
 ignored anchors and ``allow_low_quality_matches`` follow exactly; negatives are the rest.  Anchors whose
 low-quality match must be re-resolved (best IoU < low) are compared with all GTs of their image.
 Images where a GT overlaps none of those nearest anchors (LB_g = 0: GTs outside the image, exotic
-configs) fall back to dense matching.  ATSS uses the same grid machinery (:mod:`bbgen.atss`).
+configs) fall back to dense matching.  The grid machinery shared with ATSS lives in :mod:`._windows`.
 """
 from __future__ import annotations
 
@@ -25,13 +25,16 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .anchors import AnchorConfig, LevelGeometry, anchor_columns, anchor_coords, grid_anchors, level_geometry
+from ..boxes import iou_xyxy
+from ._windows import (IMG_SHIFT, Chunk, best_per_key, boxes_at, expand, first_per_group, iou_windows, lower_bound,
+                       pair_iou, ragged)
 from .assigners import ATSSAssigner, MaxIoUAssigner, max_iou_matches
-from .boxes import iou_xyxy
+from .atss import atss_chunk
+from .config import AnchorConfig
+from .grid import grid_anchors, level_geometry
 
-__all__ = ["MatchResult", "chunk_plan", "match_anchors", "match_chunk", "pair_iou"]
+__all__ = ["MatchResult", "chunk_plan", "match_anchors", "match_chunk"]
 
-_IMG_SHIFT = 34  # key = image << 34 | anchor index (anchors per image < 2**34)
 
 
 @dataclass(frozen=True)
@@ -56,196 +59,42 @@ class MatchResult:
     pos_boxes: np.ndarray
 
 
-def pair_iou(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
-    """IoU of corresponding rows [K, 4] x [K, 4] -> [K] float32 (torchvision's ``box_iou`` arithmetic)."""
-    return iou_xyxy(*torch.from_numpy(boxes1).unbind(1), *torch.from_numpy(boxes2).unbind(1)).numpy()
-
-
-@dataclass(frozen=True)
-class _Chunk:
-    """GTs (sorted by image) of a block of images, with the grids of those images."""
-
-    gt: np.ndarray        # [G, 4] float32
-    img: np.ndarray       # [G] local image index
-    padded: np.ndarray    # [n, 2]
-    levels: list[LevelGeometry]
-    total: np.ndarray     # [n]
-    gt_start: np.ndarray  # [n] first GT row of each image
-    gt_count: np.ndarray  # [n]
-
-    def table(self, name: str) -> np.ndarray:
-        """Grid attribute ``name`` of every image and level, [n, L]."""
-        return np.stack([getattr(g, name) for g in self.levels], 1)
-
-
-def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(owner [C], position within owner [C]) for ``counts[r]`` items per owner r."""
-    owner = np.repeat(np.arange(len(counts)), counts)
-    return owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
-
-
-def _expand(x_lo: np.ndarray, nx: np.ndarray, y_lo: np.ndarray, ny: np.ndarray):
-    """Ragged expansion of windows [R] -> (window [C], ix [C], iy [C]), row-major per window."""
-    win, dy = _ragged(np.where(nx > 0, ny, 0))  # one entry per window row
-    row, dx = _ragged(nx[win])
-    win = win[row]
-    return win, x_lo[win] + dx, y_lo[win] + dy[row]
-
-
-@dataclass(frozen=True)
-class _Windows:
-    """Grid attributes of (GT, column) pairs [R]; a column is a (level, shape) of ``anchor_columns``."""
-
-    g: np.ndarray          # GT row in the chunk
-    col: np.ndarray
-    level: np.ndarray
-    width: np.ndarray      # grid columns / rows of the GT's image at the level
-    height: np.ndarray
-    spacing_x: np.ndarray  # centre spacing (float64)
-    spacing_y: np.ndarray
-    step_x: np.ndarray     # torchvision's integer strides
-    step_y: np.ndarray
-    base: np.ndarray       # image << 34 | (level offset + shape)
-    per_loc: np.ndarray    # anchors per location of the level
-    shape_w: np.ndarray    # anchor width / height (float64)
-    shape_h: np.ndarray
-    fx: np.ndarray         # GT centre in grid units (float64)
-    fy: np.ndarray
-
-
-def _shapes(ch: _Chunk) -> np.ndarray:
-    return np.concatenate([g.shapes for g in ch.levels])  # [T, 2]
-
-
-def _windows(config: AnchorConfig, ch: _Chunk, g: np.ndarray, col: np.ndarray) -> _Windows:
-    col_level, col_a, _ = anchor_columns(config)
-    img, level = ch.img[g], col_level[col]
-    shapes = _shapes(ch)
-    per_loc = np.asarray([len(x.shapes) for x in ch.levels])
-
-    def at(name: str) -> np.ndarray:
-        return ch.table(name)[img, level]
-
-    gt = ch.gt[g].astype(np.float64)
-    sx, sy = at("spacing_x"), at("spacing_y")
-    fx = ((gt[:, 0] + gt[:, 2]) / 2 - at("origin_x")) / sx
-    fy = ((gt[:, 1] + gt[:, 3]) / 2 - at("origin_y")) / sy
-    base = (img.astype(np.int64) << _IMG_SHIFT) + at("offset") + col_a[col]
-    return _Windows(g, col, level, at("width"), at("height"), sx, sy, at("step_x"), at("step_y"), base,
-                    per_loc[level], shapes[col, 0], shapes[col, 1], fx, fy)
-
-
-def _boxes_at(config: AnchorConfig, ch: _Chunk, w: _Windows, rep: np.ndarray, ix: np.ndarray,
-              iy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact anchor boxes [C, 4] and keys [C] (image << 34 | anchor index) at grid positions of windows ``rep``."""
-    padded = ch.padded[ch.img[w.g[rep]]] if config.kind == "ssd" else None
-    boxes = anchor_coords(config, w.col[rep], ix, iy, w.step_x[rep], w.step_y[rep], padded)
-    key = w.base[rep] + (iy * w.width[rep] + ix) * w.per_loc[rep]
-    return boxes, key
-
-
-def _gt_shape(ch: _Chunk) -> tuple[np.ndarray, np.ndarray]:
-    gt = ch.gt.astype(np.float64)
-    return (gt[:, 2] - gt[:, 0])[:, None], (gt[:, 3] - gt[:, 1])[:, None]
-
-
-def _lower_bound(config: AnchorConfig, ch: _Chunk) -> np.ndarray:
-    """A lower bound [G] of each GT's best IoU: IoU of the anchors nearest to its centre, for the two
-    anchor shapes closest to the GT's (any anchor's IoU is a valid bound; these are usually the best)."""
-    shapes = _shapes(ch)
-    wg, hg = _gt_shape(ch)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.abs(np.log(shapes[None, :, 0] / wg)) + np.abs(np.log(shapes[None, :, 1] / hg))
-    score = np.nan_to_num(score, nan=np.inf)
-    k = min(2, len(shapes))
-    col = np.argpartition(score, k - 1, axis=1)[:, :k].ravel()
-    w = _windows(config, ch, np.repeat(np.arange(len(ch.gt)), k), col)
-    ix = np.clip(np.rint(w.fx), 0, w.width - 1).astype(np.int64)
-    iy = np.clip(np.rint(w.fy), 0, w.height - 1).astype(np.int64)
-    boxes, _ = _boxes_at(config, ch, w, np.arange(len(col)), ix, iy)
-    return pair_iou(ch.gt[w.g], boxes).reshape(len(ch.gt), k).max(1)
-
-
-def _iou_windows(config: AnchorConfig, ch: _Chunk, t: np.ndarray) -> tuple[_Windows, tuple[np.ndarray, ...]]:
-    """Windows (x_lo, nx, y_lo, ny) [R] holding every anchor with IoU >= t[g] (conservative), for the
-    (GT, column) pairs whose shapes can reach t at all."""
-    shapes = _shapes(ch)
-    wg, hg = _gt_shape(ch)
-    wa, ha = shapes[None, :, 0], shapes[None, :, 1]
-    tm = t.astype(np.float64)[:, None] * (1 - 1e-5)  # float32 IoU rounding margin
-    area_a, area_g = wa * ha, wg * hg
-    i_min = tm * np.maximum(np.maximum(area_a, area_g), (area_a + area_g) / (1 + tm))
-    feasible = i_min <= np.minimum(wa, wg) * np.minimum(ha, hg) * (1 + 1e-6)
-    g, col = np.nonzero(feasible)  # GT-major
-    w = _windows(config, ch, g, col)
-    i_min = i_min[g, col]
-    wg, hg = wg[g, 0], hg[g, 0]
-    rx = ((w.shape_w + wg) / 2 - i_min / np.minimum(w.shape_h, hg)) / w.spacing_x
-    ry = ((w.shape_h + hg) / 2 - i_min / np.minimum(w.shape_w, wg)) / w.spacing_y
-    eps = 1e-3  # grid cells; covers float32 anchor centres and widths
-    x_lo = np.maximum(np.ceil(w.fx - rx - eps), 0)
-    x_hi = np.minimum(np.floor(w.fx + rx + eps), w.width - 1)
-    y_lo = np.maximum(np.ceil(w.fy - ry - eps), 0)
-    y_hi = np.minimum(np.floor(w.fy + ry + eps), w.height - 1)
-    nx = np.maximum(x_hi - x_lo + 1, 0).astype(np.int64)
-    ny = np.maximum(y_hi - y_lo + 1, 0).astype(np.int64)
-    return w, (x_lo.astype(np.int64), nx, y_lo.astype(np.int64), ny)
-
-
-def _first_per_group(keys: np.ndarray) -> np.ndarray:
-    """Mask of the first row of each run of equal sorted keys."""
-    return np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, bool)
-
-
-def _best_per_key(key: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Row of the highest ``v`` for each distinct ``key``, first row among ties, sorted by key.
-
-    Rows must come in GT order, so "first row" is ``Tensor.max``'s first GT among ties."""
-    order = np.argsort(key, kind="stable")
-    ks, vs = key[order], v[order]
-    first = _first_per_group(ks)
-    grp = np.cumsum(first) - 1
-    best = np.maximum.reduceat(vs, np.flatnonzero(first)) if len(vs) else vs
-    cand = np.flatnonzero(vs == best[grp])
-    return order[cand[_first_per_group(grp[cand])]]
-
-
-def _argmax_over_image_gts(ch: _Chunk, key: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _argmax_over_image_gts(ch: Chunk, key: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Best GT (first among ties, as ``Tensor.max``) and its IoU for anchors [Q], over all GTs of their image."""
-    img = (key >> _IMG_SHIFT).astype(np.int64)
-    rep, local = _ragged(ch.gt_count[img])
+    img = (key >> IMG_SHIFT).astype(np.int64)
+    rep, local = ragged(ch.gt_count[img])
     gidx = ch.gt_start[img][rep] + local
     v = pair_iou(ch.gt[gidx], boxes[rep])
-    best = _best_per_key(rep, v)
+    best = best_per_key(rep, v)
     return gidx[best], v[best]
 
 
-def _maxiou_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner):
+def _maxiou_chunk(config: AnchorConfig, ch: Chunk, asg: MaxIoUAssigner):
     """Sparse torchvision ``Matcher`` on one chunk -> (keys, gt, iou, boxes, level of positives, keys of ignored)."""
     low, high = np.float32(asg.low), np.float32(asg.high)
     need_best = asg.allow_low_quality or asg.ssd_rule
     if need_best:
-        lb = _lower_bound(config, ch)
+        lb = lower_bound(config, ch)
         t = np.minimum(low, lb)
         dense_imgs = np.unique(ch.img[~(lb > 0)])
         t[np.isin(ch.img, dense_imgs)] = np.inf  # no sparse candidates there
     else:
         t, dense_imgs = np.full(len(ch.gt), low), np.zeros(0, np.int64)
-    w, windows = _iou_windows(config, ch, t)
-    rep, ix, iy = _expand(*windows)
-    boxes, key = _boxes_at(config, ch, w, rep, ix, iy)
+    w, windows = iou_windows(config, ch, t)
+    rep, ix, iy = expand(*windows)
+    boxes, key = boxes_at(config, ch, w, rep, ix, iy)
     g = w.g[rep]
     v = pair_iou(ch.gt[g], boxes)
     keep = np.flatnonzero(v >= t[g])
     g, key, v = g[keep], key[keep], v[keep]
 
-    first = _best_per_key(key, v)  # per anchor: max over GTs (Matcher's max(dim=0))
+    first = best_per_key(key, v)  # per anchor: max over GTs (Matcher's max(dim=0))
     a_key, a_v, a_g, a_row = key[first], v[first], g[first], keep[first]  # a_row: candidate row
     pos = a_v >= high
     ign = (a_v >= low) & ~pos
     match, match_v = a_g.copy(), a_v.copy()
     if len(g) and need_best:
-        starts = np.flatnonzero(_first_per_group(g))
+        starts = np.flatnonzero(first_per_group(g))
         highest = np.full(len(ch.gt), np.inf, np.float32)
         highest[g[starts]] = np.maximum.reduceat(v, starts)
         best_rows = np.flatnonzero(v == highest[g])
@@ -259,7 +108,7 @@ def _maxiou_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner):
                 pos[redo] = True
         if asg.ssd_rule:  # each GT's first best anchor is forced to it; later GTs overwrite earlier ones
             bo = best_rows[np.lexsort((key[best_rows], g[best_rows]))]
-            bo = bo[_first_per_group(g[bo])]
+            bo = bo[first_per_group(g[bo])]
             bo = bo[np.lexsort((g[bo], key[bo]))]
             bo = bo[np.r_[key[bo][1:] != key[bo][:-1], True]]
             where = np.searchsorted(a_key, key[bo])
@@ -272,7 +121,7 @@ def _maxiou_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner):
     return out
 
 
-def _dense_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner, images: np.ndarray):
+def _dense_chunk(config: AnchorConfig, ch: Chunk, asg: MaxIoUAssigner, images: np.ndarray):
     """Dense fallback (torchvision semantics) for the given local images."""
     parts = []
     for i in images.tolist():
@@ -282,8 +131,8 @@ def _dense_chunk(config: AnchorConfig, ch: _Chunk, asg: MaxIoUAssigner, images: 
         m = max_iou_matches(iou, asg)
         p, q = torch.where(m >= 0)[0], torch.where(m == -2)[0]
         level = np.searchsorted(ch.table("offset")[i], p.numpy(), side="right") - 1
-        parts.append(((np.int64(i) << _IMG_SHIFT) + p.numpy(), ch.gt_start[i] + m[p].numpy(), iou[m[p], p].numpy(),
-                      anchors[p].numpy(), level, (np.int64(i) << _IMG_SHIFT) + q.numpy()))
+        parts.append(((np.int64(i) << IMG_SHIFT) + p.numpy(), ch.gt_start[i] + m[p].numpy(), iou[m[p], p].numpy(),
+                      anchors[p].numpy(), level, (np.int64(i) << IMG_SHIFT) + q.numpy()))
     return tuple(np.concatenate(x) for x in zip(*parts))
 
 
@@ -317,11 +166,9 @@ def match_chunk(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray, 
                 assigner: MaxIoUAssigner | ATSSAssigner, i0: int, i1: int, rows: np.ndarray) -> MatchResult:
     """Match images ``i0 .. i1-1`` (their GTs are ``rows``, sorted by image) -> counts [i1 - i0] and positives
     with global image and GT indices."""
-    from .atss import atss_chunk  # ATSS shares this module's grid helpers
-
     counts = np.bincount(gt_image[rows] - i0, minlength=i1 - i0)
     levels, total = level_geometry(padded[i0:i1], config)
-    ch = _Chunk(gt_boxes[rows], gt_image[rows] - i0, padded[i0:i1], levels, total, np.cumsum(counts) - counts,
+    ch = Chunk(gt_boxes[rows], gt_image[rows] - i0, padded[i0:i1], levels, total, np.cumsum(counts) - counts,
                 counts)
     if not len(rows):
         z = np.zeros(i1 - i0, np.int64)
@@ -329,13 +176,13 @@ def match_chunk(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray, 
         return MatchResult(z, total, z, total, e, e, e, e, np.zeros(0, np.float32), np.zeros((0, 4), np.float32))
     run = atss_chunk if isinstance(assigner, ATSSAssigner) else _maxiou_chunk
     key, g, v, boxes, level, ign_key = run(config, ch, assigner)
-    img = key >> _IMG_SHIFT
+    img = key >> IMG_SHIFT
     if len(img) > 1 and np.any(np.diff(img) < 0):  # dense-fallback rows come last
-        o = np.lexsort((key & ((1 << _IMG_SHIFT) - 1), img))
+        o = np.lexsort((key & ((1 << IMG_SHIFT) - 1), img))
         key, g, v, boxes, level, img = key[o], g[o], v[o], boxes[o], level[o], img[o]
     pos = np.bincount(img, minlength=i1 - i0)
-    ign = np.bincount(ign_key >> _IMG_SHIFT, minlength=i1 - i0)
-    return MatchResult(pos, total - pos - ign, ign, total, img + i0, key & ((1 << _IMG_SHIFT) - 1), level, rows[g],
+    ign = np.bincount(ign_key >> IMG_SHIFT, minlength=i1 - i0)
+    return MatchResult(pos, total - pos - ign, ign, total, img + i0, key & ((1 << IMG_SHIFT) - 1), level, rows[g],
                        v, boxes)
 
 
@@ -345,7 +192,7 @@ def match_anchors(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray
     """Label the anchors of N padded images [N, 2] against GTs [M, 4] (detector frame) of image rows [M].
 
     Results equal dense torchvision matching (``box_iou`` + ``Matcher``) for max-IoU, and the
-    dense ATSS definition of :mod:`bbgen.assigners` for ATSS.  GTs are processed in chunks of about
+    dense ATSS definition of :mod:`bbgen.anchors.assigners` for ATSS.  GTs are processed in chunks of about
     ``chunk_boxes`` (:func:`chunk_plan`); ``progress(n_images)`` is called after each chunk.
     """
     gt_boxes, gt_image, padded = _check_inputs(gt_boxes, gt_image, padded, chunk_boxes)

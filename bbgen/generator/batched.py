@@ -4,20 +4,20 @@
 ops (design §2):
 
 * no Python loop over boxes — rejection proceeds in rounds over all rows with several candidates per row
-  (:func:`bbgen.sampling.sample_batched`); the first round needs no host–device synchronisation, a few
+  (:func:`bbgen.generator.proposals.sample_batched`); the first round needs no host–device synchronisation, a few
   percent of rows fall through to a bounded, compacted fallback, and the rare box whose corner found no
   point (a numerically empty space) or failed the final float64 check is generated again;
 * everything happens in the unit frame of each reference box (design §1), so float32 keeps its precision
   for coordinates up to 1e5 whatever the box size;
 * the corner-acceptance tests, rectangles and the final float64 verification are the very functions of the
-  reference path :func:`bbgen.generator.generate_bb` — the two differ only in how many proposals they draw
+  reference path :func:`bbgen.generator.reference.generate_bb` — the two differ only in how many proposals they draw
   at once, hence draw from the same distribution (tested with two-sample KS tests);
 * randomness only from the caller's ``torch.Generator``.
 
 Example
 -------
 >>> import torch
->>> from bbgen.kernels import generate_boxes
+>>> from bbgen.generator.batched import generate_boxes
 >>> from bbgen.boxes import box_iou
 >>> ref = torch.tensor([[0., 0., 100., 50.], [10., 10., 20., 400.]])
 >>> out = generate_boxes(ref, 0.7, num=1000, generator=torch.Generator().manual_seed(0))
@@ -34,12 +34,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import _checks
-from .boxes import from_unit_frame
+from .. import _validate
+from ..boxes import from_unit_frame
 from .feasible import tl_area
-from .generator import (first_corner_ok, first_corner_rect, meets_constraint, reflect, second_corner_ok,
+from .reference import (first_corner_ok, first_corner_rect, meets_constraint, reflect, second_corner_ok,
                         second_rect, unit_image_bounds)
-from .sampling import get_proposal, make_generator, sample_batched
+from .proposals import get_proposal, make_generator, sample_batched
 
 __all__ = ["generate_boxes", "generate_validated", "candidates_per_round"]
 
@@ -102,7 +102,7 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
         same shapes as ``iou``.
     order : ``"random"`` (paper), ``"tl"`` or ``"br"`` — which corner is sampled first.
     proposal : relative spatial control, ``"uniform"`` (paper), ``"normal"``, ``"inside"`` or a callable
-        (see :mod:`bbgen.sampling`).
+        (see :mod:`bbgen.generator.proposals`).
     image_size : ``(W, H)`` or ``[N, 2]``: boxes stay inside ``[0, W] x [0, H]``; or ``[N, 4]`` allowed regions
         ``[x_min, y_min, x_max, y_max]``. Each ``ref`` must lie inside its image/region.
     generator : ``torch.Generator`` on the device of ``ref_boxes`` (or an int seed).
@@ -112,21 +112,21 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
     Tensor [N, num, 4] with ``ref_boxes``' dtype and device. Every box satisfies its constraint when its IoU
     with the reference is evaluated in float64 on the returned coordinates.
     """
-    ref = _checks.ref_boxes_2d(ref_boxes)
+    ref = _validate.ref_boxes_2d(ref_boxes)
     dev, n = ref.device, ref.shape[0]
-    num = _checks.count(num, "num")
-    lo = _checks.thresholds(iou, n, num, "iou", dev)
-    hi = None if max_iou is None else _checks.thresholds(max_iou, n, num, "max_iou", dev)
-    _checks.interval(lo, hi)
-    region = _checks.image_sizes(image_size, ref)
-    order = _checks.order(order)
+    num = _validate.count(num, "num")
+    lo = _validate.thresholds(iou, n, num, "iou", dev)
+    hi = None if max_iou is None else _validate.thresholds(max_iou, n, num, "max_iou", dev)
+    _validate.interval(lo, hi)
+    region = _validate.image_sizes(image_size, ref)
+    order = _validate.order(order)
     return generate_validated(ref, lo, hi, region, order, get_proposal(proposal), make_generator(generator, dev))[0]
 
 
 def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, order: str,
                        prop: Any, g: torch.Generator, t_min: float | None = None) -> tuple[Tensor, Tensor]:
     """:func:`generate_boxes` after argument checking, for callers that built valid inputs themselves
-    (:func:`bbgen.proi.generate_prois`): ``ref [N, 4]``, thresholds ``lo``/``hi`` float64 ``[N, num]``,
+    (:func:`bbgen.roi.proi.generate_prois`): ``ref [N, 4]``, thresholds ``lo``/``hi`` float64 ``[N, num]``,
     image regions ``region [N, 4]`` float64 or ``None``, a resolved proposal and generator; ``t_min`` a
     lower bound of ``lo`` if the caller knows one (saves a host sync), else ``lo.min()``.
 

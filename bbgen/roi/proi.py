@@ -1,14 +1,14 @@
 """Positive RoI generator: GENERATEPROI of thesis Alg. 2 (§4.3.2), batched over images.
 
 ``fgBalancedRoIAlloc`` decides how many RoIs each ground truth gets; ``genRoIs`` draws an IoU bin and a
-threshold per RoI (:mod:`bbgen.iou_dist`) and generates the box with the batched Bounding Box Generator
-(:func:`bbgen.kernels.generate_boxes`, thesis Alg. 1). The proposal distribution of the generator is the
+threshold per RoI (:mod:`bbgen.roi.distributions`) and generates the box with the batched Bounding Box Generator
+(:func:`bbgen.generator.batched.generate_boxes`, thesis Alg. 1). The proposal distribution of the generator is the
 relative spatial control (thesis §4.3.1.2).
 
 Example
 -------
 >>> import torch
->>> from bbgen.proi import generate_prois
+>>> from bbgen.roi.proi import generate_prois
 >>> gts = torch.tensor([[10., 10., 60., 90.], [100., 40., 180., 120.]])
 >>> rois = generate_prois(gts, torch.tensor([1, 2]), 8, generator=torch.Generator().manual_seed(0))
 >>> rois.boxes.shape, rois.labels.tolist(), bool((rois.ious >= 0.5).all())
@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .boxes import as_boxes, check_boxes
-from .iou_dist import T_MAX, IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
-from .kernels import generate_validated
-from .sampling import Proposal, get_proposal, make_generator
+from ..boxes import as_boxes, check_boxes
+from .distributions import T_MAX, IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
+from ..generator.batched import generate_validated
+from ..generator.proposals import Proposal, get_proposal, make_generator
 
 __all__ = ["PRoIs", "allocate_rois", "generate_prois", "generate_prois_validated"]
 
@@ -145,11 +145,11 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
         gt_labels: ``[G]`` integer labels, or a list matching ``gt_boxes``.
         num_rois: RoIs per image (RoINum); images without GTs get none.
         iou_dist: preset name (``"base"``, ``"uniform"``, ``"left_skew"``, ``"right_skew"``; thesis
-            Fig. 4.5), an :class:`~bbgen.iou_dist.IoUDistribution` or a ``(bases, weights)`` pair.
+            Fig. 4.5), an :class:`~bbgen.roi.distributions.IoUDistribution` or a ``(bases, weights)`` pair.
         fg_balanced: ``fgBalancedRoIAlloc`` (equal per class, then per instance) or equal per instance.
         exact: threshold mode (False, the paper: IoU ≥ T, T drawn in the bin) or interval mode (True:
             bin lo ≤ IoU < bin hi, so the IoU histogram over the bins equals the weights).
-        proposal: relative spatial control, passed to :func:`~bbgen.kernels.generate_boxes`.
+        proposal: relative spatial control, passed to :func:`~bbgen.generator.batched.generate_boxes`.
         image_sizes: ``(W, H)`` for all images or one per image; RoIs stay inside the image.
         generator: ``torch.Generator`` on the boxes' device, an int seed, or None (OS-seeded).
 

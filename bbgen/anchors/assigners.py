@@ -9,7 +9,7 @@
   inside the GT (margin 0.01 px, as mmdetection) -> positive; an anchor claimed by several GTs goes to
   the highest IoU.  No ignored band.
 
-This module holds the configurations and the dense reference semantics; :mod:`bbgen.matching`
+This module holds the configurations and the dense reference semantics; :mod:`bbgen.anchors.maxiou`
 evaluates them sparsely.
 """
 from __future__ import annotations

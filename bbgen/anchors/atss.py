@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .anchors import AnchorConfig
+from ._windows import Chunk, Windows, best_per_key, boxes_at, expand, first_per_group, grid_windows, pair_iou
 from .assigners import ATSSAssigner
-from .anchors import AnchorConfig, anchor_columns
-from .matching import _Chunk, _Windows, _best_per_key, _boxes_at, _expand, _first_per_group, _windows, pair_iou
+from .config import AnchorConfig
+from .grid import anchor_columns
 
 __all__ = ["atss_chunk", "centre_distance"]
 
@@ -28,7 +28,7 @@ def centre_distance(gt: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.sqrt(dx * dx + dy * dy)
 
 
-def _block_windows(w: _Windows, k: int) -> tuple[np.ndarray, ...]:
+def _block_windows(w: Windows, k: int) -> tuple[np.ndarray, ...]:
     """Per window [R], a grid window holding the k anchors of the level nearest to the GT centre."""
     side = np.ceil(np.sqrt(k / w.per_loc)).astype(np.int64)
     bx = np.minimum(w.width, side)
@@ -48,17 +48,17 @@ def _block_windows(w: _Windows, k: int) -> tuple[np.ndarray, ...]:
     return x_lo, x_hi - x_lo + 1, y_lo, y_hi - y_lo + 1
 
 
-def atss_chunk(config: AnchorConfig, ch: _Chunk, asg: ATSSAssigner):
+def atss_chunk(config: AnchorConfig, ch: Chunk, asg: ATSSAssigner):
     """ATSS on one chunk -> (keys, gt, iou, boxes, level of positives, keys of ignored (none))."""
     n_col, n_lvl = len(anchor_columns(config)[0]), len(ch.levels)
-    w = _windows(config, ch, np.repeat(np.arange(len(ch.gt)), n_col), np.tile(np.arange(n_col), len(ch.gt)))
-    rep, ix, iy = _expand(*_block_windows(w, asg.topk))
-    boxes, key = _boxes_at(config, ch, w, rep, ix, iy)
+    w = grid_windows(config, ch, np.repeat(np.arange(len(ch.gt)), n_col), np.tile(np.arange(n_col), len(ch.gt)))
+    rep, ix, iy = expand(*_block_windows(w, asg.topk))
+    boxes, key = boxes_at(config, ch, w, rep, ix, iy)
     g, level = w.g[rep], w.level[rep]
     dist = centre_distance(ch.gt[g], boxes)
     group = g * n_lvl + level
     order = np.lexsort((key, dist, group))
-    start = np.flatnonzero(_first_per_group(group[order]))
+    start = np.flatnonzero(first_per_group(group[order]))
     rank = np.arange(len(order)) - np.repeat(start, np.diff(np.r_[start, len(order)]))
     cand = np.sort(order[rank < asg.topk])  # back to generation order: grouped by GT
     g, key, boxes, level = g[cand], key[cand], boxes[cand], level[cand]
@@ -76,5 +76,5 @@ def atss_chunk(config: AnchorConfig, ch: _Chunk, asg: ATSSAssigner):
                         np.minimum(gt[:, 2] - acx, gt[:, 3] - acy)) > np.float32(asg.centre_eps)
     pos = np.flatnonzero((v64 >= thr[g]) & inside)
     g, key, v, boxes, level = g[pos], key[pos], v[pos], boxes[pos], level[pos]
-    first = _best_per_key(key, v)
+    first = best_per_key(key, v)
     return key[first], g[first], v[first], boxes[first], level[first], np.zeros(0, np.int64)

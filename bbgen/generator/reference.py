@@ -1,7 +1,7 @@
 """GENERATEBB — the Bounding Box Generator (thesis Alg. 1, §4.3.1; Öksüz et al., WACV 2020).
 
 Given a reference box ``B`` and a threshold ``T``, sample the top-left corner uniformly (or from another
-proposal, see :mod:`bbgen.sampling`) in the TL feasible space (Alg. 1 lines 3–4, Table B.1), then the
+proposal, see :mod:`bbgen.generator.proposals`) in the TL feasible space (Alg. 1 lines 3–4, Table B.1), then the
 bottom-right corner in the BR feasible space given that TL (lines 6–7, Tables B.2–B.3). With
 ``order="random"`` the corner sampled first is chosen with probability ½ by point-reflecting the problem
 through the centre of ``B`` (design §1), which makes the distribution isotropic.
@@ -19,12 +19,12 @@ image bounds included.
 
 This module holds the pieces of Alg. 1 shared by both implementations and the *reference path*
 :func:`generate_bb` (one box at a time, one proposal at a time: readable, not fast). The batched kernel
-:func:`bbgen.kernels.generate_boxes` draws from the same distribution (tested with two-sample KS tests).
+:func:`bbgen.generator.batched.generate_boxes` draws from the same distribution (tested with two-sample KS tests).
 
 Example
 -------
 >>> import torch
->>> from bbgen.generator import generate_bb
+>>> from bbgen.generator.reference import generate_bb
 >>> from bbgen.boxes import box_iou
 >>> ref = torch.tensor([10., 20., 50., 80.])
 >>> box = generate_bb(ref, 0.7, rng=0)
@@ -38,10 +38,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import _checks
-from .boxes import from_unit_frame, iou_xyxy
+from .. import _validate
+from ..boxes import from_unit_frame, iou_xyxy
 from .feasible import in_br_space, in_tl_space, tl_rect, x_range
-from .sampling import get_proposal, make_generator, sample_polygon
+from .proposals import get_proposal, make_generator, sample_polygon
 
 __all__ = [
     "generate_bb",
@@ -72,14 +72,14 @@ def unit_image_bounds(ref: Tensor, region: Tensor | None, flip: Tensor) -> tuple
 
 def first_corner_ok(u: Tensor, v: Tensor, params: tuple) -> Tensor:
     """Acceptance of first-corner candidates ``u, v [K, R]`` (unit frame): in the TL space of ``T [R]``
-    (:func:`bbgen.feasible.in_tl_space`; ``params = (T,)``). Alg. 1 lines 3–4, the exact test replacing the
+    (:func:`bbgen.generator.feasible.in_tl_space`; ``params = (T,)``). Alg. 1 lines 3–4, the exact test replacing the
     polygon. The image bound needs no test here: candidates come from :func:`first_corner_rect`, clipped."""
     return in_tl_space(u, v, params[0])
 
 
 def second_corner_ok(c: Tensor, d: Tensor, params: tuple) -> Tensor:
     """Acceptance of second-corner candidates ``c, d [K, R]`` given first corners ``a, b [R]``:
-    ``T <= IoU < hi`` (:func:`bbgen.feasible.in_br_space`; ``params = (a, b, T, hi)``, ``hi`` ``[R]`` or
+    ``T <= IoU < hi`` (:func:`bbgen.generator.feasible.in_br_space`; ``params = (a, b, T, hi)``, ``hi`` ``[R]`` or
     ``None``). Alg. 1 lines 6–7; the image bound is in the rectangle of :func:`second_rect`."""
     a, b, T, hi = params
     return in_br_space(a, b, c, d, T, hi)
@@ -95,7 +95,7 @@ def first_corner_rect(T: Tensor, img_low: Tensor) -> tuple[Tensor, Tensor]:
 def second_rect(a: Tensor, b: Tensor, T: Tensor, img_high: Tensor) -> tuple[Tensor, Tensor]:
     """Bounding rectangle of the second corner given the first (Table B.2) clipped to the image: ``[R, 2]`` each.
 
-    :func:`bbgen.feasible.second_corner_rect` with both axes in one call (the y-range is the x-range with
+    :func:`bbgen.generator.feasible.second_corner_rect` with both axes in one call (the y-range is the x-range with
     the axes swapped): half the ops, which is what a small batch pays for."""
     low, high = x_range(torch.stack((a, b), -1), torch.stack((b, a), -1), T[:, None])
     return low, torch.minimum(high, img_high)
@@ -118,9 +118,9 @@ def meets_constraint(boxes: Tensor, ref: Tensor, lo: Tensor, hi: Tensor | None =
     """
     b, r = boxes.to(torch.float64), ref.to(torch.float64)
     iou = iou_xyxy(*b.unbind(-1), *r.unbind(-1))
-    ok = (iou >= torch.clamp(lo + _checks.IOU_MARGIN, max=1.0)) & (b[:, 2:] > b[:, :2]).all(1)
+    ok = (iou >= torch.clamp(lo + _validate.IOU_MARGIN, max=1.0)) & (b[:, 2:] > b[:, :2]).all(1)
     if hi is not None:
-        ok &= iou < hi - _checks.IOU_MARGIN
+        ok &= iou < hi - _validate.IOU_MARGIN
     if region is not None:
         ok &= (b[:, :2] >= region[:, :2]).all(1) & (b[:, 2:] <= region[:, 2:]).all(1)
     return ok, iou
@@ -137,7 +137,7 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
     T : IoU threshold in ``(0, 1]``.
     max_iou : upper bound for the interval mode, ``T < max_iou <= 1``.
     order : ``"random"`` (the paper: TL or BR first with probability ½), ``"tl"`` or ``"br"`` first.
-    proposal : ``"uniform"`` (the paper), ``"normal"``, ``"inside"`` or a callable (:mod:`bbgen.sampling`).
+    proposal : ``"uniform"`` (the paper), ``"normal"``, ``"inside"`` or a callable (:mod:`bbgen.generator.proposals`).
     image_size : ``(W, H)`` (the box stays inside ``[0, W] x [0, H]``) or an allowed region
         ``[x_min, y_min, x_max, y_max]`` given as a ``[1, 4]`` tensor; ``ref`` must lie inside.
     rng : ``torch.Generator`` (on ``ref``'s device) or int seed; ``None`` draws a fresh OS seed.
@@ -146,13 +146,13 @@ def generate_bb(ref: Any, T: float, *, max_iou: float | None = None, order: str 
     -------
     Tensor [4] with ``ref``'s dtype and device.
     """
-    r = _checks.ref_boxes_2d(torch.as_tensor(ref)[None] if not isinstance(ref, Tensor) else ref[None], "ref")
+    r = _validate.ref_boxes_2d(torch.as_tensor(ref)[None] if not isinstance(ref, Tensor) else ref[None], "ref")
     dev = r.device
-    lo = _checks.thresholds(T, 1, 1, "T", dev)[:, 0]
-    hi = None if max_iou is None else _checks.thresholds(max_iou, 1, 1, "max_iou", dev)[:, 0]
-    _checks.interval(lo, hi)
-    region = _checks.image_sizes(image_size, r)
-    order = _checks.order(order)
+    lo = _validate.thresholds(T, 1, 1, "T", dev)[:, 0]
+    hi = None if max_iou is None else _validate.thresholds(max_iou, 1, 1, "max_iou", dev)[:, 0]
+    _validate.interval(lo, hi)
+    region = _validate.image_sizes(image_size, r)
+    order = _validate.order(order)
     g = make_generator(rng, dev)
     prop = get_proposal(proposal)
     r64 = r.to(torch.float64)  # the reference path favours clarity: unit frame in float64

@@ -13,7 +13,7 @@ What is measured, per thesis figure:
   (Fig. 3.15, §3.4.5.5);
 * regression targets (dx, dy, dw, dh) of the positives (torchvision ``BoxCoder`` encoding).
 
-Matching is exact and sparse (:mod:`bbgen.matching`): identical to dense torchvision matching.
+Matching is exact and sparse (:mod:`bbgen.anchors.maxiou`): identical to dense torchvision matching.
 """
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..anchors import AnchorConfig, anchor_config, detector_view, scale_boxes
-from ..assigners import ATSSAssigner, MaxIoUAssigner, assigner_config
+from ..anchors.assigners import ATSSAssigner, MaxIoUAssigner, assigner_config
 from ..datasets.annotations import Annotations
-from ..matching import chunk_plan
+from ..anchors.maxiou import chunk_plan
 from .anchor_stats import REFERENCE_BOX, ChunkJob, chunk_stats, merge_stats, overlap_heatmap, regression_targets
 from .data_scale import SIZE_NAMES, size_category
 

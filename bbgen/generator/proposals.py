@@ -19,7 +19,7 @@ first and ``(1, 1)`` for the second one; "inside the reference box" is the side 
 Example
 -------
 >>> import torch
->>> from bbgen.sampling import get_proposal
+>>> from bbgen.generator.proposals import get_proposal
 >>> g = torch.Generator().manual_seed(0)
 >>> low, high = torch.tensor([[-1.0, -1.0]]), torch.tensor([[0.5, 0.5]])
 >>> get_proposal("normal")(low, high, torch.zeros(1, 2), 3, g).shape

@@ -1,0 +1,182 @@
+"""Anchor grids, bit-for-bit torchvision's (``AnchorGenerator``, ``DefaultBoxGenerator``).
+
+Per level the anchors form a regular grid: anchor ``(iy, ix, a)`` has flat index
+``offset_l + (iy * W_l + ix) * A_l + a`` (torchvision's order) and centre ``origin + i * spacing``.
+:func:`level_geometry` exposes that grid so that the sparse assigners (:mod:`.maxiou`, :mod:`.atss`)
+enumerate only the anchors near a ground truth, and :func:`anchor_coords` returns exact coordinates of
+such anchors.  The anchor *configuration* (sizes, ratios, resize rule) lives in :mod:`.config`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import AnchorConfig
+
+__all__ = ["LevelGeometry", "anchor_columns", "anchor_coords", "cell_anchors", "feature_sizes", "grid_anchors",
+           "level_geometry"]
+
+
+def feature_sizes(padded: Any, config: AnchorConfig) -> np.ndarray:
+    """Feature-map sizes [N, L, 2] (width, height) for padded sizes [N, 2].
+
+    ResNet-FPN: every stride-2 stage maps n -> ceil(n / 2), so level stride s has ceil(padded / s)
+    cells (P6/P7 ceil-halve P5).  SSD uses the network's fixed sizes.
+    """
+    padded = np.asarray(padded, dtype=np.int64).reshape(-1, 2)
+    if config.fixed_feature_sizes is not None:
+        f = np.asarray(config.fixed_feature_sizes, dtype=np.int64)
+        return np.broadcast_to(f[None, :, None], (len(padded), len(f), 2)).copy()
+    s = np.asarray(config.strides, dtype=np.int64)
+    return -(-padded[:, None, :] // s[None, :, None])
+
+
+@lru_cache(maxsize=32)
+def cell_anchors(config: AnchorConfig) -> tuple[np.ndarray, ...]:
+    """Zero-centred anchors [A_l, 4] float32 per level, as torchvision generates them.
+
+    grid kind: ``AnchorGenerator.generate_anchors`` (rounded half-sizes).  ssd kind: the
+    (w, h) pairs of ``DefaultBoxGenerator`` (normalised, clipped to [0, 1]) as ``[0, 0, w, h]``.
+    """
+    out = []
+    if config.kind == "ssd":
+        scales = config.ssd_scales
+        for k, ratios in enumerate(config.aspect_ratios):
+            s_k, s_prime = scales[k], math.sqrt(scales[k] * scales[k + 1])
+            pairs = [[s_k, s_k], [s_prime, s_prime]]
+            for ar in ratios:
+                sq = math.sqrt(ar)
+                pairs.extend([[s_k * sq, s_k / sq], [s_k / sq, s_k * sq]])
+            wh = torch.as_tensor(pairs, dtype=torch.float32).clamp(min=0, max=1)
+            out.append(torch.cat([torch.zeros_like(wh), wh], 1).numpy())
+        return tuple(out)
+    for size, ratios in zip(config.sizes, config.aspect_ratios):
+        scales = torch.as_tensor(size, dtype=torch.float32)
+        ar = torch.as_tensor(ratios, dtype=torch.float32)
+        h_ratios = torch.sqrt(ar)
+        w_ratios = 1 / h_ratios
+        ws = (w_ratios[:, None] * scales[None, :]).view(-1)
+        hs = (h_ratios[:, None] * scales[None, :]).view(-1)
+        out.append((torch.stack([-ws, -hs, ws, hs], dim=1) / 2).round().numpy())
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class LevelGeometry:
+    """Grid of one level for a batch of images (arrays [N]).
+
+    Anchor centre of column ``ix`` is ``origin_x + ix * spacing_x`` (exact for grid anchors, up to
+    float32 rounding for SSD); ``step_x`` is torchvision's integer stride (grid kind).
+    """
+
+    width: np.ndarray
+    height: np.ndarray
+    step_x: np.ndarray
+    step_y: np.ndarray
+    spacing_x: np.ndarray
+    spacing_y: np.ndarray
+    origin_x: np.ndarray
+    origin_y: np.ndarray
+    offset: np.ndarray
+    shapes: np.ndarray  # [A_l, 2] anchor (width, height) in pixels (float64, approximate for SSD)
+
+
+def level_geometry(padded: Any, config: AnchorConfig) -> tuple[list[LevelGeometry], np.ndarray]:
+    """Per-level grids for padded sizes [N, 2] and the total number of anchors per image [N]."""
+    padded = np.asarray(padded, dtype=np.int64).reshape(-1, 2)
+    feats = feature_sizes(padded, config)
+    counts = feats[..., 0] * feats[..., 1] * np.asarray(config.anchors_per_location())[None]
+    offsets = np.concatenate([np.zeros((len(padded), 1), np.int64), np.cumsum(counts, 1)], 1)
+    levels = []
+    for lvl, cells in enumerate(cell_anchors(config)):
+        fw, fh = feats[:, lvl, 0], feats[:, lvl, 1]
+        if config.kind == "ssd":
+            # centre of column ix is (ix + 0.5) / (W / step) * W ~ (ix + 0.5) * step
+            step = np.full(len(padded), float(config.strides[lvl]))
+            size = np.asarray(config.fixed_size, dtype=np.float64)
+            shapes = cells[:, 2:].astype(np.float64) * size
+            levels.append(LevelGeometry(fw, fh, step, step, step, step, step / 2, step / 2,
+                                        offsets[:, lvl], shapes))
+        else:
+            step_x, step_y = padded[:, 0] // fw, padded[:, 1] // fh
+            # rounded half-sizes are symmetric (round(-x) == -round(x)), so centres sit on the shifts
+            shapes = (cells[:, 2:] - cells[:, :2]).astype(np.float64)
+            zero = np.zeros(len(padded))
+            levels.append(LevelGeometry(fw, fh, step_x, step_y, step_x.astype(np.float64),
+                                        step_y.astype(np.float64), zero, zero, offsets[:, lvl], shapes))
+    return levels, offsets[:, -1]
+
+
+@lru_cache(maxsize=32)
+def anchor_columns(config: AnchorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (level, shape) pair as a column: ``level [T]``, ``shape [T]`` and zero-centred cells [T, 4]."""
+    cells = cell_anchors(config)
+    level = np.concatenate([np.full(len(c), i) for i, c in enumerate(cells)])
+    shape = np.concatenate([np.arange(len(c)) for c in cells])
+    return level, shape, np.concatenate(cells)
+
+
+def anchor_coords(config: AnchorConfig, col: np.ndarray, ix: np.ndarray, iy: np.ndarray, step_x: np.ndarray,
+                  step_y: np.ndarray, padded: np.ndarray | None = None) -> np.ndarray:
+    """Exact float32 coordinates [K, 4] of anchors (column, ix, iy), as torchvision builds them.
+
+    ``col`` [K] indexes :func:`anchor_columns`; ``ix``/``iy`` [K] grid column/row; ``step_*`` [K]
+    the level's integer strides (``padded // feature size``); ``padded`` [K, 2] is needed for SSD.
+    grid: ``float32(i * step) + cell`` as ``AnchorGenerator.grid_anchors``; ssd: the op sequence of
+    ``DefaultBoxGenerator`` in torch float32.
+    """
+    level, shape, cells = anchor_columns(config)
+    if config.kind == "ssd":
+        if padded is None:
+            raise ValueError("anchor_coords: SSD default boxes need the padded sizes")
+        out = np.empty((len(ix), 4), np.float32)
+        lv = level[col]
+        for lvl in np.unique(lv).tolist():
+            sel = np.flatnonzero(lv == lvl)
+            out[sel] = _ssd_coords(config, lvl, ix[sel], iy[sel], shape[col[sel]], padded[sel])
+        return out
+    sx = (ix.astype(np.int64) * step_x).astype(np.float32)
+    sy = (iy.astype(np.int64) * step_y).astype(np.float32)
+    out = np.empty((len(ix), 4), np.float32)
+    out[:, 0], out[:, 1] = sx + cells[col, 0], sy + cells[col, 1]
+    out[:, 2], out[:, 3] = sx + cells[col, 2], sy + cells[col, 3]
+    return out
+
+
+def _ssd_coords(config: AnchorConfig, level: int, ix: np.ndarray, iy: np.ndarray, a: np.ndarray,
+                padded: np.ndarray) -> np.ndarray:
+    # Same op sequence as DefaultBoxGenerator._grid_default_boxes + forward, in torch float32.
+    step = config.strides[level]
+    out = np.empty((len(ix), 4), np.float32)
+    wh_all = torch.from_numpy(cell_anchors(config)[level][:, 2:])
+    pads = np.asarray(padded, np.int64).reshape(-1, 2)
+    for pw, ph in {tuple(p) for p in pads.tolist()}:
+        sel = np.flatnonzero((pads[:, 0] == pw) & (pads[:, 1] == ph))
+        cx = ((torch.from_numpy(ix[sel].astype(np.int64)) + 0.5) / (pw / step)).to(torch.float32)
+        cy = ((torch.from_numpy(iy[sel].astype(np.int64)) + 0.5) / (ph / step)).to(torch.float32)
+        wh = wh_all[torch.from_numpy(a[sel].astype(np.int64))]
+        ctr = torch.stack([cx, cy], 1)
+        size = torch.tensor([pw, ph])
+        out[sel] = torch.cat([(ctr - 0.5 * wh) * size, (ctr + 0.5 * wh) * size], -1).numpy()
+    return out
+
+
+def grid_anchors(config: AnchorConfig, padded: tuple[int, int]) -> torch.Tensor:
+    """All anchors [K, 4] float32 of a padded image (width, height), torchvision's order."""
+    levels, total = level_geometry(np.asarray([padded]), config)
+    col0 = np.cumsum([0] + [len(g.shapes) for g in levels])
+    out = []
+    for lvl, g in enumerate(levels):
+        fw, fh, na = int(g.width[0]), int(g.height[0]), len(g.shapes)
+        iy, ix, a = (v.reshape(-1) for v in np.meshgrid(np.arange(fh), np.arange(fw), np.arange(na), indexing="ij"))
+        k = len(ix)
+        out.append(anchor_coords(config, col0[lvl] + a, ix, iy, np.full(k, g.step_x[0]), np.full(k, g.step_y[0]),
+                                 np.broadcast_to(np.asarray(padded, np.int64), (k, 2))))
+    anchors = np.concatenate(out) if out else np.zeros((0, 4), np.float32)
+    assert len(anchors) == int(total[0])
+    return torch.from_numpy(anchors)
