@@ -87,7 +87,7 @@ def bench_boxes(device: torch.device, n: int, ref_subset: int, repeats: int, see
     for T in tqdm(THRESHOLDS, desc="(a) generate_boxes", leave=False):
         t_kernel, best = time_call(lambda: generate_boxes(refs, T, generator=gen), device, repeats, warmup=1)
         sub = refs[:ref_subset]
-        t_ref, _ = time_call(lambda: [generate_bb(b, T, rng=gen) for b in sub], device, 1, warmup=0)
+        t_ref, _ = time_call(lambda: [generate_bb(b, T, generator=gen) for b in sub], device, 1, warmup=0)
         per_box_ref = t_ref / ref_subset
         rows.append({"T": T, "n": n, "kernel_s": t_kernel, "kernel_boxes_per_s": n / t_kernel,
                      "kernel_best_boxes_per_s": n / best,
@@ -121,7 +121,7 @@ def reference_prois_per_image(device: torch.device, num_rois: int, subset: int, 
     src, thr = alloc()
     src, thr = src[:subset].tolist(), thr[:subset].tolist()
     size = IMAGE_SIZE if bounded else None
-    t_boxes, _ = time_call(lambda: [generate_bb(boxes[i], t, image_size=size, rng=gen) for i, t in zip(src, thr)],
+    t_boxes, _ = time_call(lambda: [generate_bb(boxes[i], t, image_size=size, generator=gen) for i, t in zip(src, thr)],
                         device, 1, warmup=0)
     per_box = t_boxes / subset
     return t_alloc + per_box * num_rois, per_box

@@ -30,7 +30,7 @@ def make_figures(out: Path, seed: int = 0, num_boxes: int = 1000) -> list[Path]:
     figs = {}
 
     fig, ax = plt.subplots(figsize=(6, 6))  # Fig. 4.2: TL then BR, T = 0.5
-    plot_feasible_spaces(ref, 0.5, generate_bb(ref, 0.5, order="tl", rng=g), ax=ax)
+    plot_feasible_spaces(ref, 0.5, generate_bb(ref, 0.5, order="tl", generator=g), ax=ax)
     figs["fig4_2_feasible_spaces.png"] = fig
 
     fig, ax = plt.subplots(figsize=(6, 6))  # Fig. 4.3: 1K boxes, T = 0.6

@@ -39,7 +39,7 @@ from ..boxes import from_unit_frame
 from .feasible import tl_area
 from .reference import (first_corner_ok, first_corner_rect, meets_constraint, reflect, second_corner_ok,
                         second_rect, unit_image_bounds)
-from .proposals import get_proposal, make_generator, sample_batched
+from .proposals import get_proposal, sample_batched
 
 __all__ = ["generate_boxes", "generate_validated", "candidates_per_round"]
 
@@ -120,7 +120,7 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
     _validate.interval(lo, hi)
     region = _validate.image_sizes(image_size, ref)
     order = _validate.order(order)
-    return generate_validated(ref, lo, hi, region, order, get_proposal(proposal), make_generator(generator, dev))[0]
+    return generate_validated(ref, lo, hi, region, order, get_proposal(proposal), _validate.as_generator(generator, dev))[0]
 
 
 def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, order: str,

@@ -39,7 +39,6 @@ __all__ = [
     "TruncatedNormal",
     "InsideBiased",
     "get_proposal",
-    "make_generator",
     "sample_polygon",
     "sample_batched",
 ]
@@ -133,25 +132,6 @@ def get_proposal(proposal: Union[str, Proposal]) -> Proposal:
     if callable(proposal):
         return proposal
     raise TypeError(f"proposal must be a name or a callable, got {type(proposal).__name__}")
-
-
-def make_generator(generator: torch.Generator | int | None, device: torch.device) -> torch.Generator:
-    """Return a ``torch.Generator`` on ``device``: the caller's, one seeded with an int, or a fresh OS-seeded one.
-
-    bbgen never touches torch's global RNG; pass a generator (or an int seed) for reproducible output.
-    """
-    if isinstance(generator, torch.Generator):
-        if generator.device.type != torch.device(device).type:
-            raise ValueError(f"generator is on {generator.device} but the tensors are on {device}")
-        return generator
-    g = torch.Generator(device=device)
-    if generator is None:
-        g.seed()
-    elif isinstance(generator, int) and not isinstance(generator, bool):
-        g.manual_seed(generator)
-    else:
-        raise TypeError(f"generator must be a torch.Generator, an int seed or None, got {type(generator).__name__}")
-    return g
 
 
 def _propose(proposal: Proposal, low: Tensor, high: Tensor, corner: Tensor, num: int,

@@ -26,7 +26,8 @@ from torch import Tensor
 from ..boxes import as_boxes, check_boxes
 from .distributions import T_MAX, IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
 from ..generator.batched import generate_validated
-from ..generator.proposals import Proposal, get_proposal, make_generator
+from .._validate import as_generator
+from ..generator.proposals import Proposal, get_proposal
 
 __all__ = ["PRoIs", "allocate_rois", "generate_prois", "generate_prois_validated"]
 
@@ -187,7 +188,7 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     check_boxes(torch.cat(boxes), "gt_boxes")
     return generate_prois_validated(boxes, labels, num_rois, dist, fg_balanced=fg_balanced, exact=exact,
                                     proposal=get_proposal(proposal), image_sizes=sizes,
-                                    generator=make_generator(generator, device))
+                                    generator=as_generator(generator, device))
 
 
 def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois: int, dist: IoUDistribution, *,
