@@ -15,9 +15,13 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["IOU_BINS", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile", "synthetic_gts"]
+__all__ = ["IOU_BINS", "IOU_BIN_BASES", "IOU_BIN_EDGES", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile", "synthetic_gts"]
 
-IOU_BINS: tuple[tuple[float, float], ...] = ((0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.0))
+#: The positive IoU bins of the thesis, the one definition in bbgen: ψ = [0.5, 0.6, 0.7, 0.8, 0.9] (the bin bases
+#: of GENERATEPROI, Alg. 2 and Fig. 4.5) and the bins of the regression-loss imbalance (Fig. 3.11).
+IOU_BIN_EDGES: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+IOU_BIN_BASES: tuple[float, ...] = IOU_BIN_EDGES[:-1]
+IOU_BINS: tuple[tuple[float, float], ...] = tuple(zip(IOU_BIN_EDGES[:-1], IOU_BIN_EDGES[1:]))
 
 
 def _rpn_like_weights() -> tuple[float, ...]:

@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 
 from ..imbalance.anchor_imbalance import REFERENCE_BOX, AnchorProfile
 from ..imbalance.data_scale import SIZE_NAMES
+from ..imbalance.regression_profile import IOU_BIN_BASES
 from .data_classes import new_axes
 
 __all__ = ["plot_fg_bg", "plot_positives_per_class", "plot_positive_iou", "plot_positives_per_level",
@@ -42,7 +43,7 @@ def plot_fg_bg(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
 def plot_positives_per_class(profile: AnchorProfile, ax: Axes | None = None, top: int | None = None) -> Axes:
     """Fig. 3.4b: positive anchors per image for each class, classes sorted by count, log y."""
     p, ax = _check(profile), new_axes(ax)
-    per_image = p.positives_per_class / max(p.num_images, 1)
+    per_image = p.positives_per_class_per_image
     order = np.argsort(-per_image, kind="stable")[:top]
     ax.bar(np.arange(len(order)), np.where(per_image[order] > 0, per_image[order], np.nan), color="C0")
     if len(order) <= 30:
@@ -91,7 +92,7 @@ def plot_positives_per_gt(profile: AnchorProfile, ax: Axes | None = None) -> Axe
 
 
 def plot_tl_corners(profile: AnchorProfile, ax: Axes | None = None,
-                    thresholds: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9)) -> Axes:
+                    thresholds: Sequence[float] = IOU_BIN_BASES) -> Axes:
     """Fig. 4.6: TL corners of positives in the frame of their GT at [0.3, 0.3, 0.6, 0.6] with the
     feasible-space boundaries (``tl_feasible_space``) for each IoU threshold."""
     from ..generator.feasible import tl_feasible_space

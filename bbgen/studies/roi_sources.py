@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..boxes import to_unit_frame
 from ..generator.feasible import tl_feasible_space
+from ..imbalance.regression_profile import IOU_BIN_BASES, IOU_BIN_EDGES
 from ..roi.distributions import PRESETS, IoUDistribution
 from ..roi.proi import generate_prois
 
@@ -29,7 +30,7 @@ __all__ = ["BOUNDARY_T", "IoUHistograms", "TLCorners", "iou_histograms", "tl_cor
 # any GT gives the same IoU / unit-frame statistics (IoU is invariant to per-axis affine maps)
 _GT = torch.tensor([[100.0, 100.0, 300.0, 250.0]], dtype=torch.float64)
 _LABEL = torch.tensor([1])
-BOUNDARY_T = (0.5, 0.6, 0.7, 0.8, 0.9)
+BOUNDARY_T = IOU_BIN_BASES
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def iou_histograms(n: int = 100_000, *, presets: Sequence[str] = tuple(PRESETS),
     for name in tqdm(presets, desc="IoU histograms", leave=False):
         ious = generate_prois(_GT, _LABEL, n, iou_dist=name, exact=exact, generator=g).ious.numpy()
         density[name] = np.histogram(ious, bins=edges, density=True)[0]
-        fractions[name] = np.histogram(ious, bins=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0])[0] / n
+        fractions[name] = np.histogram(ious, bins=IOU_BIN_EDGES)[0] / n
     return IoUHistograms(n, exact, edges, density, fractions)
 
 
