@@ -11,8 +11,7 @@ import torch
 from torch import Tensor
 
 from ._geometry import pair_geometry
-from ._reduce import check_boxes, check_positive, check_reduction, reduce_loss
-from .lp import _smooth_l1
+from ._reduce import check_boxes, check_positive, check_reduction, reduce_loss, smooth_l1_terms
 
 __all__ = ["bounded_iou_loss", "ciou_loss", "diou_loss", "giou_loss", "iou_loss"]
 
@@ -65,7 +64,7 @@ def bounded_iou_loss(
     d = 2 * (p_ctr - t_ctr).abs()
     iou_ctr = ((t_wh - d) / (t_wh + d + eps)).clamp(min=0)
     iou_wh = torch.minimum(p_wh / (t_wh + eps), t_wh / (p_wh + eps))
-    loss = 2 * _smooth_l1(1 - torch.cat([iou_ctr, iou_wh], dim=-1), beta)
+    loss = 2 * smooth_l1_terms(1 - torch.cat([iou_ctr, iou_wh], dim=-1), beta)
     return reduce_loss(loss.sum(-1), reduction)
 
 

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._reduce import check_boxes, check_positive, check_reduction, reduce_loss
+from ._reduce import check_boxes, check_positive, check_reduction, reduce_loss, smooth_l1_terms
 
 __all__ = ["balanced_l1_loss", "l1_loss", "l2_loss", "smooth_l1_loss"]
 
@@ -36,12 +36,6 @@ def l2_loss(pred: Tensor, target: Tensor, *, reduction: str = "none") -> Tensor:
     return reduce_loss((pred - target).pow(2).sum(-1), reduction)
 
 
-def _smooth_l1(diff: Tensor, beta: float) -> Tensor:
-    """Elementwise Smooth L1 of ``|diff|`` in the Fast R-CNN/torch convention (Zhang Eq. 1)."""
-    absd = diff.abs()
-    return torch.where(absd < beta, 0.5 * absd * absd / beta, absd - 0.5 * beta)
-
-
 def smooth_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 1.0, reduction: str = "none") -> Tensor:
     """Smooth L1 loss summed over the coordinates (thesis Eq. 3.6; Zhang et al. Eq. 1).
 
@@ -55,7 +49,7 @@ def smooth_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 1.0, reduction
     beta = check_positive("beta", beta)
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
-    return reduce_loss(_smooth_l1(pred - target, beta).sum(-1), reduction)
+    return reduce_loss(smooth_l1_terms(pred - target, beta).sum(-1), reduction)
 
 
 def balanced_l1_loss(
