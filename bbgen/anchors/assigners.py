@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .. import _validate
+
 __all__ = ["ATSSAssigner", "MaxIoUAssigner", "assigner_config", "max_iou_matches"]
 
 BELOW_LOW = -1
@@ -37,9 +39,7 @@ class MaxIoUAssigner:
 
     def __post_init__(self) -> None:
         for name in ("high", "low"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not 0.0 < v <= 1.0:
-                raise ValueError(f"MaxIoUAssigner: {name} must be in (0, 1], got {v!r}")
+            _validate.iou_threshold(getattr(self, name), f"MaxIoUAssigner: {name}")
         if self.low > self.high:
             raise ValueError(f"MaxIoUAssigner: low={self.low} must be <= high={self.high}")
 
@@ -52,8 +52,7 @@ class ATSSAssigner:
     centre_eps: float = 0.01
 
     def __post_init__(self) -> None:
-        if not isinstance(self.topk, int) or self.topk < 1:
-            raise ValueError(f"ATSSAssigner: topk must be a positive int, got {self.topk!r}")
+        _validate.positive_int(self.topk, "ATSSAssigner: topk")
 
 
 # torchvision's thresholds for each preset anchor set

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validate
+
 __all__ = ["AnchorConfig", "PRESETS", "anchor_config", "detector_view", "load_anchor_config", "scale_boxes"]
 
 
@@ -68,12 +70,11 @@ class AnchorConfig:
             raise ValueError(f"{self.name}: sizes and aspect_ratios must be positive finite numbers")
         if any(len(g) == 0 for g in (*self.sizes, *self.aspect_ratios)) and self.kind == "grid":
             raise ValueError(f"{self.name}: every level needs at least one size and one aspect ratio")
-        if not all(isinstance(s, int) and s > 0 for s in self.strides):
-            raise ValueError(f"{self.name}: strides must be positive integers, got {self.strides}")
+        for s in self.strides:
+            _validate.positive_int(s, f"{self.name}: strides")
         if self.fixed_size is None and not (0 < self.min_size <= self.max_size):
             raise ValueError(f"{self.name}: need 0 < min_size <= max_size, got {self.min_size}, {self.max_size}")
-        if not (isinstance(self.size_divisible, int) and self.size_divisible >= 1):
-            raise ValueError(f"{self.name}: size_divisible must be a positive int, got {self.size_divisible}")
+        _validate.positive_int(self.size_divisible, f"{self.name}: size_divisible")
 
     @property
     def num_levels(self) -> int:

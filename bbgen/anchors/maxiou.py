@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .. import _validate
 from ..boxes import iou_xyxy
 from ._windows import (IMG_SHIFT, Chunk, best_per_key, boxes_at, expand, first_per_group, iou_windows, lower_bound,
                        pair_iou, ragged)
@@ -146,8 +147,7 @@ def _check_inputs(gt_boxes, gt_image, padded, chunk_boxes) -> tuple[np.ndarray, 
     if not np.isfinite(gt_boxes).all():
         raise ValueError(f"gt_boxes must be finite, row {int(np.flatnonzero(~np.isfinite(gt_boxes).all(1))[0])} "
                          "is not")
-    if not isinstance(chunk_boxes, int) or chunk_boxes < 1:
-        raise ValueError(f"chunk_boxes must be a positive int, got {chunk_boxes!r}")
+    _validate.positive_int(chunk_boxes, "chunk_boxes")
     return gt_boxes, gt_image, padded
 
 

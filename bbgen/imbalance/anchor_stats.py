@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import _validate
 from ..anchors import AnchorConfig
 from ..anchors.assigners import ATSSAssigner, MaxIoUAssigner
 from ..boxes import from_unit_frame, to_unit_frame
@@ -86,8 +87,7 @@ def overlap_heatmap(boxes: np.ndarray, image_size: np.ndarray, resolution: int =
     Boxes are divided by their image's (width, height) [K, 2] and clipped to [0, 1]; a box counts in
     every cell it overlaps.  Accumulated with a 2-D difference array (O(K + R²)).
     """
-    if not (isinstance(resolution, int) and resolution >= 1):
-        raise ValueError(f"resolution must be a positive int, got {resolution!r}")
+    resolution = _validate.positive_int(resolution, "resolution")
     b = np.asarray(boxes, np.float64) / np.tile(np.asarray(image_size, np.float64), 2)
     b = np.clip(b, 0, 1) * resolution
     x0 = np.clip(np.floor(b[:, 0]), 0, resolution - 1).astype(np.int64)

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
+from .. import _validate
+
 __all__ = ["IOU_BINS", "IOU_BIN_BASES", "IOU_BIN_EDGES", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile", "synthetic_gts"]
 
 #: The positive IoU bins of the thesis, the one definition in bbgen: ψ = [0.5, 0.6, 0.7, 0.8, 0.9] (the bin bases
@@ -75,8 +77,7 @@ class RegressionLossProfile:
 def synthetic_gts(num: int, *, generator: torch.Generator | None = None, image_size: float = 1000.0,
                   dtype: torch.dtype = torch.float64) -> Tensor:
     """``[num, 4]`` ground truths: log-uniform sides in [16, 512] px, uniform position in the image."""
-    if not isinstance(num, int) or num < 1:
-        raise ValueError(f"num must be a positive int, got {num!r}")
+    num = _validate.positive_int(num, "num")
     u = torch.rand(num, 4, generator=generator, dtype=dtype)
     wh = torch.exp(torch.log(torch.tensor(16.0, dtype=dtype)) + u[:, :2] * torch.log(torch.tensor(32.0, dtype=dtype)))
     xy = u[:, 2:] * (image_size - wh)
@@ -163,8 +164,7 @@ def regression_loss_profile(
     bins = _check_bins(bins)
     if frame not in ("unit", "image"):
         raise ValueError(f"frame must be 'unit' or 'image', got {frame!r}")
-    if not isinstance(boxes_per_gt, int) or boxes_per_gt < 1:
-        raise ValueError(f"boxes_per_gt must be a positive int, got {boxes_per_gt!r}")
+    boxes_per_gt = _validate.positive_int(boxes_per_gt, "boxes_per_gt")
     if weights is None:
         weights = {"uniform": [1.0] * len(bins)}
         if len(bins) == len(RPN_LIKE_WEIGHTS):
