@@ -44,9 +44,21 @@ def efficient_iou_loss(pred: Tensor, target: Tensor, *, eps: float = 1e-7, reduc
     ``(w_c, h_c)`` the enclosing box size. Every denominator is offset by ``eps``. Not to be
     confused with Peng & Yu's extended IoU (mmdetection's ``EIoULoss``).
 
-    Args:
-        pred, target: ``[..., 4]`` xyxy boxes (broadcastable).
-        reduction: ``"none"`` (shape ``[...]``), ``"mean"`` or ``"sum"``.
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    eps : float, default 1e-7
+        Numerical guard, ``> 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
     """
     eps = check_positive("eps", eps)
     check_reduction(reduction)
@@ -65,8 +77,21 @@ def focal_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 0.8, reduction:
     The gradient ``-αx ln(βx)`` vanishes at ``x = 0`` and peaks at ``x* = 1/(eβ)``. Coordinates
     are expected normalised (the inlier regime is ``x ≤ 1``).
 
-    Args:
-        beta: shape parameter, ``1/e ≤ β ≤ 1`` (the paper's best: 0.8).
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    beta : float, default 0.8
+        Shape parameter, ``1/e ≤ β ≤ 1`` (the paper's best: 0.8).
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
     """
     beta = check_positive("beta", beta)
     if not (1 / math.e <= beta <= 1):
@@ -104,12 +129,28 @@ def focal_eiou_loss(
 ) -> Tensor:
     """Focal-EIoU loss ``IoU^γ · L_EIoU`` (Eq. 10).
 
-    Args:
-        gamma: outlier suppression ``γ ≥ 0`` (paper default 0.5; ``γ = 0`` gives EIoU).
-        detach_weight: treat ``IoU^γ`` as a constant weight in back-propagation (the paper's
-            Eq. 10 differentiates through it, which is the default). Differentiating through the
-            weight adds ``γ IoU^{γ-1} L_EIoU ∂IoU``, which for poorly overlapping boxes *lowers* the
-            loss by lowering the IoU: in ``analysis/sim_focal_eiou.py`` such boxes drift away.
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    gamma : float, default 0.5
+        Outlier suppression ``γ ≥ 0`` (paper default 0.5; ``γ = 0`` gives EIoU).
+    eps : float, default 1e-7
+        Numerical guard, ``> 0``.
+    detach_weight : bool, default False
+        Treat ``IoU^γ`` as a constant weight in back-propagation (the paper's Eq. 10 differentiates through
+        it, which is the default). Differentiating through the weight adds ``γ IoU^{γ-1} L_EIoU ∂IoU``, which
+        for poorly overlapping boxes *lowers* the loss by lowering the IoU: in ``analysis/sim_focal_eiou.py``
+        such boxes drift away.
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
     """
     check_reduction(reduction)
     weight, loss = _focal_terms(pred, target, gamma, eps, detach_weight)
@@ -129,6 +170,25 @@ def focal_eiou_loss_normalized(
 
     Returns a scalar over all pairs (or only those where the boolean ``mask`` is true); the
     denominator is offset by ``eps`` so an all-disjoint batch stays finite.
+
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    gamma : float, default 0.5
+        Outlier suppression ``γ ≥ 0``.
+    eps : float, default 1e-7
+        Numerical guard, ``> 0``.
+    detach_weight : bool, default False
+        Treat ``W_i`` as constant in back-propagation (:func:`focal_eiou_loss`).
+    mask : Tensor[...] of bool, optional
+        Pairs to include (the shape of the per-pair loss).
+
+    Returns
+    -------
+    Tensor[]
     """
     weight, loss = _focal_terms(pred, target, gamma, eps, detach_weight)
     if mask is not None:

@@ -26,11 +26,23 @@ def iou_loss(
     The log form clamps IoU at ``eps`` so disjoint boxes give the finite value ``-ln eps`` (and,
     like IoU itself, zero gradient there).
 
-    Args:
-        pred, target: ``[..., 4]`` xyxy boxes (broadcastable).
-        mode: ``"linear"`` or ``"log"``.
-        eps: numerical guard ``> 0``.
-        reduction: ``"none"`` (shape ``[...]``), ``"mean"`` or ``"sum"``.
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    mode : str, default "linear"
+        ``"linear"`` or ``"log"``.
+    eps : float, default 1e-7
+        Numerical guard ``> 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
     """
     if mode not in _IOU_MODES:
         raise ValueError(f"mode must be one of {_IOU_MODES}, got {mode!r}")
@@ -52,6 +64,24 @@ def bounded_iou_loss(
     ``IoU_B(ŵ, w) = min(ŵ/w, w/ŵ)`` (same for y/h); the loss is ``2·SmoothL1_β(1 - IoU_B)``.
     ``β = 0.2`` follows the reference implementation; ``eps`` guards the divisions (mmdetection
     uses 1e-3, which leaves a small positive loss at a perfect match).
+
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    beta : float, default 0.2
+        Smooth L1 switch point ``> 0`` (the reference implementation's).
+    eps : float, default 1e-7
+        Numerical guard, ``> 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
     """
     beta = check_positive("beta", beta)
     eps = check_positive("eps", eps)
@@ -69,7 +99,24 @@ def bounded_iou_loss(
 
 
 def giou_loss(pred: Tensor, target: Tensor, *, eps: float = 1e-7, reduction: str = "none") -> Tensor:
-    """GIoU loss ``1 - IoU + (|C| - |A ∪ B|)/|C|`` with ``C`` the enclosing box (thesis Eq. 3.15)."""
+    """GIoU loss ``1 - IoU + (|C| - |A ∪ B|)/|C|`` with ``C`` the enclosing box (thesis Eq. 3.15).
+
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    eps : float, default 1e-7
+        Numerical guard, ``> 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
+    """
     eps = check_positive("eps", eps)
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
@@ -86,7 +133,24 @@ def _diou(pred: Tensor, target: Tensor, eps: float):
 
 
 def diou_loss(pred: Tensor, target: Tensor, *, eps: float = 1e-7, reduction: str = "none") -> Tensor:
-    """DIoU loss ``1 - IoU + d²(ĉ, c)/ē²`` (thesis Eq. 3.16), ``ē`` the enclosing box diagonal."""
+    """DIoU loss ``1 - IoU + d²(ĉ, c)/ē²`` (thesis Eq. 3.16), ``ē`` the enclosing box diagonal.
+
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    eps : float, default 1e-7
+        Numerical guard, ``> 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
+    """
     eps = check_positive("eps", eps)
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
@@ -108,6 +172,24 @@ def ciou_loss(
     implementation of Zheng et al. and ``torchvision.ops.complete_box_iou_loss``; set it to
     ``False`` for the literal, fully differentiated formula. Heights are offset by ``eps`` so
     zero-height boxes keep a finite ``arctan`` gradient.
+
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    eps : float, default 1e-7
+        Numerical guard, ``> 0``.
+    detach_alpha : bool, default True
+        Treat ``α`` as a constant in back-propagation (the reference implementation).
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
     """
     eps = check_positive("eps", eps)
     check_reduction(reduction)

@@ -20,9 +20,19 @@ __all__ = ["balanced_l1_loss", "l1_loss", "l2_loss", "smooth_l1_loss"]
 def l1_loss(pred: Tensor, target: Tensor, *, reduction: str = "none") -> Tensor:
     """Sum of absolute coordinate errors ``Σ_j |pred_j - target_j|`` (thesis Table 3.3, L1).
 
-    Args:
-        pred, target: ``[..., 4]`` xyxy boxes (broadcastable).
-        reduction: ``"none"`` (shape ``[...]``), ``"mean"`` or ``"sum"``.
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
     """
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
@@ -30,7 +40,22 @@ def l1_loss(pred: Tensor, target: Tensor, *, reduction: str = "none") -> Tensor:
 
 
 def l2_loss(pred: Tensor, target: Tensor, *, reduction: str = "none") -> Tensor:
-    """Sum of squared coordinate errors ``Σ_j (pred_j - target_j)²`` (thesis Table 3.3, L2)."""
+    """Sum of squared coordinate errors ``Σ_j (pred_j - target_j)²`` (thesis Table 3.3, L2).
+
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
+    """
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
     return reduce_loss((pred - target).pow(2).sum(-1), reduction)
@@ -43,8 +68,21 @@ def smooth_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 1.0, reduction
     :func:`torch.nn.functional.smooth_l1_loss`. The thesis writes the Huber form
     ``0.5 b²`` / ``β(|b| - 0.5β)``, which is exactly ``β`` times this loss.
 
-    Args:
-        beta: the L2→L1 switch point, ``> 0``.
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    beta : float, default 1.0
+        The L2→L1 switch point, ``> 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
     """
     beta = check_positive("beta", beta)
     check_reduction(reduction)
@@ -69,10 +107,25 @@ def balanced_l1_loss(
     continuous at ``t = 1``. Hence ``dL/d|b| = α ln(κ|b|/β + 1)`` on inliers and ``γ`` on
     outliers (Eq. 3.7). For ``β = 1`` this is mmdetection's ``balanced_l1_loss``.
 
-    Args:
-        alpha: inlier promotion ``α > 0`` (smaller → larger inlier gradients).
-        gamma: outlier gradient bound ``γ > 0``.
-        beta: inlier/outlier switch point ``β > 0``.
+    Parameters
+    ----------
+    pred : Tensor[..., 4]
+        Predicted boxes ``[x1, y1, x2, y2]``.
+    target : Tensor[..., 4]
+        Target boxes; broadcasts with ``pred``.
+    alpha : float, default 0.5
+        Inlier promotion ``α > 0`` (smaller → larger inlier gradients).
+    gamma : float, default 1.5
+        Outlier gradient bound ``γ > 0``.
+    beta : float, default 1.0
+        Inlier/outlier switch point ``β > 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+        ``"none"`` keeps the per-pair shape ``[...]``.
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The loss of each pair for ``reduction="none"``, else a scalar.
     """
     alpha = check_positive("alpha", alpha)
     gamma = check_positive("gamma", gamma)
