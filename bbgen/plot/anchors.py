@@ -28,7 +28,19 @@ def _title(p: AnchorProfile, text: str) -> str:
 
 
 def plot_fg_bg(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
-    """Fig. 3.4a: mean positive / negative / ignored anchors per image, log y, with the fg:bg ratio."""
+    """Fig. 3.4a: mean positive / negative / ignored anchors per image, log y, with the fg:bg ratio.
+
+    Parameters
+    ----------
+    profile : AnchorProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     p, ax = _check(profile), new_axes(ax)
     n = max(p.num_images, 1)
     means = np.array([p.positives.sum(), p.negatives.sum(), p.ignored.sum()]) / n
@@ -41,7 +53,21 @@ def plot_fg_bg(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
 
 
 def plot_positives_per_class(profile: AnchorProfile, ax: Axes | None = None, top: int | None = None) -> Axes:
-    """Fig. 3.4b: positive anchors per image for each class, classes sorted by count, log y."""
+    """Fig. 3.4b: positive anchors per image for each class, classes sorted by count, log y.
+
+    Parameters
+    ----------
+    profile : AnchorProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+    top : int, optional
+        Show only the ``top`` classes with most positives.
+
+    Returns
+    -------
+    Axes
+    """
     p, ax = _check(profile), new_axes(ax)
     per_image = p.positives_per_class_per_image
     order = np.argsort(-per_image, kind="stable")[:top]
@@ -57,7 +83,19 @@ def plot_positives_per_class(profile: AnchorProfile, ax: Axes | None = None, top
 
 
 def plot_positive_iou(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
-    """Fig. 3.12a: IoU histogram of the positive anchors with their GT."""
+    """Fig. 3.12a: IoU histogram of the positive anchors with their GT.
+
+    Parameters
+    ----------
+    profile : AnchorProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     p, ax = _check(profile), new_axes(ax)
     ax.stairs(p.iou_hist, p.iou_edges, fill=True, color="C1", alpha=0.85)
     ax.set_xlim(0, 1)
@@ -68,7 +106,19 @@ def plot_positive_iou(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
 
 
 def plot_positives_per_level(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
-    """Feature-level scale imbalance (§3.3.2): positive anchors per pyramid level."""
+    """Feature-level scale imbalance (§3.3.2): positive anchors per pyramid level.
+
+    Parameters
+    ----------
+    profile : AnchorProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     p, ax = _check(profile), new_axes(ax)
     ax.bar(list(p.level_names), p.positives_per_level / max(p.num_images, 1), color="C4")
     ax.set_ylabel("positive anchors per image")
@@ -77,7 +127,19 @@ def plot_positives_per_level(profile: AnchorProfile, ax: Axes | None = None) -> 
 
 
 def plot_positives_per_gt(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
-    """Mean positives per GT by COCO size band; the share of GTs without any positive is annotated."""
+    """Mean positives per GT by COCO size band; the share of GTs without any positive is annotated.
+
+    Parameters
+    ----------
+    profile : AnchorProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     p, ax = _check(profile), new_axes(ax)
     mean = p.positives_per_gt_by_size()
     none = p.gts_without_positive()
@@ -94,7 +156,21 @@ def plot_positives_per_gt(profile: AnchorProfile, ax: Axes | None = None) -> Axe
 def plot_tl_corners(profile: AnchorProfile, ax: Axes | None = None,
                     thresholds: Sequence[float] = IOU_BIN_BASES) -> Axes:
     """Fig. 4.6: TL corners of positives in the frame of their GT at [0.3, 0.3, 0.6, 0.6] with the
-    feasible-space boundaries (``tl_feasible_space``) for each IoU threshold."""
+    feasible-space boundaries (``tl_feasible_space``) for each IoU threshold.
+
+    Parameters
+    ----------
+    profile : AnchorProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+    thresholds : sequence of float, default ``IOU_BIN_BASES``
+        One boundary per IoU threshold (default the thesis bins 0.5 … 0.9).
+
+    Returns
+    -------
+    Axes
+    """
     from ..generator.feasible import tl_feasible_space
 
     p, ax = _check(profile), new_axes(ax)
@@ -121,7 +197,19 @@ def plot_tl_corners(profile: AnchorProfile, ax: Axes | None = None,
 
 
 def plot_overlap_heatmap(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
-    """Fig. 3.15: mean number of positive anchors covering each pixel of the normalised image."""
+    """Fig. 3.15: mean number of positive anchors covering each pixel of the normalised image.
+
+    Parameters
+    ----------
+    profile : AnchorProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     p, ax = _check(profile), new_axes(ax)
     im = ax.imshow(p.overlap, extent=(0, 1, 1, 0), cmap="viridis", interpolation="nearest")
     ax.figure.colorbar(im, ax=ax, label="overlapping positives per image")
@@ -132,7 +220,19 @@ def plot_overlap_heatmap(profile: AnchorProfile, ax: Axes | None = None) -> Axes
 
 
 def plot_regression_targets(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
-    """Distributions of the regression targets (dx, dy, dw, dh) of the positives (clipped to the range)."""
+    """Distributions of the regression targets (dx, dy, dw, dh) of the positives (clipped to the range).
+
+    Parameters
+    ----------
+    profile : AnchorProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     p, ax = _check(profile), new_axes(ax)
     for k, name in enumerate(("dx", "dy", "dw", "dh")):
         total = max(int(p.target_hist[k].sum()), 1)

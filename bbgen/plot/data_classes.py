@@ -22,14 +22,38 @@ _MAX_TICK_LABELS = 40
 
 
 def log_y(ax: Axes, values: np.ndarray) -> Axes:
-    """Log-scale the y axis (as the thesis figures do) when there is something positive to show."""
+    """Log-scale the y axis (as the thesis figures do) when there is something positive to show.
+
+    Parameters
+    ----------
+    ax : Axes
+        The axes to change.
+    values : ndarray
+        The plotted values.
+
+    Returns
+    -------
+    Axes
+    """
     if np.any(np.asarray(values) > 0):
         ax.set_yscale("log")
     return ax
 
 
 def plot_instances_per_class(profile: ClassProfile, ax: Axes | None = None) -> Axes:
-    """Fig. 3.5a: number of instances per class, classes sorted by frequency, log y."""
+    """Fig. 3.5a: number of instances per class, classes sorted by frequency, log y.
+
+    Parameters
+    ----------
+    profile : ClassProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     ax = new_axes(ax)
     order = profile.order
     counts = profile.instances_per_class[order]
@@ -58,20 +82,56 @@ def _count_hist(ax: Axes, counts: np.ndarray, xlabel: str, title: str) -> Axes:
 
 
 def plot_images_by_instances(profile: ClassProfile, ax: Axes | None = None) -> Axes:
-    """Fig. 3.5b: number of images vs number of instances in the image, log y."""
+    """Fig. 3.5b: number of images vs number of instances in the image, log y.
+
+    Parameters
+    ----------
+    profile : ClassProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     return _count_hist(new_axes(ax), profile.images_by_instances, "number of instances in the image",
                        "Instances per image")
 
 
 def plot_images_by_classes(profile: ClassProfile, ax: Axes | None = None) -> Axes:
-    """Fig. 3.5c: number of images vs number of distinct classes in the image, log y."""
+    """Fig. 3.5c: number of images vs number of distinct classes in the image, log y.
+
+    Parameters
+    ----------
+    profile : ClassProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     return _count_hist(new_axes(ax), profile.images_by_classes, "number of classes in the image",
                        "Classes per image")
 
 
 def plot_batch_class_shares(profile: BatchProfile, ax: Axes | None = None) -> Axes:
     """Fig. 3.6 as statistics: within-batch share of the most frequent classes (5-95 % whiskers,
-    quartile boxes, median) against the dataset share (black diamonds)."""
+    quartile boxes, median) against the dataset share (black diamonds).
+
+    Parameters
+    ----------
+    profile : BatchProfile
+        The profile to draw (computed by :mod:`bbgen.imbalance`).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     ax = new_axes(ax)
     q = profile.share_quantiles
     stats = [{"whislo": r[0], "q1": r[1], "med": r[2], "q3": r[3], "whishi": r[4], "mean": m, "label": n}

@@ -15,7 +15,19 @@ __all__ = ["plot_iou_histograms", "plot_roi_tl_corners"]
 
 
 def plot_iou_histograms(data: IoUHistograms, ax: Axes | None = None) -> Axes:
-    """Fig. 4.5: IoU density of the generated RoIs, one step line per preset."""
+    """Fig. 4.5: IoU density of the generated RoIs, one step line per preset.
+
+    Parameters
+    ----------
+    data : IoUHistograms
+        From :func:`bbgen.studies.roi_sources.iou_histograms`.
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     ax = new_axes(ax, (5, 4))
     for i, (name, dens) in enumerate(data.density.items()):
         ax.stairs(dens, data.edges, label=name, color=f"C{i}", linewidth=1.5)
@@ -29,7 +41,21 @@ def plot_iou_histograms(data: IoUHistograms, ax: Axes | None = None) -> Axes:
 
 
 def plot_roi_tl_corners(data: TLCorners, proposal: str, ax: Axes | None = None) -> Axes:
-    """TL corners of one proposal (2-D histogram) with TL feasible boundaries and the reference TL."""
+    """TL corners of one proposal (2-D histogram) with TL feasible boundaries and the reference TL.
+
+    Parameters
+    ----------
+    data : TLCorners
+        From :func:`bbgen.studies.roi_sources.tl_corners`.
+    proposal : str
+        Which proposal's corners (a key of ``data.points``).
+    ax : Axes, optional
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
+    """
     ax = new_axes(ax, (5, 4))
     p = data.points[proposal]
     lo, hi = 1.0 - 1.0 / data.T, 1.0 - data.T
