@@ -1,14 +1,14 @@
 """Batched box-generation kernel: thesis Alg. 1 for millions of boxes, CPU and GPU through one code path.
 
 :func:`generate_boxes` runs GENERATEBB for every (reference box, threshold) pair at once with torch tensor
-ops (design §2):
+ops (docs/architecture.md, "Data flow"):
 
 * no Python loop over boxes — rejection proceeds in rounds over all rows with several candidates per row
   (:func:`bbgen.generator.proposals.sample_batched`); the first round needs no host–device synchronisation, a few
   percent of rows fall through to a bounded, compacted fallback, and the rare box whose corner found no
   point (a numerically empty space) or failed the final float64 check is generated again;
-* everything happens in the unit frame of each reference box (design §1), so float32 keeps its precision
-  for coordinates up to 1e5 whatever the box size;
+* everything happens in the unit frame of each reference box (docs/architecture.md, "Unit frame"), so
+  float32 keeps its precision for coordinates up to 1e5 whatever the box size;
 * the corner-acceptance tests, rectangles and the final float64 verification are the very functions of the
   reference path :func:`bbgen.generator.reference.generate_bb` — the two differ only in how many proposals they draw
   at once, hence draw from the same distribution (tested with two-sample KS tests);

@@ -1,4 +1,4 @@
-"""Report section for the anchor side of the imbalance taxonomy (design §5; thesis Fig. 3.4, 3.12a, 3.15, 4.6).
+"""Report section for the anchor side of the imbalance taxonomy (thesis Fig. 3.4, 3.12a, 3.15, 4.6).
 
 The numbers are a compact view of :class:`bbgen.imbalance.AnchorProfile` (per-image counts are
 summarised by quantiles so that a 100 k-image report stays small); the full per-image and per-GT
