@@ -239,6 +239,7 @@ def to_unit_frame(boxes: Tensor, ref: Tensor) -> Tensor:
     Parameters
     ----------
     boxes : Tensor[..., 4]
+        Boxes in image coordinates.
     ref : Tensor[..., 4]
         Reference boxes; broadcasts with ``boxes``.
 
@@ -261,7 +262,7 @@ def from_unit_frame(boxes: Tensor, ref: Tensor) -> Tensor:
     boxes : Tensor[..., 4]
         Boxes in the unit frame.
     ref : Tensor[..., 4]
-        Reference boxes; broadcasts with ``boxes``.
+        The reference boxes they were mapped with.
 
     Returns
     -------

@@ -330,7 +330,7 @@ def br_feasible_space(ref: BoxesLike, iou: float, tl: ArrayLike, *, resolution: 
     ref : Tensor[4] or ndarray or sequence
         Reference box ``[x1, y1, x2, y2]``.
     iou : float
-        IoU threshold in ``(0, 1]``.
+        The threshold ``T`` in ``(0, 1]``, as for :func:`tl_feasible_space`.
     tl : Tensor[2] or sequence
         The sampled top-left corner ``(x1, y1)`` in image coordinates; it must lie in the TL space.
     resolution : int, default 256

@@ -128,7 +128,7 @@ def first_corner_rect(iou: Tensor, img_low: Tensor) -> tuple[Tensor, Tensor]:
     Parameters
     ----------
     iou : Tensor[R]
-        Thresholds.
+        Thresholds, one per row.
     img_low : Tensor[R, 2]
         Lower image bound in the unit frame (:func:`unit_image_bounds`).
 

@@ -31,10 +31,7 @@ def extended_intersection_union(pred: Tensor, target: Tensor) -> tuple[Tensor, T
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
 
     Returns
     -------
@@ -59,16 +56,14 @@ def extended_iou(pred: Tensor, target: Tensor, *, eps: float = 1e-7) -> Tensor:
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Added to ``U_e``, ``> 0``.
 
     Returns
     -------
     Tensor[...]
+        In ``(-1, 1]``.
     """
     eps = check_positive("eps", eps)
     ie, ue = extended_intersection_union(pred, target)
@@ -86,21 +81,17 @@ def extended_iou_loss(
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     power : float, default 2.0
-        ``p > 1``.
+        ``p > 1``; the paper uses 2 and mentions 1.5.
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Added to ``U_e``.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        Smooth-EIoU of each pair, else the mean or sum.
     """
     power = check_positive("power", power)
     if power <= 1:
@@ -154,12 +145,9 @@ def extended_iou_grad(
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Added to ``U_e`` as in :func:`extended_iou`.
     as_published : bool, default False
         Reproduce Eq. 33–34 literally (wrong for boxes disjoint along the other axis).
 
@@ -183,20 +171,18 @@ def smooth_extended_iou_grad(
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     power : float, default 2.0
         ``p > 1``.
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Added to ``U_e``, ``> 0``.
     as_published : bool, default False
         Use Eq. 33–34 literally (:func:`extended_iou_grad`).
 
     Returns
     -------
     Tensor[..., 4]
+        ``∂L/∂pred``.
     """
     power = check_positive("power", power)
     if power <= 1:
@@ -216,10 +202,7 @@ def sot_step(pred: Tensor, target: Tensor, grad: Tensor, *, lr: float) -> Tensor
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     grad : Tensor[..., 4]
         ``∂L/∂pred``, same shape as ``pred``.
     lr : float

@@ -46,19 +46,15 @@ def efficient_iou_loss(pred: Tensor, target: Tensor, *, eps: float = 1e-7, reduc
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Offset of every denominator, ``> 0``.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        The EIoU loss of each pair (Eq. 7) or its reduction.
     """
     eps = check_positive("eps", eps)
     check_reduction(reduction)
@@ -79,19 +75,15 @@ def focal_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 0.8, reduction:
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     beta : float, default 0.8
         Shape parameter, ``1/e ≤ β ≤ 1`` (the paper's best: 0.8).
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        FocalL1 per pair, summed over coordinates, then reduced.
     """
     beta = check_positive("beta", beta)
     if not (1 / math.e <= beta <= 1):
@@ -118,54 +110,36 @@ def _focal_terms(pred, target, gamma, eps, detach_weight):
     return (weight.detach() if detach_weight else weight), loss
 
 
-def focal_eiou_loss(
-    pred: Tensor,
-    target: Tensor,
-    *,
-    gamma: float = 0.5,
-    eps: float = 1e-7,
-    detach_weight: bool = False,
-    reduction: str = "none",
-) -> Tensor:
+def focal_eiou_loss(pred: Tensor, target: Tensor, *, gamma: float = 0.5, eps: float = 1e-7,
+                    detach_weight: bool = False, reduction: str = "none") -> Tensor:
     """Focal-EIoU loss ``IoU^γ · L_EIoU`` (Eq. 10).
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     gamma : float, default 0.5
         Outlier suppression ``γ ≥ 0`` (paper default 0.5; ``γ = 0`` gives EIoU).
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Offset of every EIoU denominator.
     detach_weight : bool, default False
         Treat ``IoU^γ`` as a constant weight in back-propagation (the paper's Eq. 10 differentiates through
         it, which is the default). Differentiating through the weight adds ``γ IoU^{γ-1} L_EIoU ∂IoU``, which
         for poorly overlapping boxes *lowers* the loss by lowering the IoU: in ``analysis/sim_focal_eiou.py``
         such boxes drift away.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        ``IoU^γ · L_EIoU`` per pair, or reduced.
     """
     check_reduction(reduction)
     weight, loss = _focal_terms(pred, target, gamma, eps, detach_weight)
     return reduce_loss(weight * loss, reduction)
 
 
-def focal_eiou_loss_normalized(
-    pred: Tensor,
-    target: Tensor,
-    *,
-    gamma: float = 0.5,
-    eps: float = 1e-7,
-    detach_weight: bool = False,
-    mask: Tensor | None = None,
-) -> Tensor:
+def focal_eiou_loss_normalized(pred: Tensor, target: Tensor, *, gamma: float = 0.5, eps: float = 1e-7,
+                               detach_weight: bool = False, mask: Tensor | None = None) -> Tensor:
     """Batch-normalised Focal-EIoU ``Σ_i W_i L_EIoU,i / Σ_i W_i`` with ``W_i = IoU_i^γ`` (Eq. 11).
 
     Returns a scalar over all pairs (or only those where the boolean ``mask`` is true); the
@@ -173,14 +147,11 @@ def focal_eiou_loss_normalized(
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     gamma : float, default 0.5
         Outlier suppression ``γ ≥ 0``.
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Offset of the EIoU denominators and of ``Σ_i W_i``.
     detach_weight : bool, default False
         Treat ``W_i`` as constant in back-propagation (:func:`focal_eiou_loss`).
     mask : Tensor[...] of bool, optional
@@ -189,6 +160,7 @@ def focal_eiou_loss_normalized(
     Returns
     -------
     Tensor[]
+        The normalised loss.
     """
     weight, loss = _focal_terms(pred, target, gamma, eps, detach_weight)
     if mask is not None:

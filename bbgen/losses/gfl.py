@@ -32,12 +32,11 @@ def quality_focal_loss(
     beta : float, default 2.0
         Modulating exponent ``β ≥ 0`` (paper's best: 2).
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        QFL of each score, or its reduction.
     """
     logits = check_tensor("logits", logits)
     score = check_tensor("score", score)
@@ -70,7 +69,7 @@ def integral_decode(logits: Tensor) -> Tensor:
     Returns
     -------
     Tensor[...]
-        In ``[0, n]``.
+        The expected value, in ``[0, n]``.
     """
     logits = _check_distribution(logits)
     bins = torch.arange(logits.shape[-1], dtype=logits.dtype, device=logits.device)
@@ -91,12 +90,11 @@ def distribution_focal_loss(logits: Tensor, target: Tensor, *, reduction: str = 
     target : Tensor[...]
         Continuous targets in ``[0, n]``.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        DFL per target, unless reduced.
     """
     logits = _check_distribution(logits)
     target = check_tensor("target", target)

@@ -28,21 +28,17 @@ def iou_loss(
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
-    mode : str, default "linear"
-        ``"linear"`` or ``"log"``.
+    pred, target : Tensor[..., 4]
+    mode : {"linear", "log"}, default "linear"
+        ``1 - IoU`` or ``-ln IoU``.
     eps : float, default 1e-7
-        Numerical guard ``> 0``.
+        Guards the union and the logarithm, ``> 0``.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        IoU loss per pair; a scalar after reduction.
     """
     if mode not in _IOU_MODES:
         raise ValueError(f"mode must be one of {_IOU_MODES}, got {mode!r}")
@@ -67,21 +63,17 @@ def bounded_iou_loss(
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     beta : float, default 0.2
         Smooth L1 switch point ``> 0`` (the reference implementation's).
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Offset of every width and height ratio.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        Summed over the four parameters, per pair or reduced.
     """
     beta = check_positive("beta", beta)
     eps = check_positive("eps", eps)
@@ -103,19 +95,15 @@ def giou_loss(pred: Tensor, target: Tensor, *, eps: float = 1e-7, reduction: str
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Offset of the union and of the enclosing area, ``> 0``.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        GIoU loss of each pair or the reduced value.
     """
     eps = check_positive("eps", eps)
     check_reduction(reduction)
@@ -137,19 +125,15 @@ def diou_loss(pred: Tensor, target: Tensor, *, eps: float = 1e-7, reduction: str
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Added to the squared diagonal of the enclosing box.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        Per-pair DIoU loss, reduced as asked.
     """
     eps = check_positive("eps", eps)
     check_reduction(reduction)
@@ -175,21 +159,17 @@ def ciou_loss(
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     eps : float, default 1e-7
-        Numerical guard, ``> 0``.
+        Offsets denominators and the heights inside ``arctan``, ``> 0``.
     detach_alpha : bool, default True
         Treat ``α`` as a constant in back-propagation (the reference implementation).
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        CIoU loss.
     """
     eps = check_positive("eps", eps)
     check_reduction(reduction)

@@ -22,17 +22,14 @@ def l1_loss(pred: Tensor, target: Tensor, *, reduction: str = "none") -> Tensor:
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
+        Boxes ``[x1, y1, x2, y2]``, broadcast against each other.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        ``Σ_j |Δ_j|`` of each pair, or its mean / sum.
     """
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
@@ -44,17 +41,14 @@ def l2_loss(pred: Tensor, target: Tensor, *, reduction: str = "none") -> Tensor:
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
+        Predicted and target boxes.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        Squared error of each pair (``reduction="none"``), else reduced to a scalar.
     """
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
@@ -70,19 +64,15 @@ def smooth_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 1.0, reduction
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     beta : float, default 1.0
         The L2→L1 switch point, ``> 0``.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        The per-pair loss, or reduced.
     """
     beta = check_positive("beta", beta)
     check_reduction(reduction)
@@ -109,10 +99,7 @@ def balanced_l1_loss(
 
     Parameters
     ----------
-    pred : Tensor[..., 4]
-        Predicted boxes ``[x1, y1, x2, y2]``.
-    target : Tensor[..., 4]
-        Target boxes; broadcasts with ``pred``.
+    pred, target : Tensor[..., 4]
     alpha : float, default 0.5
         Inlier promotion ``α > 0`` (smaller → larger inlier gradients).
     gamma : float, default 1.5
@@ -120,12 +107,11 @@ def balanced_l1_loss(
     beta : float, default 1.0
         Inlier/outlier switch point ``β > 0``.
     reduction : {"none", "mean", "sum"}, default "none"
-        ``"none"`` keeps the per-pair shape ``[...]``.
 
     Returns
     -------
     Tensor[...] or Tensor[]
-        The loss of each pair for ``reduction="none"``, else a scalar.
+        Balanced L1 per pair unless reduced.
     """
     alpha = check_positive("alpha", alpha)
     gamma = check_positive("gamma", gamma)

@@ -30,16 +30,13 @@ def _title(p: AnchorProfile, text: str) -> str:
 def plot_fg_bg(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
     """Fig. 3.4a: mean positive / negative / ignored anchors per image, log y, with the fg:bg ratio.
 
+    The ratio is over the whole dataset (``profile.fg_bg_ratio``).
+
     Parameters
     ----------
     profile : AnchorProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Its per-image ``positives``, ``negatives`` and ``ignored`` counts.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     p, ax = _check(profile), new_axes(ax)
     n = max(p.num_images, 1)
@@ -55,18 +52,15 @@ def plot_fg_bg(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
 def plot_positives_per_class(profile: AnchorProfile, ax: Axes | None = None, top: int | None = None) -> Axes:
     """Fig. 3.4b: positive anchors per image for each class, classes sorted by count, log y.
 
+    With more than 30 classes the tick labels are left out.
+
     Parameters
     ----------
     profile : AnchorProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Its ``positives_per_class_per_image`` and class names.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     top : int, optional
         Show only the ``top`` classes with most positives.
-
-    Returns
-    -------
-    Axes
     """
     p, ax = _check(profile), new_axes(ax)
     per_image = p.positives_per_class_per_image
@@ -85,16 +79,13 @@ def plot_positives_per_class(profile: AnchorProfile, ax: Axes | None = None, top
 def plot_positive_iou(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
     """Fig. 3.12a: IoU histogram of the positive anchors with their GT.
 
+    The assigner's positive threshold shows as the left edge of the mass.
+
     Parameters
     ----------
     profile : AnchorProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Histogram ``iou_hist`` over ``iou_edges``.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     p, ax = _check(profile), new_axes(ax)
     ax.stairs(p.iou_hist, p.iou_edges, fill=True, color="C1", alpha=0.85)
@@ -106,18 +97,15 @@ def plot_positive_iou(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
 
 
 def plot_positives_per_level(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
-    """Feature-level scale imbalance (§3.3.2): positive anchors per pyramid level.
+    """Feature-level scale imbalance (thesis §3.3.2): one bar of positive anchors per pyramid level.
+
+    Levels are named by the anchor configuration (P3–P7 for RetinaNet).
 
     Parameters
     ----------
     profile : AnchorProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Counts ``positives_per_level`` with the level names of its anchor configuration.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     p, ax = _check(profile), new_axes(ax)
     ax.bar(list(p.level_names), p.positives_per_level / max(p.num_images, 1), color="C4")
@@ -129,16 +117,13 @@ def plot_positives_per_level(profile: AnchorProfile, ax: Axes | None = None) -> 
 def plot_positives_per_gt(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
     """Mean positives per GT by COCO size band; the share of GTs without any positive is annotated.
 
+    Bands follow COCO: small < 32², medium < 96², large.
+
     Parameters
     ----------
     profile : AnchorProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Uses ``positives_per_gt`` grouped by ``gt_size``.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     p, ax = _check(profile), new_axes(ax)
     mean = p.positives_per_gt_by_size()
@@ -161,15 +146,10 @@ def plot_tl_corners(profile: AnchorProfile, ax: Axes | None = None,
     Parameters
     ----------
     profile : AnchorProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Its ``tl_points`` (the TL corners sampled from all positives) and ``tl_quadrants``.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     thresholds : sequence of float, default ``IOU_BIN_BASES``
         One boundary per IoU threshold (default the thesis bins 0.5 … 0.9).
-
-    Returns
-    -------
-    Axes
     """
     from ..generator.feasible import tl_feasible_space
 
@@ -199,16 +179,13 @@ def plot_tl_corners(profile: AnchorProfile, ax: Axes | None = None,
 def plot_overlap_heatmap(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
     """Fig. 3.15: mean number of positive anchors covering each pixel of the normalised image.
 
+    Rows are y, as in images.
+
     Parameters
     ----------
     profile : AnchorProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Map ``overlap``.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     p, ax = _check(profile), new_axes(ax)
     im = ax.imshow(p.overlap, extent=(0, 1, 1, 0), cmap="viridis", interpolation="nearest")
@@ -222,16 +199,13 @@ def plot_overlap_heatmap(profile: AnchorProfile, ax: Axes | None = None) -> Axes
 def plot_regression_targets(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
     """Distributions of the regression targets (dx, dy, dw, dh) of the positives (clipped to the range).
 
+    One panel per target in torchvision's ``BoxCoder`` encoding.
+
     Parameters
     ----------
     profile : AnchorProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        From :func:`bbgen.imbalance.anchor_profile`; ``target_hist`` over ``target_edges`` is drawn, one panel each.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     p, ax = _check(profile), new_axes(ax)
     for k, name in enumerate(("dx", "dy", "dw", "dh")):

@@ -30,10 +30,6 @@ def log_y(ax: Axes, values: np.ndarray) -> Axes:
         The axes to change.
     values : ndarray
         The plotted values.
-
-    Returns
-    -------
-    Axes
     """
     if np.any(np.asarray(values) > 0):
         ax.set_yscale("log")
@@ -43,16 +39,13 @@ def log_y(ax: Axes, values: np.ndarray) -> Axes:
 def plot_instances_per_class(profile: ClassProfile, ax: Axes | None = None) -> Axes:
     """Fig. 3.5a: number of instances per class, classes sorted by frequency, log y.
 
+    The long tail of foreground–foreground class imbalance.
+
     Parameters
     ----------
     profile : ClassProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Instances of each class, sorted in decreasing order.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     ax = new_axes(ax)
     order = profile.order
@@ -84,16 +77,13 @@ def _count_hist(ax: Axes, counts: np.ndarray, xlabel: str, title: str) -> Axes:
 def plot_images_by_instances(profile: ClassProfile, ax: Axes | None = None) -> Axes:
     """Fig. 3.5b: number of images vs number of instances in the image, log y.
 
+    How many images hold each number of instances.
+
     Parameters
     ----------
     profile : ClassProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Source of the histogram of instances per image.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     return _count_hist(new_axes(ax), profile.images_by_instances, "number of instances in the image",
                        "Instances per image")
@@ -102,16 +92,13 @@ def plot_images_by_instances(profile: ClassProfile, ax: Axes | None = None) -> A
 def plot_images_by_classes(profile: ClassProfile, ax: Axes | None = None) -> Axes:
     """Fig. 3.5c: number of images vs number of distinct classes in the image, log y.
 
+    How many images show each number of classes.
+
     Parameters
     ----------
     profile : ClassProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Its ``images_by_classes`` counts are drawn.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     return _count_hist(new_axes(ax), profile.images_by_classes, "number of classes in the image",
                        "Classes per image")
@@ -124,13 +111,8 @@ def plot_batch_class_shares(profile: BatchProfile, ax: Axes | None = None) -> Ax
     Parameters
     ----------
     profile : BatchProfile
-        The profile to draw (computed by :mod:`bbgen.imbalance`).
+        Batch-level class shares against the dataset shares (thesis Fig. 3.6).
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     ax = new_axes(ax)
     q = profile.share_quantiles

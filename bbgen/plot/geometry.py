@@ -49,13 +49,8 @@ def plot_box(box: BoxesLike, ax: Axes | None = None, **kw: object) -> Axes:
     box : Tensor[4] or ndarray or sequence
         ``[x1, y1, x2, y2]``.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     **kw
         Passed to :class:`matplotlib.patches.Rectangle` (e.g. ``edgecolor``).
-
-    Returns
-    -------
-    Axes
     """
     ax = _axes(ax)
     x1, y1, x2, y2 = (float(v) for v in np.asarray(box, dtype=float).reshape(4))
@@ -74,13 +69,8 @@ def plot_polygon(poly: shapely.Polygon, ax: Axes | None = None, **kw: object) ->
     poly : shapely.Polygon
         E.g. from :func:`bbgen.generator.feasible.tl_feasible_space`; an empty polygon draws nothing.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     **kw
         Passed to :meth:`matplotlib.axes.Axes.plot`.
-
-    Returns
-    -------
-    Axes
     """
     ax = _axes(ax)
     if not poly.is_empty:
@@ -106,11 +96,6 @@ def plot_feasible_spaces(ref: BoxesLike, iou: float, box: BoxesLike, ax: Axes | 
     box : Tensor[4] or ndarray or sequence
         A box generated with ``order="tl"`` (its TL lies in the TL space).
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     from ..boxes import elementwise_box_iou
     import torch
@@ -137,15 +122,10 @@ def plot_generated_boxes(ref: BoxesLike, boxes: BoxesLike, ax: Axes | None = Non
     boxes : Tensor[K, 4] or ndarray
         Generated boxes.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     iou : float, optional
         The threshold, for the title only.
     alpha : float, default 0.15
         Opacity of each generated box.
-
-    Returns
-    -------
-    Axes
     """
     from matplotlib.collections import PolyCollection
 
@@ -169,13 +149,8 @@ def plot_tl_space(ref: BoxesLike, iou: float, ax: Axes | None = None, *, show_re
     iou : float
         IoU threshold in ``(0, 1]``.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     show_rect : bool, default True
         Draw the bounding rectangle of Eq. 4.1.
-
-    Returns
-    -------
-    Axes
     """
     ax = _axes(ax)
     plot_polygon(tl_feasible_space(ref, iou), ax)
@@ -200,15 +175,10 @@ def plot_tl_boundaries(ref: BoxesLike, thresholds: Sequence[float] = IOU_BIN_BAS
     thresholds : sequence of float, default ``IOU_BIN_BASES``
         One boundary per IoU threshold (default the thesis bins 0.5 … 0.9).
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     points : ndarray[S, 2], optional
         TL corners (e.g. of positive RoIs or anchors mapped to the reference frame), drawn as dots.
     normalized_image : bool, default True
         Limit the axes to the unit square.
-
-    Returns
-    -------
-    Axes
     """
     import seaborn as sns
 

@@ -41,13 +41,8 @@ def plot_regression_errors(errors: Mapping[str, Sequence[float]], ax: Axes | Non
     errors : mapping of str to sequence of float
         ``{loss: E(t) for t = 0..T}``.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     log : bool, default True
         Logarithmic y axis.
-
-    Returns
-    -------
-    Axes
     """
     ax = _axes(ax)
     for label, curve in _check_curves("errors", errors).items():
@@ -74,11 +69,6 @@ def plot_iou_boxplots(stats: Mapping[str, Sequence[Mapping[str, float]]], snapsh
     snapshots : sequence of int
         The snapshot iterations.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     ax = _axes(ax)
     stats = _check_curves("stats", stats)
@@ -111,13 +101,8 @@ def plot_convergence(curves: Mapping[str, Sequence[float]], ax: Axes | None = No
     curves : mapping of str to sequence of float
         ``{label: value per iteration}``.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     ylabel : str, default "IoU with the target"
         Label of the y axis.
-
-    Returns
-    -------
-    Axes
     """
     ax = _axes(ax)
     for label, curve in _check_curves("curves", curves).items():
@@ -139,13 +124,8 @@ def plot_loss_shares(shares: Mapping[str, Sequence[float]], bins: Sequence[Seque
     bins : sequence of (float, float)
         The IoU bins ``[lo, hi)``.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     ylabel : str, default "share of total loss"
         Label of the y axis.
-
-    Returns
-    -------
-    Axes
     """
     ax = _axes(ax)
     shares = _check_curves("shares", shares)
@@ -177,15 +157,10 @@ def plot_per_bin(values: Mapping[str, Sequence[float]], bins: Sequence[Sequence[
     bins : sequence of (float, float)
         The IoU bins ``[lo, hi)``.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
     ylabel : str, default "mean loss"
         Label of the y axis.
     normalize : bool, default True
         Divide every line by its value in the first bin.
-
-    Returns
-    -------
-    Axes
     """
     ax = _axes(ax)
     values = _check_curves("values", values)

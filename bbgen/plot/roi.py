@@ -22,11 +22,6 @@ def plot_iou_histograms(data: IoUHistograms, ax: Axes | None = None) -> Axes:
     data : IoUHistograms
         From :func:`bbgen.studies.roi_sources.iou_histograms`.
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     ax = new_axes(ax, (5, 4))
     for i, (name, dens) in enumerate(data.density.items()):
@@ -50,11 +45,6 @@ def plot_roi_tl_corners(data: TLCorners, proposal: str, ax: Axes | None = None) 
     proposal : str
         Which proposal's corners (a key of ``data.points``).
     ax : Axes, optional
-        Where to draw; a new figure when ``None``.
-
-    Returns
-    -------
-    Axes
     """
     ax = new_axes(ax, (5, 4))
     p = data.points[proposal]
