@@ -18,8 +18,8 @@ PKG = ROOT / "bbgen"
 MAX_LINES = 400
 MAX_ANY = 10
 
-# TODO(coordinator): shrink when merging. Public modules not yet converted to numpydoc (rule d) and whose
-# `Any` annotations are not counted against the budget (rule e), with the helper who owns them (docs/OWNERS).
+# TODO(coordinator): shrink when merging. Public modules not yet converted to numpydoc (rule d), with the helper
+# who owns them (notes/OWNERS.md); every other public module is checked strictly.
 NOT_YET_NUMPYDOC = {
     "bbgen.generator.batched": "kernels helper (#13)",
     "bbgen.roi.proi": "kernels helper (#13)",
@@ -31,7 +31,6 @@ NOT_YET_NUMPYDOC = {
     "bbgen.report.data_sections": "first-hour helper (#14)",
     "bbgen.report.render": "first-hour helper (#14)",
     "bbgen.report.sections": "first-hour helper (#14)",
-    "bbgen.datasets.annotations": "first-hour helper (#14)",
     "bbgen.datasets.coco": "first-hour helper (#14)",
     "bbgen.datasets.errors": "first-hour helper (#14)",
     "bbgen.datasets.loader": "first-hour helper (#14)",
@@ -46,7 +45,15 @@ NOT_YET_NUMPYDOC = {
     "bbgen.imbalance.data_profile": "first-hour helper (#14)",
     "bbgen.imbalance.data_scale": "first-hour helper (#14)",
     "bbgen.cli": "first-hour helper (#14)",
-    "bbgen.studies.roi_sources": "simulations helper (#15)",
+}
+# TODO(coordinator): modules whose `Any` in public signatures are not yet counted against the budget (rule e).
+# Together they hold 18 today (generate_boxes 5, render 5, coco 3, proi 2, torchvision 2, generate_validated 1).
+ANY_NOT_YET_COUNTED = {
+    "bbgen.generator.batched": "kernels helper (#13)",
+    "bbgen.roi.proi": "kernels helper (#13)",
+    "bbgen.integrations.torchvision": "training helper (#16)",
+    "bbgen.report.render": "first-hour helper (#14)",
+    "bbgen.datasets.coco": "first-hour helper (#14)",
 }
 # TODO(coordinator): tests/notebooks that still put analysis/ on sys.path (rule f), with their owner.
 SYS_PATH_ALLOWED = {
@@ -285,7 +292,7 @@ def any_in_public_signatures() -> dict[str, int]:
     """``Any`` per public function or method (names without a leading underscore) of public modules."""
     counts = {}
     for name in public_modules():
-        if name in NOT_YET_NUMPYDOC:
+        if name in ANY_NOT_YET_COUNTED:
             continue
 
         def visit(body, prefix):

@@ -32,7 +32,7 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_iou_histograms_data_and_plot():
-    h = rs.iou_histograms(3000, seed=1)
+    h = rs.iou_histograms(3000, generator=1)
     assert set(h.density) == set(PRESETS) and h.edges[0] == 0.5 and h.edges[-1] == 1.0
     for name in PRESETS:
         assert np.sum(h.density[name] * np.diff(h.edges)) == pytest.approx(1.0)
@@ -47,12 +47,12 @@ def test_iou_histograms_data_and_plot():
 
 
 def test_exact_histogram_fractions_follow_weights():
-    h = rs.iou_histograms(4000, presets=("left_skew",), exact=True, seed=2)
+    h = rs.iou_histograms(4000, presets=("left_skew",), exact=True, generator=2)
     np.testing.assert_allclose(h.bin_fractions["left_skew"], PRESETS["left_skew"].probs, atol=0.03)
 
 
 def test_tl_corners_inside_feasible_space_and_proposals_differ():
-    tl = rs.tl_corners(2000, proposals=("uniform", "inside"), seed=3)
+    tl = rs.tl_corners(2000, proposals=("uniform", "inside"), generator=3)
     for name, p in tl.points.items():
         assert p.shape == (2000, 2)
         u, v = torch.from_numpy(p[:, 0]), torch.from_numpy(p[:, 1])
