@@ -62,12 +62,12 @@ def thresholds(value: ThresholdLike, n: int, num: int, name: str, device: torch.
     return t.contiguous()
 
 
-def interval(lo: Tensor, hi: Tensor | None, name: str = "max_iou") -> None:
-    """Check ``iou < max_iou`` elementwise for the interval mode."""
-    if hi is not None and hi.numel() and bool((hi <= lo).any()):
-        i = int((hi <= lo).reshape(-1).nonzero()[0, 0])
-        raise ValueError(f"{name} must be greater than iou (interval mode lo <= IoU < hi), got "
-                         f"iou = {float(lo.reshape(-1)[i])}, {name} = {float(hi.reshape(-1)[i])}")
+def interval(iou: Tensor, max_iou: Tensor | None, name: str = "max_iou") -> None:
+    """Check ``iou < max_iou`` elementwise for the interval mode (``max_iou=None``: threshold mode, nothing to check)."""
+    if max_iou is not None and max_iou.numel() and bool((max_iou <= iou).any()):
+        i = int((max_iou <= iou).reshape(-1).nonzero()[0, 0])
+        raise ValueError(f"{name} must be greater than iou (interval mode iou <= IoU < max_iou), got "
+                         f"iou = {float(iou.reshape(-1)[i])}, {name} = {float(max_iou.reshape(-1)[i])}")
 
 
 def order(value: str) -> str:
