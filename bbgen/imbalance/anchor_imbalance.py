@@ -131,6 +131,20 @@ class AnchorProfile:
             out[n] = float(self.positives_per_gt[sel].mean()) if sel.any() else 0.0
         return out
 
+    def mean_per_image(self) -> dict[str, float]:
+        """Mean ``positives``, ``negatives`` and ``ignored`` anchors per image (thesis Fig. 3.4a)."""
+        n = max(self.num_images, 1)
+        return {k: float(getattr(self, k).sum() / n) for k in ("positives", "negatives", "ignored")}
+
+    def gts_by_size(self) -> dict[str, int]:
+        """Matched-eligible GTs per COCO size band."""
+        return {s: int((self.gt_size == i).sum()) for i, s in enumerate(SIZE_NAMES)}
+
+    @property
+    def positives_per_level_per_image(self) -> np.ndarray:
+        """Mean positive anchors per image on each pyramid level, ``[L]`` (thesis §3.3.2)."""
+        return self.positives_per_level / max(self.num_images, 1)
+
     @property
     def positives_per_class_per_image(self) -> np.ndarray:
         """Mean positive anchors per image of each class, ``[C]`` (thesis Fig. 3.4b)."""
@@ -143,7 +157,6 @@ class AnchorProfile:
 
     def to_dict(self) -> dict[str, object]:
         """Plain-Python (JSON-serialisable) view of every number."""
-        n = max(self.num_images, 1)
         out: dict[str, object] = {}
         for key, value in asdict(self).items():
             out[key] = value.tolist() if isinstance(value, np.ndarray) else value
@@ -151,14 +164,12 @@ class AnchorProfile:
         out["level_names"] = list(self.level_names)
         out["summary"] = {
             "num_images": self.num_images,
-            "mean_positives": float(self.positives.sum() / n),
-            "mean_negatives": float(self.negatives.sum() / n),
-            "mean_ignored": float(self.ignored.sum() / n),
+            **{f"mean_{k}": v for k, v in self.mean_per_image().items()},
             "fg_bg_ratio": self.fg_bg_ratio,
             "positives_per_class_per_image": self.positives_per_class_per_image.tolist(),
             **self.per_image_quantiles(),
             "gts_without_positive": self.gts_without_positive(),
-            "gts_by_size": {s: int((self.gt_size == i).sum()) for i, s in enumerate(SIZE_NAMES)},
+            "gts_by_size": self.gts_by_size(),
             "positives_per_gt_by_size": self.positives_per_gt_by_size(),
             "target_names": list(_TARGET_NAMES),
         }

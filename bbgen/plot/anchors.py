@@ -35,12 +35,11 @@ def plot_fg_bg(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     profile : AnchorProfile
-        Its per-image ``positives``, ``negatives`` and ``ignored`` counts.
+        Its ``mean_per_image()`` and ``fg_bg_ratio``.
     ax : Axes, optional
     """
     p, ax = _check(profile), new_axes(ax)
-    n = max(p.num_images, 1)
-    means = np.array([p.positives.sum(), p.negatives.sum(), p.ignored.sum()]) / n
+    means = np.array(list(p.mean_per_image().values()))
     ax.bar(["positive", "negative", "ignored"], np.where(means > 0, means, np.nan), color=["C2", "C3", "C7"])
     ax.set_yscale("log")
     ax.set_ylabel("anchors per image")
@@ -108,7 +107,7 @@ def plot_positives_per_level(profile: AnchorProfile, ax: Axes | None = None) -> 
     ax : Axes, optional
     """
     p, ax = _check(profile), new_axes(ax)
-    ax.bar(list(p.level_names), p.positives_per_level / max(p.num_images, 1), color="C4")
+    ax.bar(list(p.level_names), p.positives_per_level_per_image, color="C4")
     ax.set_ylabel("positive anchors per image")
     ax.set_title(_title(p, "positives per pyramid level"))
     return ax
@@ -128,10 +127,10 @@ def plot_positives_per_gt(profile: AnchorProfile, ax: Axes | None = None) -> Axe
     p, ax = _check(profile), new_axes(ax)
     mean = p.positives_per_gt_by_size()
     none = p.gts_without_positive()
-    counts = [int((p.gt_size == i).sum()) for i in range(len(SIZE_NAMES))]
+    counts = p.gts_by_size()
     ax.bar(list(SIZE_NAMES), [mean[s] for s in SIZE_NAMES], color=["C0", "C1", "C2"])
     for i, s in enumerate(SIZE_NAMES):
-        share = 100 * none[s] / counts[i] if counts[i] else 0.0
+        share = 100 * none[s] / counts[s] if counts[s] else 0.0
         ax.annotate(f"{share:.1f} % with none", (i, mean[s]), ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("positive anchors per GT")
     ax.set_title(_title(p, "positives per GT by size"))
