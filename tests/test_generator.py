@@ -12,6 +12,7 @@ proposal of wrong type, proposal returning a wrong shape, image smaller than / n
 non-positive image size, reference of wrong shape, integer-valued and half-precision reference, generator on
 the wrong device / of the wrong type.
 """
+import re
 import numpy as np
 import pytest
 import shapely
@@ -222,7 +223,7 @@ REF = torch.tensor([10.0, 10.0, 20.0, 30.0])
     (dict(ref=torch.tensor([20.0, 10.0, 10.0, 30.0])), ValueError, "degenerate or inverted"),
     (dict(ref=torch.tensor([float("nan"), 10.0, 20.0, 30.0])), ValueError, "NaN or inf"),
     (dict(ref=torch.tensor([10.0, 10.0, float("inf"), 30.0])), ValueError, "NaN or inf"),
-    (dict(ref=torch.tensor([10.0, 10.0, 20.0])), ValueError, r"shape \[\.\.\., 4\]"),
+    (dict(ref=torch.tensor([10.0, 10.0, 20.0])), ValueError, r"shape \[(\.\.\., )?4\]"),
     (dict(ref=torch.tensor([10, 10, 20, 30], dtype=torch.float16)), TypeError, "float32 or float64"),
     (dict(iou=0.0), ValueError, r"iou must lie in \(0, 1\], got 0.0"),
     (dict(iou=-0.3), ValueError, r"iou must lie in \(0, 1\]"),
@@ -260,3 +261,11 @@ def test_kernel_shape_errors():
         generate_boxes(REF[None], 0.5, num=-1)
     assert generate_boxes(torch.zeros(0, 4), 0.5, num=3).shape == (0, 3, 4)
     assert generate_boxes(REF[None], 0.5, num=0).shape == (1, 0, 4)
+
+
+@pytest.mark.parametrize("ref, shape", [([[10.0, 20.0, 110.0, 70.0]], "(1, 4)"), ([10.0, 20.0, 110.0], "(3,)"),
+                                        ([[[10.0, 20.0, 110.0, 70.0]]], "(1, 1, 4)")])
+def test_generate_bb_names_the_shape_it_was_given(ref, shape):
+    """#14 item 8: a [1, 4] reference used to be reported as 'got (1, 1, 4)' (the internal shape)."""
+    with pytest.raises(ValueError, match=r"ref must be one box of shape \[4\].*got shape " + re.escape(shape)):
+        generate_bb(torch.tensor(ref), 0.5)

@@ -254,7 +254,11 @@ def generate_bb(ref: BoxesLike, iou: float, *, max_iou: float | None = None, ord
     >>> box.shape
     torch.Size([4])
     """
-    r = _validate.ref_boxes_2d(torch.as_tensor(ref)[None] if not isinstance(ref, Tensor) else ref[None], "ref")
+    ref_t = ref if isinstance(ref, Tensor) else torch.as_tensor(ref)
+    if ref_t.shape != (4,):  # name the shape the caller passed, not the internal [1, 4]
+        hint = "; for [N, 4] reference boxes use generate_boxes" if ref_t.ndim == 2 else ""
+        raise ValueError(f"ref must be one box of shape [4] (x1, y1, x2, y2), got shape {tuple(ref_t.shape)}{hint}")
+    r = _validate.ref_boxes_2d(ref_t[None], "ref")
     dev = r.device
     lo = _validate.thresholds(iou, 1, 1, "iou", dev)[:, 0]
     hi = None if max_iou is None else _validate.thresholds(max_iou, 1, 1, "max_iou", dev)[:, 0]
