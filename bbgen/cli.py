@@ -1,17 +1,60 @@
 """Command line: ``bbgen report [DATASET] [--format ...] [--out DIR]``.
 
 Errors (bad input, unreadable files) end with exit status 1 and one line on stderr, never a
-traceback. New report options (e.g. the anchor side) are registered in :func:`add_report_arguments`
-and turned into section builders in :func:`report_sections`.
+traceback; messages of the library name Python arguments (``classes=``, ``out_dir``) and are
+shown with the command-line flags (``--classes``, ``--out``) by :func:`cli_message`. SIGINT and
+SIGTERM end a run cleanly (no temporary files left, exit status 130 / 143): see :func:`run_cleanly`.
+
+Start-up is cheap: this module imports only the standard library at load time, so ``--help`` and
+an error about a missing file answer without importing torch or matplotlib. New report options
+(e.g. the anchor side) are registered in :func:`add_report_arguments` and turned into section
+builders in :func:`report_sections`.
 """
 from __future__ import annotations
 
 import argparse
+import re
+import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Callable, Sequence
 
-__all__ = ["main", "build_parser", "add_report_arguments", "report_sections"]
+if TYPE_CHECKING:
+    from .datasets import Annotations
+    from .report import SectionBuilder
+
+__all__ = ["main", "build_parser", "add_report_arguments", "report_sections", "run_cleanly", "cli_message",
+           "Terminated", "FLAGS"]
+
+# kept in sync with bbgen.datasets.FORMATS (tests/test_cli.py checks); not imported, to keep --help fast
+_FORMATS = ("coco", "lvis", "voc", "yolo", "torchcv")
+
+#: Python argument names in library messages -> the command-line flag that sets them.
+FLAGS = {"out_dir": "--out", "force=True": "--force", "classes=": "--classes", "split=": "--split",
+         "format=": "--format", "batch_size": "--batch-size", "num_batches": "--num-batches",
+         "anchors=": "--anchors", "assigner=": "--assigner", "num_images": "--synthetic-images"}
+_FLAG_RE = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(k) for k in FLAGS) + r")(?![\w])")
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM so that ``finally`` blocks clean up, as on Ctrl-C."""
+
+
+def cli_message(message: str) -> str:
+    """One line for stderr: whitespace collapsed and Python argument names shown as CLI flags.
+
+    Parameters
+    ----------
+    message : str
+        ``str()`` of an exception raised by the library.
+
+    Returns
+    -------
+    str
+        E.g. ``"pass classes= or ..."`` becomes ``"pass --classes or ..."``.
+    """
+    return _FLAG_RE.sub(lambda m: FLAGS[m.group(1)], " ".join(message.split()))
 
 
 def _positive_int(text: str) -> int:
@@ -25,17 +68,25 @@ def _positive_int(text: str) -> int:
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``bbgen report``."""
-    from .datasets import FORMATS
+    """Register the options of ``bbgen report``.
 
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The ``report`` sub-parser.
+    """
     p.add_argument("dataset", nargs="?", metavar="DATASET",
-                   help="COCO/LVIS json file, VOC directory or YOLO directory; "
-                        "omitted: the embedded synthetic default dataset")
-    p.add_argument("--format", choices=FORMATS, help="annotation format (default: detected)")
-    p.add_argument("--split", help="VOC only: ImageSets/Main/<split>.txt name or path of an id list")
+                   help="COCO/LVIS json file, VOC directory, YOLO directory or torchcv list (folder with "
+                        "labels.txt, or a list .txt file); omitted: the embedded synthetic default dataset")
+    p.add_argument("--format", choices=_FORMATS, help="annotation format (default: detected)")
+    p.add_argument("--split", help="VOC: ImageSets/Main/<split>.txt name or path of an id list; "
+                                   "torchcv: name of the list file in the folder (e.g. voc07_test)")
     p.add_argument("--classes", help="VOC/YOLO only: comma-separated class names in label order")
     p.add_argument("--out", default="bbgen-report", metavar="DIR",
-                   help="output directory (default: %(default)s); replaced if it holds an earlier report")
+                   help="output directory (default: %(default)s); a re-run replaces only the files bbgen wrote")
+    p.add_argument("--force", action="store_true",
+                   help="also write into a non-empty directory that is not a bbgen report "
+                        "(its files are kept; bbgen never overwrites or deletes files it did not write)")
     p.add_argument("--title", help="report title (default: from the dataset)")
     p.add_argument("--batch-size", type=_positive_int, default=16,
                    help="images per simulated batch for the batch-level class mix (default: %(default)s)")
@@ -60,6 +111,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``bbgen`` argument parser (sub-command ``report``).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     parser = _Parser(prog="bbgen", description="Bounding-box generation and imbalance analysis.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     rep = sub.add_parser("report", help="profile a dataset's imbalance and write an HTML/JSON/markdown report",
@@ -69,8 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def report_sections(args: argparse.Namespace) -> list:
-    """Section builders for the parsed ``report`` options (extension point for new sections)."""
+def report_sections(args: argparse.Namespace) -> list[SectionBuilder]:
+    """Section builders for the parsed ``report`` options (extension point for new sections).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options of ``bbgen report``.
+
+    Returns
+    -------
+    list of callables ``(Annotations) -> Section``
+    """
     from .report import data_sections
 
     sections = data_sections(batch_size=args.batch_size, num_batches=args.num_batches, seed=args.seed)
@@ -86,7 +153,7 @@ def report_sections(args: argparse.Namespace) -> list:
     return sections
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> Annotations:
     from .datasets import load, synthetic
 
     if args.dataset is None:
@@ -98,27 +165,74 @@ def _load(args: argparse.Namespace):
     return load(Path(args.dataset), args.format, split=args.split, classes=classes)
 
 
-def _report(args: argparse.Namespace) -> int:
-    from .report import build_report
+def _report(args: argparse.Namespace) -> None:
+    from .report.output import previous_files
 
+    previous_files(args.out, force=args.force)  # before any slow work; stdlib only
     ann = _load(args)
-    out = build_report(ann, args.out, report_sections(args), title=args.title, progress=not args.no_progress)
+    from .report import build_report  # matplotlib and the profilers: only once the input is known good
+
+    out = build_report(ann, args.out, report_sections(args), title=args.title, progress=not args.no_progress,
+                       force=args.force)
     print(f"report written to {out / 'index.html'}")
-    return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``bbgen`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+def run_cleanly(job: Callable[[], object]) -> int:
+    """Run ``job`` with command-line error handling; return the exit status.
+
+    Parameters
+    ----------
+    job : callable ``() -> object``
+        The work; its return value is ignored.
+
+    Returns
+    -------
+    int
+        0 on success; 1 for ``ValueError`` / ``TypeError`` / ``OSError`` (one line on stderr, flags
+        named as on the command line); 130 on SIGINT and 143 on SIGTERM (both raise inside ``job``,
+        so its ``finally`` blocks remove temporary files).
+    """
     try:
-        return _report(args)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: signals stay as they are
+        previous = None
+    try:
+        job()
+        return 0
     except KeyboardInterrupt:
         print("bbgen: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("bbgen: terminated", file=sys.stderr)
+        return 143
     except (ValueError, TypeError, OSError) as e:
-        message = " ".join(str(e).split()) or type(e).__name__
-        print(f"bbgen: error: {message}", file=sys.stderr)
+        text = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) and e.strerror and e.filename else str(e)
+        print(f"bbgen: error: {cli_message(text) or type(e).__name__}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bbgen`` console script.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
+    args = build_parser().parse_args(argv)
+    return run_cleanly(lambda: _report(args))
 
 
 if __name__ == "__main__":

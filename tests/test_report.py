@@ -24,7 +24,8 @@ def report(small, tmp_path_factory):
 
 
 def test_report_files_and_figures(report):
-    assert {p.name for p in report.iterdir()} == {"index.html", "report.json", "summary.md", "figures"}
+    assert {p.name for p in report.iterdir()} == {"index.html", "report.json", "summary.md", "figures",
+                                                 ".bbgen-report.json"}
     data = json.loads((report / "report.json").read_text())
     assert list(data["sections"]) == ["dataset", "classes", "batch", "scale", "location"]
     html = (report / "index.html").read_text()
@@ -89,7 +90,7 @@ def test_failed_figure_keeps_previous_report(small, tmp_path):
 def test_refuses_to_overwrite_foreign_directory(small, tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "thesis.tex").write_text("precious")
-    with pytest.raises(ValueError, match="refusing to overwrite"):
+    with pytest.raises(ValueError, match="not a bbgen report"):
         build_report(small, tmp_path / "docs", sections=data_sections(num_batches=5))
     assert (tmp_path / "docs" / "thesis.tex").read_text() == "precious"
 

@@ -2,25 +2,39 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from ..datasets.annotations import Annotations
 from .data_sections import data_sections
+from .output import MANIFEST, check_targets, previous_files, publish, staging_dir
 from .render import render_html, render_markdown, report_dict
 from .sections import Section, SectionBuilder
 
-__all__ = ["build_report", "build_sections", "write_report"]
+__all__ = ["build_report", "build_sections", "write_report", "MANIFEST", "REPORT_FILES"]
+
+REPORT_FILES = ("index.html", "report.json", "summary.md")
 
 
 def build_sections(ann: Annotations, sections: Sequence[SectionBuilder] | None = None, *,
                    progress: bool = False) -> list[Section]:
-    """Run each builder on ``ann`` (default: :func:`data_sections`); keys must be unique."""
+    """Run each builder on ``ann`` (default: :func:`data_sections`); keys must be unique.
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+    sections : sequence of callables ``(Annotations) -> Section``, optional
+        Section builders; default :func:`bbgen.report.data_sections`.
+    progress : bool
+        Show a tqdm bar over the sections.
+
+    Returns
+    -------
+    list of Section
+    """
     if not isinstance(ann, Annotations):
         raise TypeError(f"ann must be bbgen.datasets.Annotations, got {type(ann).__name__}")
     builders = data_sections() if sections is None else list(sections)
@@ -36,60 +50,92 @@ def build_sections(ann: Annotations, sections: Sequence[SectionBuilder] | None =
     return out
 
 
-def write_report(sections: Sequence[Section], out_dir: str | Path, *, title: str, meta: dict,
-                 progress: bool = False, dpi: int = 100) -> Path:
+def write_report(sections: Sequence[Section], out_dir: str | Path, *, title: str, meta: dict[str, object],
+                 progress: bool = False, dpi: int = 100, force: bool = False) -> Path:
     """Write ``index.html``, ``report.json``, ``summary.md`` and ``figures/*.png`` into ``out_dir``.
 
-    Everything is written into a temporary sibling directory first and moved into place at the end,
-    so an error never leaves a half-written report. An existing ``out_dir`` is replaced only if it
-    is empty or holds an earlier report (a ``report.json``).
+    Parameters
+    ----------
+    sections : sequence of Section
+        Built sections, in report order.
+    out_dir : str or Path
+        Report directory. A new or empty directory, or one holding an earlier bbgen report.
+    title : str
+        Page title.
+    meta : dict
+        JSON-plain metadata (``source``, ``synthetic``, ``bbgen_version``) shown in the header.
+    progress : bool
+        Show a tqdm bar while drawing the figures.
+    dpi : int
+        Resolution of the PNG figures.
+    force : bool
+        Also write into a non-empty directory that is not a bbgen report (its files are kept).
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+
+    Notes
+    -----
+    Files are drawn into a hidden temporary folder and moved into place one atomic rename at a
+    time, so an error or a signal never leaves a half-written report or a temporary folder.
+    bbgen never overwrites or deletes a file it did not write: the files it wrote are listed in
+    ``out_dir/.bbgen-report.json`` (see :mod:`bbgen.report.output`).
     """
+    from matplotlib.figure import Figure
+
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and
-                                                      not (out_dir / "report.json").is_file())):
-        raise ValueError(f"out_dir {str(out_dir)!r} exists and is not an earlier bbgen report; "
-                         "refusing to overwrite it")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it owner-only; the report is meant to be shared
+    previous = previous_files(out_dir, force=force)
+    figure_files = {(s.key, f.name): f"figures/{s.key}_{f.name}.png" for s in sections for f in s.figures}
+    names = [*REPORT_FILES, *figure_files.values()]
+    check_targets(out_dir, names, previous)
+    with staging_dir(out_dir) as (tmp, _):
         (tmp / "figures").mkdir()
-        files: dict[tuple[str, str], str] = {}
         todo = [(s, f) for s in sections for f in s.figures]
         for s, f in tqdm(todo, desc="figures", unit="fig", disable=not progress):
             fig = Figure(figsize=f.size, layout="constrained")
             f.draw(fig.subplots())
-            rel = f"figures/{s.key}_{f.name}.png"
-            fig.savefig(tmp / rel, dpi=dpi)
-            files[(s.key, f.name)] = rel
-        data = report_dict(title, meta, sections, files)
+            fig.savefig(tmp / figure_files[(s.key, f.name)], dpi=dpi)
+        data = report_dict(title, meta, sections, figure_files)
         (tmp / "report.json").write_text(json.dumps(data, indent=1, allow_nan=False), encoding="utf-8")
-        (tmp / "index.html").write_text(render_html(title, meta, sections, files), encoding="utf-8")
-        (tmp / "summary.md").write_text(render_markdown(title, meta, sections, files), encoding="utf-8")
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-            out_dir.rename(old / "report")
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+        (tmp / "index.html").write_text(render_html(title, meta, sections, figure_files), encoding="utf-8")
+        (tmp / "summary.md").write_text(render_markdown(title, meta, sections, figure_files), encoding="utf-8")
+        return publish(tmp, out_dir, names, previous)
 
 
 def build_report(ann: Annotations, out_dir: str | Path, sections: Sequence[SectionBuilder] | None = None, *,
-                 title: str | None = None, progress: bool = False, dpi: int = 100) -> Path:
+                 title: str | None = None, progress: bool = False, dpi: int = 100, force: bool = False) -> Path:
     """Profile ``ann`` with ``sections`` (default: the data-side sections) and write the report.
 
-    Returns the report directory (containing ``index.html``, ``report.json``, ``summary.md``).
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+    out_dir : str or Path
+        Report directory (see :func:`write_report` for what may already be there).
+    sections : sequence of callables ``(Annotations) -> Section``, optional
+        Section builders in report order; default :func:`bbgen.report.data_sections`.
+    title : str, optional
+        Page title (default: from the dataset source).
+    progress : bool
+        Show tqdm bars.
+    dpi : int
+        Resolution of the PNG figures.
+    force : bool
+        Also write into a non-empty directory that is not a bbgen report (its files are kept).
+
+    Returns
+    -------
+    Path
+        The report directory, containing ``index.html``, ``report.json``, ``summary.md``.
     """
     from .. import __version__
 
+    previous_files(out_dir, force=force)  # fail before the profiling work, not after it
     built = build_sections(ann, sections, progress=progress)
     synthetic = ann.source.startswith("synthetic")
     meta = {"source": ann.source, "synthetic": synthetic, "bbgen_version": __version__}
     title = title or ("bbgen imbalance report — synthetic default dataset" if synthetic
                       else f"bbgen imbalance report — {Path(ann.source).name or ann.source}")
-    return write_report(built, out_dir, title=title, meta=meta, progress=progress, dpi=dpi)
+    return write_report(built, out_dir, title=title, meta=meta, progress=progress, dpi=dpi, force=force)
