@@ -32,7 +32,7 @@ def test_measures_known_values():
     assert gini([1, 2, 3, 4]) == pytest.approx(0.25)
     assert gini([5, 5, 5]) == 0.0
     assert gini([0, 0, 0, 10]) == pytest.approx(0.75)
-    assert imbalance_ratio([0, 2, 10]) == 5.0 and imbalance_ratio([0, 0]) == 0.0
+    assert imbalance_ratio([0, 2, 10]) == 5.0 and imbalance_ratio([0, 0]) is None
     assert normalized_entropy([3, 3, 3, 3]) == pytest.approx(1.0)
     assert normalized_entropy([0, 7, 0]) == 0.0
     assert normalized_entropy([4]) == 1.0
@@ -41,7 +41,10 @@ def test_measures_known_values():
 @given(counts_strategy)
 def test_gini_matches_mean_absolute_difference(counts):
     x = np.asarray(counts, dtype=float)
-    expected = 0.0 if x.sum() == 0 else np.abs(x[:, None] - x[None, :]).sum() / (2 * len(x) ** 2 * x.mean())
+    if x.sum() == 0:
+        assert gini(x) is None  # nothing counted: undefined, not "balanced"
+        return
+    expected = np.abs(x[:, None] - x[None, :]).sum() / (2 * len(x) ** 2 * x.mean())
     assert gini(x) == pytest.approx(expected, abs=1e-12)
     assert 0.0 <= gini(x) <= 1 - 1 / len(x) + 1e-12
     assert gini(x[::-1] * 3) == pytest.approx(gini(x), abs=1e-12)  # permutation and scale invariant

@@ -135,7 +135,7 @@ def test_untrusted_names_are_escaped():
 
 def test_format_value():
     assert format_value(12345) == "12,345" and format_value(0.123456) == "0.1235"
-    assert format_value(True) == "yes" and format_value(None) == "-" and format_value(np.float64(2.0)) == "2"
+    assert format_value(True) == "yes" and format_value(None) == "n/a" and format_value(np.float64(2.0)) == "2"
 
 
 def test_report_on_dataset_without_boxes(tmp_path):
@@ -150,4 +150,4 @@ def test_report_on_dataset_without_boxes(tmp_path):
     numbers = json.loads((out / "report.json").read_text())["sections"]
     assert numbers["dataset"]["numbers"]["num_boxes"] == 0
     assert numbers["batch"]["numbers"]["empty_batches"] == 5
-    assert numbers["location"]["numbers"]["chi_square_vs_uniform"]["p_value"] == 1.0
+    assert numbers["location"]["numbers"]["chi_square_vs_uniform"]["p_value"] is None

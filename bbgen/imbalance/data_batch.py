@@ -44,7 +44,7 @@ class BatchProfile:
     share_mean: np.ndarray
     absent_fraction: np.ndarray
     tv_distance: np.ndarray
-    top_class_not_majority: float
+    top_class_not_majority: float | None
     empty_batches: int
     seed: int
 
@@ -99,7 +99,7 @@ def batch_class_profile(ann: Annotations, *, batch_size: int = 16, num_batches: 
     share = batch[nonempty] / totals[nonempty, None]
     data_counts = np.bincount(labels, minlength=c).astype(np.float64)
     data_share = data_counts / max(data_counts.sum(), 1.0)
-    top = np.argsort(-data_counts, kind="stable")[: min(top_k, c)]
+    top = np.argsort(-data_counts, kind="stable")[: min(top_k, int((data_counts > 0).sum()))]
     tv = 0.5 * np.abs(share - data_share).sum(axis=1)
     top_share = share[:, top]
     qs = np.quantile(top_share, QUANTILE_LEVELS, axis=0).T if len(share) else np.zeros((len(top), 5))
@@ -112,7 +112,7 @@ def batch_class_profile(ann: Annotations, *, batch_size: int = 16, num_batches: 
         share_mean=top_share.mean(axis=0) if len(share) else np.zeros(len(top)),
         absent_fraction=(batch[:, top] == 0).mean(axis=0),
         tv_distance=tv,
-        top_class_not_majority=float((share[:, top[0]] < share.max(axis=1)).mean()) if len(share) else 0.0,
+        top_class_not_majority=float((share[:, top[0]] < share.max(axis=1)).mean()) if len(share) else None,
         empty_batches=int((~nonempty).sum()),
         seed=int(seed),
     )

@@ -41,26 +41,36 @@ class ClassProfile:
         """[C] class indices sorted by instance count, most frequent first (stable)."""
         return np.argsort(-self.instances_per_class, kind="stable")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
+        """JSON-plain numbers; ``None`` where the data define no value (no instances at all).
+
+        ``least_frequent_class`` is the least frequent class *with* instances, the one the
+        imbalance ratio divides by; classes without instances are counted (``num_empty_classes``)
+        and named (``empty_classes``) instead.
+        """
         ipc = self.instances_per_class
         per_image = np.repeat(np.arange(len(self.images_by_instances)), self.images_by_instances)
         classes_per_image = np.repeat(np.arange(len(self.images_by_classes)), self.images_by_classes)
         order = self.order
+        present = order[ipc[order] > 0]
         band_counts = {b: int(sum(x == b for x in self.bands)) for b in ("r", "c", "f")}
         band_instances = {b: int(ipc[[x == b for x in self.bands]].sum()) for b in ("r", "c", "f")}
         return {
             "num_classes": len(self.category_names),
             "num_instances": int(ipc.sum()),
             "num_empty_classes": int((ipc == 0).sum()),
-            "imbalance_ratio": imbalance_ratio(ipc),
-            "gini": gini(ipc),
-            "normalized_entropy": normalized_entropy(ipc),
-            "most_frequent_class": self.category_names[order[0]] if len(order) else "",
-            "least_frequent_class": self.category_names[order[-1]] if len(order) else "",
-            "mean_instances_per_image": float(per_image.mean()) if per_image.size else 0.0,
-            "max_instances_per_image": int(per_image.max()) if per_image.size else 0,
-            "mean_classes_per_image": float(classes_per_image.mean()) if classes_per_image.size else 0.0,
-            "max_classes_per_image": int(classes_per_image.max()) if classes_per_image.size else 0,
+            "empty_classes": [self.category_names[i] for i in np.flatnonzero(ipc == 0)],
+            "imbalance_ratio": imbalance_ratio(ipc) if ipc.size else None,
+            "gini": gini(ipc) if ipc.size else None,
+            "normalized_entropy": normalized_entropy(ipc) if ipc.size else None,
+            "most_frequent_class": self.category_names[present[0]] if len(present) else None,
+            "most_frequent_instances": int(ipc[present[0]]) if len(present) else None,
+            "least_frequent_class": self.category_names[present[-1]] if len(present) else None,
+            "least_frequent_instances": int(ipc[present[-1]]) if len(present) else None,
+            "mean_instances_per_image": float(per_image.mean()) if per_image.size else None,
+            "max_instances_per_image": int(per_image.max()) if per_image.size else None,
+            "mean_classes_per_image": float(classes_per_image.mean()) if classes_per_image.size else None,
+            "max_classes_per_image": int(classes_per_image.max()) if classes_per_image.size else None,
             "lvis_bands_source": self.bands_source,
             "lvis_band_classes": band_counts,
             "lvis_band_instances": band_instances,

@@ -32,18 +32,18 @@ class LocationProfile:
     """
 
     heatmap: np.ndarray
-    mean_center: tuple[float, float]
-    std_center: tuple[float, float]
-    central_fraction: float
-    chi_square: dict
-    entropy: float
+    mean_center: tuple[float, float] | None
+    std_center: tuple[float, float] | None
+    central_fraction: float | None
+    chi_square: dict[str, float | None]
+    entropy: float | None
 
     def to_dict(self) -> dict:
         return {
             "num_boxes": int(self.heatmap.sum()),
             "grid": int(self.heatmap.shape[0]),
-            "mean_center": list(self.mean_center),
-            "std_center": list(self.std_center),
+            "mean_center": None if self.mean_center is None else list(self.mean_center),
+            "std_center": None if self.std_center is None else list(self.std_center),
             "central_fraction": self.central_fraction,
             "uniform_central_fraction": 0.25,
             "chi_square_vs_uniform": self.chi_square,
@@ -64,9 +64,9 @@ def location_profile(ann: Annotations, *, grid: int = 32, include_crowd: bool = 
     empty = len(c) == 0
     return LocationProfile(
         heatmap=heat,
-        mean_center=(0.0, 0.0) if empty else tuple(float(v) for v in c.mean(axis=0)),
-        std_center=(0.0, 0.0) if empty else tuple(float(v) for v in c.std(axis=0)),
-        central_fraction=0.0 if empty else float(central.mean()),
+        mean_center=None if empty else tuple(float(v) for v in c.mean(axis=0)),
+        std_center=None if empty else tuple(float(v) for v in c.std(axis=0)),
+        central_fraction=None if empty else float(central.mean()),
         chi_square=chi_square_uniform(flat),
         entropy=normalized_entropy(flat),
     )

@@ -73,14 +73,15 @@ class ScaleProfile:
     beyond_image: int
 
     def to_dict(self) -> dict:
-        total = max(int(self.size_counts.sum()), 1)
+        total = int(self.size_counts.sum())
         return {
             "num_boxes": int(self.size_counts.sum()),
             "relative_width": self.width,
             "relative_height": self.height,
             "relative_area": self.area,
             "coco_size_counts": {n: int(c) for n, c in zip(SIZE_NAMES, self.size_counts)},
-            "coco_size_fractions": {n: float(c / total) for n, c in zip(SIZE_NAMES, self.size_counts)},
+            "coco_size_fractions": {n: float(c / total) if total else None
+                                    for n, c in zip(SIZE_NAMES, self.size_counts)},
             "fpn_level_counts": {f"P{k}": int(c) for k, c in zip(self.fpn_levels, self.fpn_counts)},
             "beyond_image": self.beyond_image,
             "bin_edges": self.bin_edges.tolist(),

@@ -1,6 +1,7 @@
 """Section builders of the data side of the imbalance report (thesis Ch. 3; docs/architecture.md)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 from ..datasets.annotations import Annotations
@@ -13,10 +14,31 @@ from ..plot.data_classes import (plot_batch_class_shares, plot_images_by_classes
                                  plot_instances_per_class)
 from ..plot.data_spatial import (plot_center_heatmap, plot_fpn_levels, plot_relative_area, plot_relative_height,
                                  plot_relative_width, plot_size_categories)
-from .sections import FigureSpec, Section, SectionBuilder
+from .sections import FigureSpec, Section, SectionBuilder, draw_no_data
 
 __all__ = ["summary_section", "class_section", "batch_section", "scale_section", "location_section",
            "data_sections"]
+
+
+def _or_no_data(figs: tuple[FigureSpec, ...], has_data: bool) -> tuple[FigureSpec, ...]:
+    """The figures, or figures that say "no boxes" when there is nothing to plot."""
+    if has_data:
+        return figs
+    return tuple(replace(f, draw=draw_no_data) for f in figs)
+
+
+def _class_sentence(d: dict) -> str:
+    """Plain words for the ratio, its two classes and the classes without instances."""
+    if d["num_instances"] == 0:
+        return "There are no boxes: every class statistic is n/a. "
+    text = (f"Imbalance ratio {d['imbalance_ratio']:.4g} = {d['most_frequent_class']} "
+            f"({d['most_frequent_instances']:,}) / {d['least_frequent_class']} ({d['least_frequent_instances']:,}), "
+            "the most and the least frequent class with instances. ")
+    k = d["num_empty_classes"]
+    if k:
+        shown = ", ".join(d["empty_classes"][:10]) + (", ..." if k > 10 else "")
+        text += f"{k} class{'es have' if k > 1 else ' has'} no instances: {shown} (left out of the ratio). "
+    return text
 
 
 def summary_section(ann: Annotations) -> Section:
@@ -40,9 +62,11 @@ def class_section(ann: Annotations) -> Section:
         FigureSpec("images_by_classes", "Fig. 3.5c: images vs classes per image",
                    partial(plot_images_by_classes, p)),
     )
-    text = ("Imbalance ratio = most / least frequent non-empty class; Gini 0 = balanced; normalised entropy "
-            "1 = balanced. LVIS bands: rare 1-10, common 11-100, frequent > 100 images per class.")
-    return Section("classes", "Foreground-foreground class imbalance (dataset)", p.to_dict(), figs, text,
+    d = p.to_dict()
+    figs = (_or_no_data(figs[:1], d["num_instances"] > 0)) + figs[1:]
+    text = _class_sentence(d) + ("Gini 0 = balanced; normalised entropy 1 = balanced. LVIS bands: rare 1-10, "
+                                 "common 11-100, frequent > 100 images per class.")
+    return Section("classes", "Foreground-foreground class imbalance (dataset)", d, figs, text,
                    highlights=("imbalance_ratio", "gini", "normalized_entropy", "mean_instances_per_image"))
 
 
@@ -54,6 +78,7 @@ def batch_section(ann: Annotations, *, batch_size: int = 16, num_batches: int = 
     text = (f"{p.num_batches} batches of {p.batch_size} images drawn by a shuffling loader (seed {p.seed}). "
             "TV distance = total-variation distance between the batch and dataset class distributions.")
     d = p.to_dict()
+    figs = _or_no_data(figs, len(p.class_names) > 0)
     return Section("batch", "Foreground-foreground class imbalance (batch)", d, figs, text,
                    highlights=("top_class_not_majority_fraction",))
 
@@ -70,6 +95,7 @@ def scale_section(ann: Annotations) -> Section:
     )
     text = ("Sizes relative to the image (Fig. 3.7). COCO bands by absolute box area (32², 96² pixels). "
             "FPN level k = floor(4 + log2(sqrt(wh) / 224)) clipped to P2-P5, on original image pixels.")
+    figs = _or_no_data(figs, int(p.size_counts.sum()) > 0)
     return Section("scale", "Object/box-level scale imbalance", p.to_dict(), figs, text,
                    highlights=("coco_size_fractions", "fpn_level_counts"))
 
@@ -81,6 +107,7 @@ def location_section(ann: Annotations) -> Section:
                        size=(5.6, 4.4)),)
     text = ("Chi-square and normalised entropy compare the centre heatmap with a uniform one; the effect "
             "size sqrt(chi2 / (n (K - 1))) does not grow with the number of boxes.")
+    figs = _or_no_data(figs, int(p.heatmap.sum()) > 0)
     return Section("location", "Object location imbalance", p.to_dict(), figs, text,
                    highlights=("central_fraction", "normalized_entropy"))
 

@@ -6,9 +6,10 @@ Every number in the HTML and markdown is formatted from ``Section.numbers``, whi
 from __future__ import annotations
 
 import html
-from typing import Any, Sequence
+from typing import Sequence
 
-from .sections import Section
+from .labels import format_value, format_with_unit, label_of
+from .sections import JSONValue, Section
 
 __all__ = ["report_dict", "render_html", "render_markdown", "format_value"]
 
@@ -29,31 +30,32 @@ table{border-collapse:collapse;font-size:.88em;margin:6px 0}td,th{border:1px sol
 text-align:left;vertical-align:top}th{background:#f1f3f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .hl{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}.hl div{background:#eef4fb;border-radius:6px;padding:6px 12px}
 .hl b{display:block;font-size:1.1em}.mono{font-family:ui-monospace,monospace;font-size:.8em;white-space:pre;
-overflow-x:auto}details summary{cursor:pointer;color:#2a5d9f}
+overflow-x:auto}details summary{cursor:pointer;color:#2a5d9f}header a{color:#bfe0ff}
+.read{background:#f3f7f1;border-left:4px solid #6a9f58;padding:6px 12px;margin:8px 0;font-size:.93em}
+th small{color:#777;font-weight:normal;font-family:ui-monospace,monospace;font-size:.8em}
 """
 
 
-def format_value(v: Any) -> str:
-    """Human-readable text of a scalar: thousands separators for ints, 4 significant digits for floats."""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if v is None:
-        return "-"
-    return str(v)
+def report_dict(title: str, meta: dict[str, JSONValue], sections: Sequence[Section],
+                figure_files: dict[tuple[str, str], str]) -> dict[str, JSONValue]:
+    """The ``report.json`` content.
 
-
-def report_dict(title: str, meta: dict[str, Any], sections: Sequence[Section],
-                figure_files: dict[tuple[str, str], str]) -> dict[str, Any]:
-    """The ``report.json`` content; ``figure_files`` maps (section key, figure name) -> relative path."""
+    Parameters
+    ----------
+    title : str
+        Report title.
+    meta : dict
+        JSON-plain metadata (``source``, ``synthetic``, ``bbgen_version``).
+    sections : sequence of Section
+        The built sections.
+    figure_files : dict of (section key, figure name) to str
+        Relative path of each figure's PNG.
+    """
     return {
         "title": title,
         **meta,
         "sections": {
-            s.key: {"title": s.title, "text": s.text, "numbers": s.numbers,
+            s.key: {"title": s.title, "text": s.text, "how_to_read": s.how_to_read, "numbers": s.numbers,
                     "figures": [{"file": figure_files[(s.key, f.name)], "title": f.title, "caption": f.caption}
                                 for f in s.figures]}
             for s in sections
@@ -61,15 +63,15 @@ def report_dict(title: str, meta: dict[str, Any], sections: Sequence[Section],
     }
 
 
-def _esc(v: Any) -> str:
+def _esc(v: object) -> str:
     return html.escape(str(v), quote=True)
 
 
-def _is_scalar(v: Any) -> bool:
+def _is_scalar(v: object) -> bool:
     return v is None or isinstance(v, (bool, int, float, str))
 
 
-def _value_html(v: Any) -> str:
+def _value_html(v: JSONValue) -> str:
     if _is_scalar(v):
         return _esc(format_value(v))
     if isinstance(v, dict):
@@ -78,6 +80,8 @@ def _value_html(v: Any) -> str:
         rows = "".join(f"<tr><th>{_esc(k)}</th><td class=num>{_value_html(x)}</td></tr>" for k, x in v.items())
         return f"<table>{rows}</table>"
     if isinstance(v, list):
+        if not v:
+            return "none"
         if all(_is_scalar(x) for x in v):
             text = ", ".join(format_value(x) for x in v)
             if len(v) <= _INLINE_LIST:
@@ -95,18 +99,30 @@ def _value_html(v: Any) -> str:
     raise TypeError(f"report numbers must be JSON plain data, got {type(v).__name__}")
 
 
-def _highlight_html(key: str, v: Any) -> str:
+def _highlight_html(key: str, v: JSONValue) -> str:
+    label = label_of(key)
     if isinstance(v, dict) and all(_is_scalar(x) for x in v.values()):
-        return "".join(f"<div>{_esc(key)} · {_esc(k)}<b>{_esc(format_value(x))}</b></div>" for k, x in v.items())
-    return f"<div>{_esc(key)}<b>{_value_html(v)}</b></div>"
+        return "".join(f"<div>{_esc(label.text)} · {_esc(label.parts.get(k, k))}"
+                       f"<b>{_esc(format_with_unit(x, label.unit))}</b></div>" for k, x in v.items())
+    if _is_scalar(v):
+        return f"<div>{_esc(label.text)}<b>{_esc(format_with_unit(v, label.unit))}</b></div>"
+    return f"<div>{_esc(label.text)}<b>{_value_html(v)}</b></div>"
+
+
+def _number_row(key: str, v: JSONValue) -> str:
+    label = label_of(key)
+    name = _esc(key) if label.text == key else f"{_esc(label.text)} <small>{_esc(key)}</small>"
+    return f"<tr><th>{name}</th><td class=num>{_value_html(v)}</td></tr>"
 
 
 def _section_html(s: Section, figure_files: dict[tuple[str, str], str]) -> str:
     parts = [f'<section id="{_esc(s.key)}"><h2>{_esc(s.title)}</h2>']
-    if s.text:
-        parts.append(f"<p>{_esc(s.text)}</p>")
+    if s.how_to_read:
+        parts.append(f'<p class="read"><b>How to read this.</b> {_esc(s.how_to_read)}</p>')
     if s.highlights:
         parts.append('<div class="hl">' + "".join(_highlight_html(k, s.numbers[k]) for k in s.highlights) + "</div>")
+    if s.text:
+        parts.append(f"<p>{_esc(s.text)}</p>")
     if s.figures:
         parts.append('<div class="figs">')
         for f in s.figures:
@@ -114,14 +130,27 @@ def _section_html(s: Section, figure_files: dict[tuple[str, str], str]) -> str:
             cap = _esc(f.title + (f" — {f.caption}" if f.caption else ""))
             parts.append(f'<figure><img src="{_esc(src)}" alt="{_esc(f.title)}"><figcaption>{cap}</figcaption></figure>')
         parts.append("</div>")
-    rows = "".join(f"<tr><th>{_esc(k)}</th><td class=num>{_value_html(v)}</td></tr>" for k, v in s.numbers.items())
-    parts.append(f"<details open><summary>All numbers</summary><table>{rows}</table></details></section>")
+    rows = "".join(_number_row(k, v) for k, v in s.numbers.items())
+    parts.append(f"<details><summary>All numbers ({len(s.numbers)}; also in "
+                 f'<a href="report.json">report.json</a>)</summary><table>{rows}</table></details></section>')
     return "".join(parts)
 
 
-def render_html(title: str, meta: dict[str, Any], sections: Sequence[Section],
+def render_html(title: str, meta: dict[str, JSONValue], sections: Sequence[Section],
                 figure_files: dict[tuple[str, str], str]) -> str:
-    """A self-contained page (inline CSS, no scripts, no network); images are relative PNG paths."""
+    """A self-contained page (inline CSS, no scripts, no network); images are relative PNG paths.
+
+    Parameters
+    ----------
+    title : str
+        Page title.
+    meta : dict
+        JSON-plain metadata (``source``, ``synthetic``, ``bbgen_version``).
+    sections : sequence of Section
+        The built sections.
+    figure_files : dict of (section key, figure name) to str
+        Relative path of each figure's PNG.
+    """
     banner = ""
     if meta.get("synthetic"):
         banner = ('<div class="banner">Synthetic data: this report profiles the embedded synthetic default '
@@ -134,36 +163,56 @@ def render_html(title: str, meta: dict[str, Any], sections: Sequence[Section],
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<link rel="icon" href="data:,"><title>{_esc(title)}</title><style>{_CSS}</style></head><body>'
         f"<header><h1>{_esc(title)}</h1><p>source: {_esc(meta.get('source', ''))}</p>"
-        f"<p>bbgen {_esc(meta.get('bbgen_version', ''))} · numbers: report.json · summary: summary.md</p></header>"
+        f"<p>bbgen {_esc(meta.get('bbgen_version', ''))} · every number: <a href=\"report.json\">report.json</a>"
+        " · short summary: <a href=\"summary.md\">summary.md</a></p></header>"
         f"<main>{banner}<p>{nav}</p>{body}</main></body></html>\n"
     )
 
 
-def _md_value(v: Any) -> str:
+def _md_value(v: JSONValue, unit: str = "") -> str:
     if isinstance(v, dict):
         if not v:
             return "none"
-        return ", ".join(f"{k} {_md_value(x)}" for k, x in v.items())
+        return ", ".join(f"{k} {_md_value(x, unit)}" for k, x in v.items())
     if isinstance(v, list):
         if len(v) <= _INLINE_LIST and all(_is_scalar(x) for x in v):
             return "[" + ", ".join(format_value(x) for x in v) + "]"
         return f"{len(v)} entries (see report.json)"
-    return format_value(v)
+    return format_with_unit(v, unit)
 
 
-def render_markdown(title: str, meta: dict[str, Any], sections: Sequence[Section],
+def render_markdown(title: str, meta: dict[str, JSONValue], sections: Sequence[Section],
                     figure_files: dict[tuple[str, str], str]) -> str:
-    """``summary.md``: the scalar numbers of every section and links to the figures."""
-    lines = [f"# {title}", "", f"Source: `{meta.get('source', '')}`", ""]
+    """``summary.md``: the scalar numbers of every section and links to the figures.
+
+    Parameters
+    ----------
+    title : str
+        Report title.
+    meta : dict
+        JSON-plain metadata (``source``, ``synthetic``, ``bbgen_version``).
+    sections : sequence of Section
+        The built sections.
+    figure_files : dict of (section key, figure name) to str
+        Relative path of each figure's PNG.
+    """
+    lines = [f"# {title}", "", f"Source: `{meta.get('source', '')}`", "",
+             "Every number: [report.json](report.json); figures and explanations: [index.html](index.html).", ""]
     if meta.get("synthetic"):
         lines += ["> **Synthetic data** — the embedded default dataset, not real annotations.", ""]
     for s in sections:
         lines += [f"## {s.title}", ""]
+        if s.how_to_read:
+            lines += [f"*How to read this.* {s.how_to_read}", ""]
         if s.text:
             lines += [s.text, ""]
         lines += ["| quantity | value |", "|---|---|"]
-        lines += [f"| {k} | {_md_value(v)} |" for k, v in s.numbers.items()
-                  if not (isinstance(v, list) and len(v) > _INLINE_LIST)]
+        for k, v in s.numbers.items():
+            if isinstance(v, list) and len(v) > _INLINE_LIST:
+                continue
+            label = label_of(k)
+            name = k if label.text == k else f"{label.text} (`{k}`)"
+            lines.append(f"| {name} | {_md_value(v, label.unit)} |")
         lines.append("")
         lines += [f"![{f.title}]({figure_files[(s.key, f.name)]})" for f in s.figures]
         if s.figures:

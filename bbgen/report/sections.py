@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable, Union
 
 from matplotlib.axes import Axes
 
 from ..datasets.annotations import Annotations
 
-__all__ = ["FigureSpec", "Section", "SectionBuilder"]
+__all__ = ["FigureSpec", "Section", "SectionBuilder", "JSONValue", "draw_no_data"]
+
+#: JSON-plain data: what ``Section.numbers`` may hold (written to ``report.json`` as is).
+JSONValue = Union[None, bool, int, float, str, list["JSONValue"], dict[str, "JSONValue"]]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -22,7 +25,18 @@ _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 class FigureSpec:
     """One figure of a section: ``draw(ax)`` draws it into a fresh Axes of ``size`` inches.
 
-    ``name`` becomes part of the PNG file name (lower-case letters, digits, underscores).
+    Parameters
+    ----------
+    name : str
+        Part of the PNG file name (lower-case letters, digits, underscores).
+    title : str
+        Shown under the figure.
+    draw : callable ``(Axes) -> Axes``
+        Draws the figure (usually a ``bbgen.plot`` function bound with ``functools.partial``).
+    caption : str
+        Optional text after the title.
+    size : tuple of (float, float)
+        Figure size in inches.
     """
 
     name: str
@@ -38,16 +52,34 @@ class FigureSpec:
 
 @dataclass(frozen=True)
 class Section:
-    """A report section. ``numbers`` must be JSON-serialisable plain data (dict/list/str/int/float/bool);
-    it is written to ``report.json`` under ``sections.<key>`` and every number shown in the HTML comes
-    from it. ``text`` is a short plain-text explanation shown above the numbers."""
+    """A report section: title, numbers, figures and the words that explain them.
+
+    Parameters
+    ----------
+    key : str
+        Anchor and ``report.json`` key (lower-case letters, digits, underscores).
+    title : str
+        Heading.
+    numbers : dict of str to JSONValue
+        JSON-plain data, written to ``report.json`` under ``sections.<key>``; every number the HTML
+        shows comes from it (``None`` = not defined for these data, shown as "n/a").
+    figures : tuple of FigureSpec
+        Figures, in order.
+    text : str
+        Plain-text explanation of this report's numbers (shown under the headline numbers).
+    highlights : tuple of str
+        Keys of ``numbers`` shown as headline numbers, with the labels of :mod:`bbgen.report.labels`.
+    how_to_read : str
+        Two sentences on what the section measures and how to read its figures.
+    """
 
     key: str
     title: str
-    numbers: dict[str, Any]
+    numbers: dict[str, JSONValue]
     figures: tuple[FigureSpec, ...] = ()
     text: str = ""
     highlights: tuple[str, ...] = field(default=())
+    how_to_read: str = ""
 
     def __post_init__(self) -> None:
         if not _KEY.match(self.key):
@@ -60,3 +92,22 @@ class Section:
 
 
 SectionBuilder = Callable[[Annotations], Section]
+
+
+def draw_no_data(ax: Axes, message: str = "no boxes: nothing to plot") -> Axes:
+    """Draw a figure that says there is no data (instead of an empty or misleading plot).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        Axes to draw into.
+    message : str
+        The text shown in the middle of the axes.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=12, color="0.35", transform=ax.transAxes)
+    return ax
