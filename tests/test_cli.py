@@ -85,3 +85,64 @@ def test_real_coco_json_taco(shared_data, tmp_path):
     assert data["synthetic"] is False and data["title"].endswith("annotations.json")
     numbers = data["sections"]["classes"]["numbers"]
     assert numbers["num_instances"] == 4784 and numbers["most_frequent_class"] == "Cigarette"
+
+
+def _error(argv, capsys) -> str:
+    assert main([*argv, *FAST]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+def _voc_xml(path: Path, objects: str = "") -> None:
+    path.write_text(f"<annotation><size><width>100</width><height>80</height></size>{objects}</annotation>")
+
+
+def test_voc_without_objects_names_the_folder_and_what_is_missing(tmp_path, capsys):
+    for i in range(3):
+        _voc_xml(tmp_path / f"{i}.xml")
+    err = _error(["report", str(tmp_path), "--out", str(tmp_path / "R")], capsys)
+    assert str(tmp_path) in err and "<object>" in err and "3 .xml files" in err
+    assert "counts must be" not in err
+
+
+def test_coco_without_images_names_the_file(tmp_path, capsys):
+    f = tmp_path / "noimg.json"
+    f.write_text(json.dumps({"images": [], "annotations": [], "categories": [{"id": 1, "name": "a"}]}))
+    err = _error(["report", str(f), "--out", str(tmp_path / "R")], capsys)
+    assert "noimg.json" in err and "'images' is empty" in err and "ann has" not in err
+
+
+def test_coco_without_categories_names_the_file(tmp_path, capsys):
+    f = tmp_path / "nocat.json"
+    f.write_text(json.dumps({"images": [{"id": 1, "width": 5, "height": 5}], "annotations": [], "categories": []}))
+    err = _error(["report", str(f), "--out", str(tmp_path / "R")], capsys)
+    assert "nocat.json" in err and "'categories' is empty" in err
+
+
+@pytest.mark.parametrize("case,flag", [("json_classes", "--classes"), ("json_split", "--split"),
+                                       ("yolo_no_names", "--classes"), ("voc_unknown_class", "--classes")])
+def test_errors_name_cli_flags_not_python_arguments(case, flag, tmp_path, capsys):
+    coco = tmp_path / "a.json"
+    coco.write_text(json.dumps({"images": [{"id": 1, "width": 5, "height": 5}], "annotations": [],
+                                "categories": [{"id": 1, "name": "a"}]}))
+    yolo = tmp_path / "yolo"
+    yolo.mkdir()
+    (yolo / "img1.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    voc = tmp_path / "voc"
+    voc.mkdir()
+    _voc_xml(voc / "1.xml", "<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax>"
+                            "<ymax>9</ymax></bndbox></object>")
+    argv = {"json_classes": [str(coco), "--classes", "x,y"], "json_split": [str(coco), "--split", "val"],
+            "yolo_no_names": [str(yolo), "--format", "yolo"], "voc_unknown_class": [str(voc), "--classes", "dog"]}[case]
+    err = _error(["report", *argv, "--out", str(tmp_path / "R")], capsys)
+    assert flag in err, err
+    assert "classes=" not in err and "split=" not in err and "format=" not in err, err
+
+
+def test_cli_message_translates_only_argument_names():
+    from bbgen.cli import cli_message
+
+    assert cli_message("pass classes= or add classes.txt") == "pass --classes or add classes.txt"
+    assert cli_message("out_dir x: bad; pass force=True") == "--out x: bad; pass --force"
+    assert cli_message("cannot detect the format: num_classes") == "cannot detect the format: num_classes"

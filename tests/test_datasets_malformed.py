@@ -137,7 +137,7 @@ def test_voc_split_errors(tmp_path):
         load(tmp_path, split="train")
     with pytest.raises(AnnotationFormatError, match="split list 'val' not found"):
         load(tmp_path, split="val")
-    with pytest.raises(AnnotationFormatError, match="not in classes"):
+    with pytest.raises(AnnotationFormatError, match="not in the classes= list"):
         load(tmp_path, classes=["dog"])
     with pytest.raises(ValueError, match="split is only used by the voc format"):
         load(tmp_path / "Annotations" / "1.xml", format="coco", split="train")

@@ -24,6 +24,8 @@ def assemble(
     category_names: Sequence[str],
     frequency: Sequence[str] | None = None,
     dropped: dict[str, int] | None = None,
+    images_word: str = "the image list",
+    categories_word: str = "the class list",
 ) -> Annotations:
     """Check reader output and return an :class:`Annotations` without degenerate boxes.
 
@@ -33,6 +35,12 @@ def assemble(
     :class:`AnnotationFormatError` naming ``path``.
     """
     dropped = dict(dropped or {})
+    if len(image_ids) == 0:
+        raise AnnotationFormatError(path, f"{images_word} is empty: the dataset lists no images, so there is "
+                                          "nothing to profile")
+    if len(category_names) == 0:
+        raise AnnotationFormatError(path, f"{categories_word} is empty: the dataset names no classes, so there "
+                                          "is nothing to profile")
     ids = np.asarray(image_ids)
     if ids.dtype.kind not in "iu":
         ids = np.asarray(list(image_ids), dtype=object)

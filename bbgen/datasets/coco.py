@@ -69,7 +69,8 @@ def read_coco(path: str | Path, data: Any | None = None) -> Annotations:
     image_ids, sizes, image_index = _images(path, data["images"])
     boxes, labels, box_image, crowd = _annotations(path, data["annotations"], image_index, cat_index)
     return assemble(path, image_ids=image_ids, image_sizes=sizes, boxes=boxes, labels=labels,
-                    box_image=box_image, crowd=crowd, category_names=names, frequency=freq)
+                    box_image=box_image, crowd=crowd, category_names=names, frequency=freq,
+                    images_word="'images'", categories_word="'categories'")
 
 
 def _categories(path: Path, cats: list) -> tuple[dict, list[str], list[str] | None]:

@@ -57,10 +57,10 @@ def load(path: str | Path, format: str | None = None, *, split: str | Path | Non
     else:
         fmt = format or detect_format(path)
     if split is not None and fmt != "voc":
-        raise ValueError(f"split is only used by the voc format, got format {fmt!r}")
+        raise ValueError(f"split= is only used by the voc and torchcv formats, got format {fmt!r}")
     if fmt in ("coco", "lvis"):
         if classes is not None:
-            raise ValueError("classes is only used by the voc and yolo formats; json files name their categories")
+            raise ValueError("classes= is only used by the voc and yolo formats; json files name their categories")
         return read_coco(path, data)
     if fmt == "voc":
         return read_voc(path, split=split, classes=classes)

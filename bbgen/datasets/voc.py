@@ -72,11 +72,15 @@ def read_voc(root: str | Path, split: str | Path | None = None,
         ids.append(f.stem)
         sizes[i] = size
         objs.extend((i, *o) for o in objects)
+    if not objs and classes is None:
+        raise AnnotationFormatError(root, f"none of the {len(files)} .xml files has an <object>: no boxes and no "
+                                          "class names to profile (pass classes= to profile an empty dataset)")
     names = sorted({o[1] for o in objs}) if classes is None else list(classes)
     index = {n: k for k, n in enumerate(names)}
     unknown = [(files[o[0]], o[1]) for o in objs if o[1] not in index]
     if unknown:
-        raise AnnotationFormatError(unknown[0][0], f"object class {unknown[0][1]!r} is not in classes")
+        raise AnnotationFormatError(unknown[0][0], f"object class {unknown[0][1]!r} is not in the classes= list "
+                                                        f"{names!r}")
     return assemble(
         root,
         image_ids=ids,
