@@ -139,7 +139,7 @@ def test_voc_split_errors(tmp_path):
         load(tmp_path, split="val")
     with pytest.raises(AnnotationFormatError, match="not in the classes= list"):
         load(tmp_path, classes=["dog"])
-    with pytest.raises(ValueError, match="split is only used by the voc format"):
+    with pytest.raises(ValueError, match="split= is only used by the voc and torchcv formats"):
         load(tmp_path / "Annotations" / "1.xml", format="coco", split="train")
 
 
