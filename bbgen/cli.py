@@ -32,7 +32,7 @@ _FORMATS = ("coco", "lvis", "voc", "yolo", "torchcv")
 
 #: Python argument names in library messages -> the command-line flag that sets them.
 FLAGS = {"out_dir": "--out", "force=True": "--force", "classes=": "--classes", "split=": "--split",
-         "format=": "--format", "batch_size": "--batch-size", "num_batches": "--num-batches",
+         "format=": "--format", "image_sizes=": "--image-sizes", "batch_size": "--batch-size", "num_batches": "--num-batches",
          "anchors=": "--anchors", "assigner=": "--assigner", "num_images": "--synthetic-images"}
 _FLAG_RE = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(k) for k in FLAGS) + r")(?![\w])")
 
@@ -81,7 +81,10 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=_FORMATS, help="annotation format (default: detected)")
     p.add_argument("--split", help="VOC: ImageSets/Main/<split>.txt name or path of an id list; "
                                    "torchcv: name of the list file in the folder (e.g. voc07_test)")
-    p.add_argument("--classes", help="VOC/YOLO only: comma-separated class names in label order")
+    p.add_argument("--classes", help="VOC/YOLO/torchcv: comma-separated class names in label order")
+    p.add_argument("--image-sizes", metavar="FILE.json",
+                   help="torchcv only: image sizes ({name: [w, h]} or a COCO json's 'images'); "
+                        "default: image_sizes.json beside the list")
     p.add_argument("--out", default="bbgen-report", metavar="DIR",
                    help="output directory (default: %(default)s); a re-run replaces only the files bbgen wrote")
     p.add_argument("--force", action="store_true",
@@ -157,12 +160,12 @@ def _load(args: argparse.Namespace) -> Annotations:
     from .datasets import load, synthetic
 
     if args.dataset is None:
-        for name in ("format", "split", "classes"):
+        for name in ("format", "split", "classes", "image_sizes"):
             if getattr(args, name) is not None:
-                raise ValueError(f"--{name} needs a DATASET")
+                raise ValueError(f"--{name.replace('_', '-')} needs a DATASET")
         return synthetic(args.synthetic_images, seed=args.seed)
     classes = None if args.classes is None else [c.strip() for c in args.classes.split(",") if c.strip()]
-    return load(Path(args.dataset), args.format, split=args.split, classes=classes)
+    return load(Path(args.dataset), args.format, split=args.split, classes=classes, image_sizes=args.image_sizes)
 
 
 def _report(args: argparse.Namespace) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .annotations import Annotations
 from ._table import assemble
-from .coco import read_json
+from .image_sizes import SIZES_FILE, read_image_sizes
 from .errors import AnnotationFormatError
 
 __all__ = ["read_yolo", "image_size", "yolo_class_names"]
@@ -83,21 +83,8 @@ def _yaml_names(path: Path, text: str) -> list[str]:
 
 
 def _sizes_file(root: Path) -> dict[str, tuple[float, float]] | None:
-    f = root / "image_sizes.json"
-    if not f.is_file():
-        return None
-    data = read_json(f)
-    if isinstance(data, dict) and isinstance(data.get("images"), list):
-        data = {Path(str(im.get("file_name", ""))).stem: (im.get("width"), im.get("height"))
-                for im in data["images"] if isinstance(im, dict)}
-    if not isinstance(data, dict):
-        raise AnnotationFormatError(f, "must map image stem -> [width, height]")
-    out = {}
-    for k, v in data.items():
-        if not (isinstance(v, (list, tuple)) and len(v) == 2 and all(type(x) in (int, float) for x in v)):
-            raise AnnotationFormatError(f, f"size of {k!r} must be [width, height], got {v!r}")
-        out[Path(k).stem] = (float(v[0]), float(v[1]))
-    return out
+    f = root / SIZES_FILE
+    return read_image_sizes(f) if f.is_file() else None
 
 
 def _layout(root: Path) -> tuple[Path, Path]:

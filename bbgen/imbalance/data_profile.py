@@ -9,7 +9,7 @@ from ..datasets.annotations import Annotations
 from .data_batch import BatchProfile, batch_class_profile
 from .data_classes import ClassProfile, class_profile
 from .data_location import LocationProfile, location_profile
-from .data_scale import ScaleProfile, scale_profile
+from .data_scale import ScaleProfile, beyond_image, scale_profile
 
 __all__ = ["DatasetSummary", "DatasetProfile", "dataset_summary", "profile_dataset"]
 
@@ -37,8 +37,7 @@ class DatasetSummary:
 
 def dataset_summary(ann: Annotations) -> DatasetSummary:
     """Image/box/class counts, crowd boxes, empty images and boxes reaching past the image border."""
-    wh = ann.image_sizes[ann.box_image]
-    beyond = (ann.boxes[:, :2] < 0).any(axis=1) | (ann.boxes[:, 2:] > wh).any(axis=1)
+    beyond = beyond_image(ann.boxes, ann.image_sizes[ann.box_image])
     return DatasetSummary(
         source=ann.source,
         synthetic=ann.source.startswith("synthetic"),

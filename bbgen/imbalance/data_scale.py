@@ -14,7 +14,7 @@ import numpy as np
 from ..datasets.annotations import Annotations
 from .data_measures import quantiles
 
-__all__ = ["ScaleProfile", "scale_profile", "fpn_level", "COCO_AREA_LIMITS", "size_category"]
+__all__ = ["ScaleProfile", "scale_profile", "fpn_level", "COCO_AREA_LIMITS", "size_category", "beyond_image"]
 
 COCO_AREA_LIMITS = (32.0 ** 2, 96.0 ** 2)
 SIZE_NAMES = ("small", "medium", "large")
@@ -46,6 +46,28 @@ def size_category(boxes: np.ndarray) -> np.ndarray:
     return np.searchsorted(np.asarray(COCO_AREA_LIMITS), area, side="right")
 
 
+def beyond_image(boxes: np.ndarray, image_wh: np.ndarray) -> np.ndarray:
+    """Which boxes reach past the border of their image: the one definition every report section uses.
+
+    A box ``[x1, y1, x2, y2]`` is *beyond the image* when any corner lies outside
+    ``[0, width] x [0, height]`` (so a box wider than its image is beyond it too).
+
+    Parameters
+    ----------
+    boxes : ndarray [M, 4]
+        xyxy pixels.
+    image_wh : ndarray [M, 2]
+        (width, height) of the image of each box.
+
+    Returns
+    -------
+    ndarray [M] bool
+    """
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    wh = np.asarray(image_wh, dtype=np.float64).reshape(-1, 2)
+    return (b[:, :2] < 0).any(axis=1) | (b[:, 2:] > wh).any(axis=1)
+
+
 @dataclass(frozen=True)
 class ScaleProfile:
     """Distributions of relative box size (Fig. 3.7), COCO size bands and FPN levels.
@@ -57,7 +79,7 @@ class ScaleProfile:
         width, height, area: mean and 5/25/50/75/95 % quantiles of each relative quantity.
         size_counts: [3] boxes in COCO's small, medium, large bands.
         fpn_levels: [L] level numbers (P2..P5), ``fpn_counts`` [L] boxes per level.
-        beyond_image: boxes whose relative width or height exceeds 1.
+        beyond_image: profiled boxes reaching past the image border (:func:`beyond_image`).
     """
 
     bin_edges: np.ndarray
@@ -116,7 +138,7 @@ def scale_profile(ann: Annotations, *, bins: int = 50, include_crowd: bool = Fal
         size_counts=np.bincount(size_category(boxes), minlength=3),
         fpn_levels=levels,
         fpn_counts=np.bincount(lv - k_min, minlength=len(levels)),
-        beyond_image=int(((rel_w > 1) | (rel_h > 1)).sum()),
+        beyond_image=int(beyond_image(boxes, wh_img).sum()),
     )
 
 
