@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,32 @@ def test_cli_message_translates_only_argument_names():
     assert cli_message("pass classes= or add classes.txt") == "pass --classes or add classes.txt"
     assert cli_message("out_dir x: bad; pass force=True") == "--out x: bad; pass --force"
     assert cli_message("cannot detect the format: num_classes") == "cannot detect the format: num_classes"
+
+
+_IMPORTS = """
+import contextlib, io, sys
+from bbgen.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as e:
+        code = e.code
+print(code, sorted(m for m in ("torch", "matplotlib", "numba", "scipy", "PIL") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("argv,code", [(["--help"], 0), (["report", "--help"], 0), (["report", "MISSING.json"], 1),
+                                       (["report", "--batch-size", "0"], 2)])
+def test_help_and_early_errors_import_no_heavy_module(argv, code, tmp_path):
+    """Issue #14 item 11: start-up cost is imports; --help and input errors must not pay for torch."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run([sys.executable, "-c", _IMPORTS, *argv], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path, env=env)
+    assert run.stdout.strip().split(maxsplit=1) == [str(code), "[]"], run.stdout + run.stderr
+
+
+def test_formats_listed_by_the_cli_are_the_readers():
+    from bbgen.cli import _FORMATS
+    from bbgen.datasets import FORMATS
+
+    assert _FORMATS == FORMATS

@@ -24,14 +24,27 @@ To add e.g. an anchor/assigner section, write ``anchor_section(ann, *, anchors, 
 this in :func:`bbgen.cli.report_sections`, which maps parsed options to builders; register new
 options in :func:`bbgen.cli.add_report_arguments`.
 """
-from .build import build_report, build_sections, write_report
-from .data_sections import (batch_section, class_section, data_sections, location_section, scale_section,
-                            summary_section)
-from .render import format_value, render_html, render_markdown, report_dict
-from .sections import FigureSpec, Section, SectionBuilder
+import importlib
 
-__all__ = [
-    "build_report", "build_sections", "write_report", "batch_section", "class_section", "data_sections",
-    "location_section", "scale_section", "summary_section", "format_value", "render_html", "render_markdown",
-    "report_dict", "FigureSpec", "Section", "SectionBuilder",
-]
+# public name -> submodule; imported on first use, so that ``bbgen.report.output`` (standard library
+# only) can be used by the command line without importing matplotlib and the profilers
+_LAZY = {
+    "build_report": "build", "build_sections": "build", "write_report": "build",
+    "batch_section": "data_side", "class_section": "data_side", "data_sections": "data_side",
+    "location_section": "data_side", "scale_section": "data_side", "summary_section": "data_side",
+    "format_value": "labels", "render_html": "render", "render_markdown": "render", "report_dict": "render",
+    "FigureSpec": "sections", "Section": "sections", "SectionBuilder": "sections", "JSONValue": "sections",
+    "MANIFEST": "output",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -8,7 +8,7 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from ..datasets.annotations import Annotations
-from .data_sections import data_sections
+from .data_side import data_sections
 from .output import MANIFEST, check_targets, previous_files, publish, staging_dir
 from .render import render_html, render_markdown, report_dict
 from .sections import Section, SectionBuilder
