@@ -18,12 +18,33 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def execute_notebook(path: Path, timeout: int = 600) -> None:
-    """Execute a notebook in place-free mode with nbclient; raises on the first failing cell."""
+NOISE = ("TqdmWarning", "TqdmExperimentalWarning", "IProgress not found")
+
+
+def execute_notebook(path: Path, timeout: int = 600):
+    """Execute a notebook as Jupyter does (working directory = the notebook's folder, notebooks/).
+
+    Nothing is written back. Raises on the first failing cell, and when a cell prints a tqdm
+    warning (the notebooks must run without ipywidgets noise). Returns the executed notebook.
+    """
     import nbformat
     from nbclient import NotebookClient
 
+    path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(ROOT)}})
+                            resources={"metadata": {"path": str(path.parent)}})
     client.execute()
+    noisy = [text for text in notebook_text(nb).splitlines() if any(n in text for n in NOISE)]
+    assert not noisy, f"{path.name} printed tqdm warnings: {noisy[:3]}"
+    return nb
+
+
+def notebook_text(nb) -> str:
+    """Everything the executed cells printed (streams and text/plain results)."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", "") if out.get("output_type") == "stream"
+                         else str(out.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from .. import _validate
 from ..anchors import AnchorConfig, anchor_config, detector_view, scale_boxes

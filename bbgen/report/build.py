@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..datasets.annotations import Annotations
 from .data_side import data_sections

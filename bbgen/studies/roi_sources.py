@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from .. import _validate
 from .._typing import SeedLike
