@@ -34,3 +34,14 @@ def test_progress_bars_in_a_kernel_print_no_tqdm_warning(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     nbformat.write(nb, tmp_path / "bar.ipynb")
     execute_notebook(tmp_path / "bar.ipynb", timeout=120)
+
+
+def test_notebook_front_end_is_an_extra_and_the_readme_says_how_to_open():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(d.startswith("jupyterlab") for d in extras["notebooks"])
+    assert any(d.startswith("ipywidgets") for d in extras["notebooks"])  # widget progress bars, no TqdmWarning
+    readme = (root / "README.md").read_text()
+    assert ".[notebooks]" in readme and "jupyter lab notebooks/" in readme
