@@ -65,7 +65,7 @@ def plot_positives_per_class(profile: AnchorProfile, ax: Axes | None = None, top
     per_image = p.positives_per_class_per_image
     order = np.argsort(-per_image, kind="stable")[:top]
     ax.bar(np.arange(len(order)), np.where(per_image[order] > 0, per_image[order], np.nan), color="C0")
-    if len(order) <= 30:
+    if len(order) <= 100:
         ax.set_xticks(np.arange(len(order)), [p.category_names[i] for i in order], rotation=90, fontsize=7)
     else:
         ax.set_xlabel("classes (sorted by positives)")

@@ -16,7 +16,7 @@ from ..imbalance.data_classes import ClassProfile
 __all__ = ["plot_instances_per_class", "plot_images_by_instances", "plot_images_by_classes",
            "plot_batch_class_shares", "new_axes", "log_y"]
 
-_MAX_TICK_LABELS = 40
+_MAX_TICK_LABELS = 100
 
 
 

@@ -48,15 +48,21 @@ def summary_section(ann: Annotations) -> Section:
             "no real annotations were profiled. " if s.synthetic else "")
     text += ("Crowd / difficult / ignore boxes are counted here and left out of the statistics below; "
              "degenerate boxes (zero or negative size) were dropped by the reader.")
+    how = ("What was read from the annotation files: check these counts against the dataset's published figures "
+           "before reading further. Every section below profiles the same boxes; a box 'beyond the image' reaches "
+           "past the image border (any corner outside it), counted the same way everywhere.")
     return Section("dataset", "Dataset", s.to_dict(), text=text,
-                   highlights=("num_images", "num_boxes", "num_classes", "num_crowd"))
+                   highlights=("num_images", "num_boxes", "num_classes", "num_crowd", "boxes_beyond_image"),
+                   how_to_read=how)
 
 
 def class_section(ann: Annotations) -> Section:
     """Foreground-foreground class imbalance owing to the dataset (thesis §3.2.2.1, Fig. 3.5)."""
     p = class_profile(ann)
     figs = (
-        FigureSpec("instances_per_class", "Fig. 3.5a: instances per class", partial(plot_instances_per_class, p)),
+        FigureSpec("instances_per_class", "Fig. 3.5a: instances per class", partial(plot_instances_per_class, p),
+                   size=(max(6.4, 0.16 * len(p.category_names)), 4.6) if len(p.category_names) > 20 else (6.4, 4.0),
+                   wide=len(p.category_names) > 20),
         FigureSpec("images_by_instances", "Fig. 3.5b: images vs instances per image",
                    partial(plot_images_by_instances, p)),
         FigureSpec("images_by_classes", "Fig. 3.5c: images vs classes per image",
@@ -66,8 +72,12 @@ def class_section(ann: Annotations) -> Section:
     figs = (_or_no_data(figs[:1], d["num_instances"] > 0)) + figs[1:]
     text = _class_sentence(d) + ("Gini 0 = balanced; normalised entropy 1 = balanced. LVIS bands: rare 1-10, "
                                  "common 11-100, frequent > 100 images per class.")
+    how = ("How unevenly the boxes are spread over the classes (thesis §3.2.2.1, Fig. 3.5; log axes). A steep "
+           "first figure, a large imbalance ratio and a Gini near 1 mean a long tail: the rare classes get few "
+           "positive examples and few gradient updates.")
     return Section("classes", "Foreground-foreground class imbalance (dataset)", d, figs, text,
-                   highlights=("imbalance_ratio", "gini", "normalized_entropy", "mean_instances_per_image"))
+                   highlights=("imbalance_ratio", "gini", "normalized_entropy", "mean_instances_per_image",
+                               "num_empty_classes"), how_to_read=how)
 
 
 def batch_section(ann: Annotations, *, batch_size: int = 16, num_batches: int = 1000, seed: int = 0) -> Section:
@@ -79,8 +89,11 @@ def batch_section(ann: Annotations, *, batch_size: int = 16, num_batches: int = 
             "TV distance = total-variation distance between the batch and dataset class distributions.")
     d = p.to_dict()
     figs = _or_no_data(figs, len(p.class_names) > 0)
+    how = ("What one training batch sees (thesis Fig. 3.6): each box spans the 25-75 % range of a frequent class's "
+           "share of the boxes in a batch (whiskers 5-95 %), the diamond is its share in the whole dataset. Wide "
+           "boxes mean batches are much less balanced, or differently balanced, than the dataset.")
     return Section("batch", "Foreground-foreground class imbalance (batch)", d, figs, text,
-                   highlights=("top_class_not_majority_fraction",))
+                   highlights=("top_class_not_majority_fraction",), how_to_read=how)
 
 
 def scale_section(ann: Annotations) -> Section:
@@ -96,8 +109,11 @@ def scale_section(ann: Annotations) -> Section:
     text = ("Sizes relative to the image (Fig. 3.7). COCO bands by absolute box area (32², 96² pixels). "
             "FPN level k = floor(4 + log2(sqrt(wh) / 224)) clipped to P2-P5, on original image pixels.")
     figs = _or_no_data(figs, int(p.size_counts.sum()) > 0)
+    how = ("How large the objects are relative to their image (thesis Fig. 3.7; log y axes) and which FPN level "
+           "would own each box. Mass piled at the left means mostly small objects, which the finest pyramid levels "
+           "must carry and which get few positive anchors.")
     return Section("scale", "Object/box-level scale imbalance", p.to_dict(), figs, text,
-                   highlights=("coco_size_fractions", "fpn_level_counts"))
+                   highlights=("coco_size_fractions", "fpn_level_counts"), how_to_read=how)
 
 
 def location_section(ann: Annotations) -> Section:
@@ -108,8 +124,11 @@ def location_section(ann: Annotations) -> Section:
     text = ("Chi-square and normalised entropy compare the centre heatmap with a uniform one; the effect "
             "size sqrt(chi2 / (n (K - 1))) does not grow with the number of boxes.")
     figs = _or_no_data(figs, int(p.heatmap.sum()) > 0)
+    how = ("Where the object centres lie on the normalised image (thesis Fig. 3.13); colour = density relative "
+           "to a uniform spread. A bright middle (more than 25 % of centres in the central quarter) means objects "
+           "near the borders are rare in training.")
     return Section("location", "Object location imbalance", p.to_dict(), figs, text,
-                   highlights=("central_fraction", "normalized_entropy"))
+                   highlights=("central_fraction", "normalized_entropy"), how_to_read=how)
 
 
 def data_sections(*, batch_size: int = 16, num_batches: int = 1000, seed: int = 0) -> list[SectionBuilder]:

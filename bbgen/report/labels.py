@@ -19,8 +19,8 @@ class Label(NamedTuple):
     text : str
         The plain label.
     unit : str
-        ``""`` (a count or a plain number), ``"%"`` (a fraction shown as a percentage) or ``"x"``
-        (a ratio, shown as ``12.3×``).
+        ``""`` (a count or a plain number), ``"%"`` (a fraction shown as a percentage), ``"x"``
+        (a ratio, shown as ``12.3×``) or ``"1:"`` (a ratio shown as ``1 : 2,396``).
     parts : dict of str to str
         Labels of the entries of a dict-valued number (e.g. ``{"small": "small (< 32² px)"}``).
     """
@@ -47,7 +47,8 @@ LABELS: dict[str, Label] = {
     "most_frequent_class": Label("Most frequent class"),
     "least_frequent_class": Label("Least frequent class with instances"),
     # batch
-    "top_class_not_majority_fraction": Label("Batches in which the dataset's top class is not the majority", "%"),
+    "top_class_not_majority_fraction": Label("Batches in which another class outnumbers the dataset's most "
+                                             "frequent class", "%"),
     # scale
     "coco_size_fractions": Label("Boxes by COCO size", "%", {"small": "small (< 32² px)",
                                                             "medium": "medium (32²–96² px)",
@@ -60,7 +61,8 @@ LABELS: dict[str, Label] = {
     "mean_positives": Label("Positive anchors per image (mean)"),
     "mean_negatives": Label("Negative anchors per image (mean)"),
     "mean_ignored": Label("Ignored anchors per image (mean)"),
-    "negatives_per_positive": Label("Negatives per positive (fg:bg = 1 : this)", "x"),
+    "negatives_per_positive": Label("Foreground : background anchors", "1:"),
+    "low_iou_positive_fraction": Label("Positives with IoU < 0.5 with their GT", "%"),
     "gts_without_positive": Label("GT boxes without a positive anchor"),
 }
 
@@ -92,7 +94,7 @@ def format_value(v: object) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:,.0f}" if abs(v) >= 1e4 and v == v and abs(v) != float("inf") else f"{v:.4g}"
     if v is None:
         return "n/a"
     return str(v)
@@ -106,10 +108,12 @@ def format_with_unit(v: object, unit: str) -> str:
     v : scalar
         The number (or ``None``, bool, str).
     unit : str
-        ``""``, ``"%"`` or ``"x"`` (see :class:`Label`).
+        ``""``, ``"%"``, ``"x"`` or ``"1:"`` (see :class:`Label`).
     """
     if unit == "%" and isinstance(v, float):
         return f"{100 * v:.3g} %"
     if unit == "x" and isinstance(v, (int, float)) and not isinstance(v, bool):
         return f"{v:.4g}×"
+    if unit == "1:" and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return f"1 : {v:,.0f}" if v >= 10 else f"1 : {v:.3g}"
     return format_value(v)

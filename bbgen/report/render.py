@@ -32,7 +32,7 @@ text-align:left;vertical-align:top}th{background:#f1f3f5}td.num{text-align:right
 .hl b{display:block;font-size:1.1em}.mono{font-family:ui-monospace,monospace;font-size:.8em;white-space:pre;
 overflow-x:auto}details summary{cursor:pointer;color:#2a5d9f}header a{color:#bfe0ff}
 .read{background:#f3f7f1;border-left:4px solid #6a9f58;padding:6px 12px;margin:8px 0;font-size:.93em}
-th small{color:#777;font-weight:normal;font-family:ui-monospace,monospace;font-size:.8em}
+figure.wide{flex-basis:100%;max-width:100%}th small{color:#777;font-weight:normal;font-family:ui-monospace,monospace;font-size:.8em}
 """
 
 
@@ -128,7 +128,8 @@ def _section_html(s: Section, figure_files: dict[tuple[str, str], str]) -> str:
         for f in s.figures:
             src = figure_files[(s.key, f.name)]
             cap = _esc(f.title + (f" — {f.caption}" if f.caption else ""))
-            parts.append(f'<figure><img src="{_esc(src)}" alt="{_esc(f.title)}"><figcaption>{cap}</figcaption></figure>')
+            wide = ' class="wide"' if f.wide else ""
+            parts.append(f'<figure{wide}><img src="{_esc(src)}" alt="{_esc(f.title)}"><figcaption>{cap}</figcaption></figure>')
         parts.append("</div>")
     rows = "".join(_number_row(k, v) for k, v in s.numbers.items())
     parts.append(f"<details><summary>All numbers ({len(s.numbers)}; also in "

@@ -37,6 +37,8 @@ class FigureSpec:
         Optional text after the title.
     size : tuple of (float, float)
         Figure size in inches.
+    wide : bool
+        Use the full width of the page (e.g. one bar per class with its name).
     """
 
     name: str
@@ -44,6 +46,7 @@ class FigureSpec:
     draw: Callable[[Axes], Axes]
     caption: str = ""
     size: tuple[float, float] = (6.4, 4.0)
+    wide: bool = False
 
     def __post_init__(self) -> None:
         if not _KEY.match(self.name):
