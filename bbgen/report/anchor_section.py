@@ -105,7 +105,7 @@ def anchor_section(ann: Annotations, *, anchors: str | Path | AnchorConfig = "re
     figs = (
         FigureSpec("fg_bg", "Fig. 3.4a as areas: anchors per image", partial(plot_fg_bg_areas, p),
                    "The tiny green square is the positives; the negatives' square is the background the "
-                   "classifier sees for each of them."),
+                   "classifier sees for each of them.", size=(7.0, 3.4)),
         FigureSpec("positives_per_class", "Fig. 3.4b: positive anchors per class", partial(plot_positives_per_class, p),
                    size=(max(6.4, 0.16 * len(p.category_names)), 4.4) if many else (6.4, 4.0), wide=many),
         FigureSpec("positive_iou", "Fig. 3.12a: IoU of positive anchors", partial(plot_positive_iou, p),

@@ -45,14 +45,16 @@ def plot_fg_bg_areas(profile: AnchorProfile, ax: Axes | None = None) -> Axes:
     gap, x = 0.06 * big, 0.0
     pos = means[0]
     for (name, colour), m, s in zip(_KINDS, means, sides):
-        per_pos = f", {_ratio(m / pos)} per positive" if pos > 0 else ""
-        ax.add_patch(Rectangle((x, 0.0), s, s, color=colour, label=f"{name}: {m:,.1f} per image{per_pos}"))
+        per_pos = f"\n  {_ratio(m / pos)} per positive" if pos > 0 else ""
+        count = f"{m:,.0f}" if m >= 100 else f"{m:.3g}"
+        ax.add_patch(Rectangle((x, 0.0), s, s, color=colour, label=f"{name}: {count} per image{per_pos}"))
         x += s + (gap if s > 0 else 0.0)
     ax.set_xlim(-gap, x)
-    ax.set_ylim(-gap, 1.45 * big)
+    ax.set_ylim(-gap, 1.05 * big)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False,
+              title="square area = anchors per image", title_fontsize=8, alignment="left")
     ratio = f"fg:bg = 1 : {_ratio(means[2] / pos)}" if pos > 0 else "no positive anchors"
-    ax.set_title(f"{ratio} (area of each square = anchors per image)", fontsize=10)
+    ax.set_title(ratio, fontsize=11, loc="left")
     return ax
