@@ -66,3 +66,12 @@ def test_readme_python_blocks_run_as_written(tmp_path):
     proc = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(run), capture_output=True, text=True,
                           cwd=tmp_path, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_readme_screenshots_exist_and_are_small():
+    images = re.findall(r"\]\((docs/images/[^)]+\.png)\)", README.read_text(encoding="utf-8"))
+    assert any("report" in i for i in images)
+    for rel in images:
+        path = ROOT / rel
+        assert path.is_file(), rel
+        assert path.stat().st_size < 300_000, (rel, path.stat().st_size)

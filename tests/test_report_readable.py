@@ -83,7 +83,7 @@ def test_fg_bg_is_drawn_as_areas():
     areas = np.array([r.get_width() * r.get_height() for r in squares])
     means = np.array([p.positives.sum(), p.ignored.sum(), p.negatives.sum()]) / p.num_images
     np.testing.assert_allclose(areas, means, rtol=1e-9)
-    assert ax.get_yscale() == "linear" and "1 : " in ax.get_title()
+    assert ax.get_yscale() == "linear" and "1 : " in ax.get_title(loc="left")
 
 
 def test_one_definition_of_beyond_the_image():

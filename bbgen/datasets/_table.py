@@ -15,7 +15,7 @@ __all__ = ["assemble"]
 def assemble(
     path: str | Path,
     *,
-    image_ids: Sequence | np.ndarray,
+    image_ids: Sequence[int | str] | np.ndarray,
     image_sizes: np.ndarray,
     boxes: np.ndarray,
     labels: np.ndarray,
@@ -33,6 +33,33 @@ def assemble(
     ``y2 <= y1`` (zero or negative size) are removed and counted in ``Annotations.dropped``
     under ``"non_finite"`` and ``"zero_or_negative_size"``; every other problem raises
     :class:`AnnotationFormatError` naming ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The source, named in errors.
+    image_ids : sequence [N]
+        Image identifiers (ints or strings); at least one.
+    image_sizes : ndarray [N, 2]
+        (width, height) of each image.
+    boxes : ndarray [M, 4]
+        xyxy pixels.
+    labels, box_image : ndarray [M] int
+        Category index and image row of each box.
+    crowd : ndarray [M] bool
+        Crowd / difficult / ignore flags.
+    category_names : sequence of str [C]
+        At least one.
+    frequency : sequence of str [C], optional
+        LVIS bands.
+    dropped : dict of str to int, optional
+        Boxes the reader already dropped, by reason.
+    images_word, categories_word : str
+        How the file names its image and class lists (used in the errors for empty lists).
+
+    Returns
+    -------
+    Annotations
     """
     dropped = dict(dropped or {})
     if len(image_ids) == 0:

@@ -12,7 +12,7 @@ __all__ = ["Annotations"]
 class Annotations:
     """Columnar object-detection annotations (numpy arrays, one row per image / per box).
 
-    Attributes
+    Parameters
     ----------
     image_ids : ndarray [N]
         Dataset image identifiers (int64, or object dtype for string ids).
@@ -64,12 +64,15 @@ class Annotations:
 
     @property
     def num_images(self) -> int:
+        """Number of images N."""
         return len(self.image_ids)
 
     @property
     def num_boxes(self) -> int:
+        """Number of boxes M."""
         return len(self.boxes)
 
     @property
     def num_classes(self) -> int:
+        """Number of categories C."""
         return len(self.category_names)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Union
 
 import numpy as np
 
@@ -16,13 +16,26 @@ from .annotations import Annotations
 from ._table import assemble
 from .errors import AnnotationFormatError
 
-__all__ = ["read_coco", "read_json", "is_lvis"]
+__all__ = ["read_coco", "read_json", "is_lvis", "JSONValue"]
+
+#: Parsed JSON: what :func:`read_json` returns.
+JSONValue = Union[None, bool, int, float, str, list["JSONValue"], dict[str, "JSONValue"]]
 
 _NUM = (int, float)
 
 
-def read_json(path: str | Path) -> Any:
-    """Parse an untrusted json file; every failure becomes :class:`AnnotationFormatError`."""
+def read_json(path: str | Path) -> JSONValue:
+    """Parse an untrusted json file; every failure becomes :class:`AnnotationFormatError`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The json file.
+
+    Returns
+    -------
+    JSONValue
+    """
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -42,18 +55,34 @@ def read_json(path: str | Path) -> Any:
         raise AnnotationFormatError(path, "not valid JSON: nesting is too deep") from None
 
 
-def is_lvis(data: Any) -> bool:
-    """True when a parsed json has LVIS-style categories (a ``frequency`` field)."""
+def is_lvis(data: JSONValue) -> bool:
+    """True when a parsed json has LVIS-style categories (a ``frequency`` field).
+
+    Parameters
+    ----------
+    data : JSONValue
+        A parsed json file.
+    """
     cats = data.get("categories") if isinstance(data, dict) else None
     return bool(cats) and isinstance(cats, list) and all(isinstance(c, dict) and "frequency" in c for c in cats)
 
 
-def read_coco(path: str | Path, data: Any | None = None) -> Annotations:
+def read_coco(path: str | Path, data: JSONValue = None) -> Annotations:
     """Read a COCO (or LVIS) instances json into an :class:`Annotations` table.
 
-    ``data`` may hold the already-parsed json (format detection parses it once).
     Unknown image / category ids, wrong types and missing keys raise
     :class:`AnnotationFormatError`; zero/negative-size boxes are dropped and counted.
+
+    Parameters
+    ----------
+    path : str or Path
+        The json file (named in errors).
+    data : JSONValue, optional
+        The already-parsed json (format detection parses it once); read from ``path`` when ``None``.
+
+    Returns
+    -------
+    Annotations
     """
     path = Path(path)
     if data is None:

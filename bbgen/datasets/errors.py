@@ -11,6 +11,13 @@ class AnnotationFormatError(ValueError):
 
     The message always starts with the offending file, so a command-line caller can print
     ``str(err)`` as a single, complete line.
+
+    Parameters
+    ----------
+    path : str or Path
+        The offending file or folder.
+    problem : str
+        What is wrong, in words.
     """
 
     def __init__(self, path: str | Path, problem: str) -> None:

@@ -29,15 +29,23 @@ def synthetic(num_images: int = 2000, *, num_classes: int = 80, boxes_per_image:
               zipf_exponent: float = 1.5, seed: int | np.random.Generator = 0) -> Annotations:
     """Draw a synthetic detection dataset (see the module docstring for its priors).
 
-    Args:
-        num_images: number of images N (>= 1).
-        num_classes: number of categories C (>= 1).
-        boxes_per_image: mean number of boxes per image (>= 1).
-        zipf_exponent: long-tail exponent s >= 0 of the class prior (0 = balanced).
-        seed: integer seed or ``numpy.random.Generator``; same seed, same dataset.
+    Parameters
+    ----------
+    num_images : int
+        Number of images N (>= 1).
+    num_classes : int
+        Number of categories C (>= 1).
+    boxes_per_image : float
+        Mean number of boxes per image (>= 1).
+    zipf_exponent : float
+        Long-tail exponent s >= 0 of the class prior (0 = balanced).
+    seed : int or numpy.random.Generator
+        Same seed, same dataset.
 
-    Returns:
-        :class:`Annotations` with ``source`` starting with ``"synthetic("``; M ~= N * boxes_per_image boxes.
+    Returns
+    -------
+    Annotations
+        ``source`` starts with ``"synthetic("``; M ~= N * boxes_per_image boxes.
     """
     _check_int("num_images", num_images, 1)
     _check_int("num_classes", num_classes, 1)

@@ -25,8 +25,17 @@ __all__ = ["read_voc", "voc_xml_files"]
 def voc_xml_files(root: str | Path, split: str | Path | None = None) -> list[Path]:
     """The xml files of a VOC directory, in list order (``split``) or sorted by name.
 
-    ``split`` is a name looked up in ``root/ImageSets/Main/<split>.txt`` or a path to such a list
-    (one image id per line; CRLF and trailing ``-1/1`` flag columns are tolerated).
+    Parameters
+    ----------
+    root : str or Path
+        VOC directory (``Annotations/`` or ``annotations/`` inside it, or the xml files themselves).
+    split : str or Path, optional
+        A name looked up in ``root/ImageSets/Main/<split>.txt`` or a path to such a list (one image
+        id per line; CRLF and trailing ``-1/1`` flag columns are tolerated).
+
+    Returns
+    -------
+    list of Path
     """
     root = Path(root)
     if not root.is_dir():
@@ -62,8 +71,19 @@ def read_voc(root: str | Path, split: str | Path | None = None,
              classes: Sequence[str] | None = None) -> Annotations:
     """Read a VOC annotation directory into an :class:`Annotations` table.
 
-    ``classes`` fixes the category order (an object of another class is an error); by default
-    the sorted set of names found is used (alphabetical, like the VOC devkit's 20 classes).
+    Parameters
+    ----------
+    root : str or Path
+        VOC directory.
+    split : str or Path, optional
+        Image-id list (see :func:`voc_xml_files`).
+    classes : sequence of str, optional
+        Fixes the category order (an object of another class is an error); by default the sorted
+        set of names found is used (alphabetical, like the VOC devkit's 20 classes).
+
+    Returns
+    -------
+    Annotations
     """
     files = voc_xml_files(root, split)
     ids, sizes, objs = [], np.empty((len(files), 2)), []

@@ -27,7 +27,13 @@ _NAME_FILES = ("classes.txt", "obj.names", "data.yaml", "dataset.yaml")
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) of an image file from its header, without decoding pixels."""
+    """(width, height) of an image file from its header, without decoding pixels.
+
+    Parameters
+    ----------
+    path : str or Path
+        An image file.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -40,7 +46,13 @@ def image_size(path: str | Path) -> tuple[int, int]:
 
 
 def yolo_class_names(root: str | Path) -> list[str]:
-    """Class names of a YOLO dataset from ``classes.txt``, ``*.names`` or ``data.yaml``."""
+    """Class names of a YOLO dataset from ``classes.txt``, ``*.names`` or ``data.yaml``.
+
+    Parameters
+    ----------
+    root : str or Path
+        The YOLO dataset directory.
+    """
     root = Path(root)
     candidates = [root / n for n in _NAME_FILES] + sorted(root.glob("*.names"))
     for f in candidates:
@@ -94,7 +106,19 @@ def _layout(root: Path) -> tuple[Path, Path]:
 
 
 def read_yolo(root: str | Path, classes: Sequence[str] | None = None) -> Annotations:
-    """Read a YOLO label directory into an :class:`Annotations` table (see module docstring)."""
+    """Read a YOLO label directory into an :class:`Annotations` table (see module docstring).
+
+    Parameters
+    ----------
+    root : str or Path
+        The YOLO dataset directory.
+    classes : sequence of str, optional
+        Class names in label order (default: from the dataset's name file).
+
+    Returns
+    -------
+    Annotations
+    """
     root = Path(root)
     if not root.is_dir():
         raise AnnotationFormatError(root, "YOLO input must be a directory" if root.exists() else "directory not found")

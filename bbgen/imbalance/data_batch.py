@@ -18,22 +18,33 @@ __all__ = ["BatchProfile", "batch_class_profile"]
 
 @dataclass(frozen=True)
 class BatchProfile:
-    """Spread of within-batch class shares around the dataset shares.
+    """Spread of within-batch class shares around the dataset shares (thesis Fig. 3.6).
 
-    Attributes:
-        batch_size: images per batch B.
-        num_batches: simulated batches (batches without any box are counted in ``empty_batches``).
-        class_names: [K] the K most frequent classes of the dataset, most frequent first.
-        dataset_share: [K] their share of all boxes in the dataset.
-        share_quantiles: [K, 5] quantiles (5, 25, 50, 75, 95 %) of their share within a batch.
-        share_mean: [K] mean within-batch share.
-        absent_fraction: [K] fraction of batches without any box of the class.
-        tv_distance: [num_batches - empty] total-variation distance between each batch's class
-            distribution and the dataset's, ``0.5 * sum_c |p_batch(c) - p_data(c)|`` (all classes).
-        top_class_not_majority: fraction of batches in which some class has strictly more boxes than
-            the dataset's most frequent class (the situation of Fig. 3.6b).
-        empty_batches: batches without a box.
-        seed: the seed of the simulation.
+    Parameters
+    ----------
+    batch_size : int
+        Images per batch B.
+    num_batches : int
+        Simulated batches (batches without any box are counted in ``empty_batches``).
+    class_names : tuple of str [K]
+        The K most frequent classes with boxes, most frequent first.
+    dataset_share : ndarray [K]
+        Their share of all boxes in the dataset.
+    share_quantiles : ndarray [K, 5]
+        Quantiles (5, 25, 50, 75, 95 %) of their share within a batch.
+    share_mean : ndarray [K]
+        Mean within-batch share.
+    absent_fraction : ndarray [K]
+        Fraction of batches without any box of the class.
+    tv_distance : ndarray [num_batches - empty_batches]
+        Total-variation distance ``0.5 * sum_c |p_batch(c) - p_data(c)|`` of each batch (all classes).
+    top_class_not_majority : float or None
+        Fraction of batches in which some class has strictly more boxes than the dataset's most
+        frequent class (the situation of Fig. 3.6b); ``None`` when no batch has a box.
+    empty_batches : int
+        Batches without a box.
+    seed : int
+        The seed of the simulation.
     """
 
     batch_size: int
@@ -48,7 +59,8 @@ class BatchProfile:
     empty_batches: int
     seed: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
+        """JSON-plain numbers (``None`` where the data define no value)."""
         return {
             "batch_size": self.batch_size,
             "num_batches": self.num_batches,
@@ -72,6 +84,25 @@ def batch_class_profile(ann: Annotations, *, batch_size: int = 16, num_batches: 
 
     Batches are drawn without replacement within an epoch (a seeded permutation per epoch).
     Vectorised with a sparse [N, C] image-class count matrix: cost O(num_batches * batch_size + M).
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset (at least one image).
+    batch_size : int
+        Images per batch (capped at the number of images).
+    num_batches : int
+        Batches to simulate.
+    top_k : int
+        Number of most frequent classes whose shares are reported.
+    seed : int
+        Seed of the shuffling.
+    include_crowd : bool
+        Count crowd / difficult boxes too.
+
+    Returns
+    -------
+    BatchProfile
     """
     for name, v, lo in (("batch_size", batch_size, 1), ("num_batches", num_batches, 1), ("top_k", top_k, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:

@@ -18,14 +18,22 @@ LVIS_BAND_LIMITS = (10, 100)
 class ClassProfile:
     """Class statistics of a dataset (thesis Fig. 3.5 a-c). Arrays are in category order.
 
-    Attributes:
-        category_names: [C] names.
-        instances_per_class: [C] number of boxes per class (Fig. 3.5a).
-        images_per_class: [C] number of images containing the class.
-        images_by_instances: [K+1] number of images with k = 0..K boxes (Fig. 3.5b).
-        images_by_classes: [L+1] number of images with l = 0..L distinct classes (Fig. 3.5c).
-        bands: [C] LVIS band 'r', 'c', 'f' per class ('' for a class without images).
-        bands_source: 'dataset' (LVIS file) or 'images-per-class' (LVIS thresholds applied here).
+    Parameters
+    ----------
+    category_names : tuple of str [C]
+        Class names.
+    instances_per_class : ndarray [C] int
+        Number of boxes per class (Fig. 3.5a).
+    images_per_class : ndarray [C] int
+        Number of images containing the class.
+    images_by_instances : ndarray [K+1] int
+        Number of images with k = 0..K boxes (Fig. 3.5b).
+    images_by_classes : ndarray [L+1] int
+        Number of images with l = 0..L distinct classes (Fig. 3.5c).
+    bands : tuple of str [C]
+        LVIS band 'r', 'c', 'f' per class ('' for a class without images).
+    bands_source : str
+        'dataset' (LVIS file) or 'images-per-class' (LVIS thresholds applied here).
     """
 
     category_names: tuple[str, ...]
@@ -82,7 +90,17 @@ class ClassProfile:
 
 
 def lvis_bands(images_per_class: np.ndarray) -> tuple[str, ...]:
-    """LVIS frequency band of each class from its image count ('' when the class has no image)."""
+    """LVIS frequency band of each class from its image count ('' when the class has no image).
+
+    Parameters
+    ----------
+    images_per_class : ndarray [C] int
+        Number of images containing each class.
+
+    Returns
+    -------
+    tuple of str [C]
+    """
     n = np.asarray(images_per_class)
     rare, common = LVIS_BAND_LIMITS
     return tuple("" if k == 0 else "r" if k <= rare else "c" if k <= common else "f" for k in n.tolist())
@@ -92,6 +110,17 @@ def class_profile(ann: Annotations, *, include_crowd: bool = False) -> ClassProf
     """Instances/images per class and instances/classes per image of ``ann`` (thesis Fig. 3.5).
 
     Crowd / difficult boxes are left out unless ``include_crowd``. Vectorised: O(M log M).
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+    include_crowd : bool
+        Count crowd / difficult boxes too.
+
+    Returns
+    -------
+    ClassProfile
     """
     keep = np.ones(ann.num_boxes, dtype=bool) if include_crowd else ~ann.crowd
     labels, img = ann.labels[keep], ann.box_image[keep]

@@ -12,7 +12,19 @@ __all__ = ["LocationProfile", "location_profile", "normalized_centers"]
 
 
 def normalized_centers(ann: Annotations, *, include_crowd: bool = False) -> np.ndarray:
-    """Box centres [M', 2] as (x / width, y / height) of their image, clipped to [0, 1]."""
+    """Box centres [M', 2] as (x / width, y / height) of their image, clipped to [0, 1].
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+    include_crowd : bool
+        Keep crowd / difficult boxes (M' = M) instead of leaving them out.
+
+    Returns
+    -------
+    ndarray [M', 2] float64
+    """
     keep = np.ones(ann.num_boxes, dtype=bool) if include_crowd else ~ann.crowd
     b = ann.boxes[keep]
     centre = (b[:, :2] + b[:, 2:]) / 2 / ann.image_sizes[ann.box_image[keep]]
@@ -21,14 +33,24 @@ def normalized_centers(ann: Annotations, *, include_crowd: bool = False) -> np.n
 
 @dataclass(frozen=True)
 class LocationProfile:
-    """Centre heatmap on the normalised image and how far it is from uniform.
+    """Centre heatmap on the normalised image and how far it is from uniform (thesis Fig. 3.13).
 
-    Attributes:
-        heatmap: [G, G] box counts per cell; row 0 is the top of the image (y = 0).
-        mean_center, std_center: (x, y) mean and standard deviation of the normalised centres.
-        central_fraction: share of centres in the central [0.25, 0.75]^2 square (0.25 if uniform).
-        chi_square: Pearson chi-square vs a uniform heatmap (statistic, dof, p_value, effect_size).
-        entropy: normalised entropy of the heatmap (1 = uniform).
+    Values the data do not define (no boxes) are ``None``.
+
+    Parameters
+    ----------
+    heatmap : ndarray [G, G] int
+        Box counts per cell; row 0 is the top of the image (y = 0).
+    mean_center : tuple of (float, float) or None
+        (x, y) mean of the normalised centres.
+    std_center : tuple of (float, float) or None
+        (x, y) standard deviation of the normalised centres.
+    central_fraction : float or None
+        Share of centres in the central [0.25, 0.75]^2 square (0.25 if uniform).
+    chi_square : dict of str to float or None
+        Pearson chi-square vs a uniform heatmap (statistic, dof, p_value, effect_size).
+    entropy : float or None
+        Normalised entropy of the heatmap (1 = uniform).
     """
 
     heatmap: np.ndarray
@@ -38,7 +60,8 @@ class LocationProfile:
     chi_square: dict[str, float | None]
     entropy: float | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
+        """JSON-plain numbers (``None`` where the data define no value)."""
         return {
             "num_boxes": int(self.heatmap.sum()),
             "grid": int(self.heatmap.shape[0]),
@@ -53,7 +76,21 @@ class LocationProfile:
 
 
 def location_profile(ann: Annotations, *, grid: int = 32, include_crowd: bool = False) -> LocationProfile:
-    """Heatmap of normalised box centres on a ``grid`` x ``grid`` lattice and uniformity statistics."""
+    """Heatmap of normalised box centres on a ``grid`` x ``grid`` lattice and uniformity statistics.
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+    grid : int
+        Cells per side (>= 2).
+    include_crowd : bool
+        Count crowd / difficult boxes too.
+
+    Returns
+    -------
+    LocationProfile
+    """
     if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 2:
         raise ValueError(f"grid must be an integer >= 2, got {grid!r}")
     c = normalized_centers(ann, include_crowd=include_crowd)

@@ -16,7 +16,25 @@ __all__ = ["DatasetSummary", "DatasetProfile", "dataset_summary", "profile_datas
 
 @dataclass(frozen=True)
 class DatasetSummary:
-    """Counts describing the table itself (what was read, what was dropped)."""
+    """Counts describing the table itself (what was read, what was dropped).
+
+    Parameters
+    ----------
+    source : str
+        Where the annotations came from.
+    synthetic : bool
+        The embedded synthetic dataset rather than real annotations.
+    num_images, num_boxes, num_classes : int
+        Table sizes.
+    num_crowd : int
+        Crowd / difficult / ignore boxes (counted, left out of the profiles).
+    images_without_boxes : int
+        Images with no box at all.
+    boxes_beyond_image : int
+        Boxes reaching past the image border (:func:`bbgen.imbalance.data_scale.beyond_image`).
+    dropped : dict of str to int
+        Boxes the reader rejected, by reason.
+    """
 
     source: str
     synthetic: bool
@@ -26,9 +44,10 @@ class DatasetSummary:
     num_crowd: int
     images_without_boxes: int
     boxes_beyond_image: int
-    dropped: dict
+    dropped: dict[str, int]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
+        """JSON-plain numbers."""
         return {"source": self.source, "synthetic": self.synthetic, "num_images": self.num_images,
                 "num_boxes": self.num_boxes, "num_classes": self.num_classes, "num_crowd": self.num_crowd,
                 "images_without_boxes": self.images_without_boxes,
@@ -36,7 +55,17 @@ class DatasetSummary:
 
 
 def dataset_summary(ann: Annotations) -> DatasetSummary:
-    """Image/box/class counts, crowd boxes, empty images and boxes reaching past the image border."""
+    """Image/box/class counts, crowd boxes, empty images and boxes reaching past the image border.
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+
+    Returns
+    -------
+    DatasetSummary
+    """
     beyond = beyond_image(ann.boxes, ann.image_sizes[ann.box_image])
     return DatasetSummary(
         source=ann.source,
@@ -53,7 +82,16 @@ def dataset_summary(ann: Annotations) -> DatasetSummary:
 
 @dataclass(frozen=True)
 class DatasetProfile:
-    """All data-side profiles of one dataset; ``to_dict()`` is JSON-serialisable."""
+    """All data-side profiles of one dataset; ``to_dict()`` is JSON-serialisable.
+
+    Parameters
+    ----------
+    summary : DatasetSummary
+    classes : ClassProfile
+    batch : BatchProfile
+    scale : ScaleProfile
+    location : LocationProfile
+    """
 
     summary: DatasetSummary
     classes: ClassProfile
@@ -61,7 +99,8 @@ class DatasetProfile:
     scale: ScaleProfile
     location: LocationProfile
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
+        """JSON-plain numbers of every profile."""
         return {"summary": self.summary.to_dict(), "classes": self.classes.to_dict(),
                 "batch": self.batch.to_dict(), "scale": self.scale.to_dict(),
                 "location": self.location.to_dict()}
@@ -69,7 +108,21 @@ class DatasetProfile:
 
 def profile_dataset(ann: Annotations, *, batch_size: int = 16, num_batches: int = 1000, seed: int = 0,
                     include_crowd: bool = False) -> DatasetProfile:
-    """Run every data-side profiler on ``ann`` (crowd boxes excluded unless ``include_crowd``)."""
+    """Run every data-side profiler on ``ann`` (crowd boxes excluded unless ``include_crowd``).
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+    batch_size, num_batches, seed : int
+        Batch simulation (see :func:`bbgen.imbalance.data_batch.batch_class_profile`).
+    include_crowd : bool
+        Count crowd / difficult boxes too.
+
+    Returns
+    -------
+    DatasetProfile
+    """
     if not isinstance(ann, Annotations):
         raise TypeError(f"ann must be bbgen.datasets.Annotations, got {type(ann).__name__}")
     return DatasetProfile(

@@ -25,6 +25,21 @@ def fpn_level(boxes: np.ndarray, *, k0: int = 4, canonical: float = 224.0, k_min
     """Pyramid level [...] of boxes [..., 4] (xyxy pixels): FPN Eq. 1, clipped to [k_min, k_max].
 
     Degenerate boxes (zero area) map to ``k_min``.
+
+    Parameters
+    ----------
+    boxes : ndarray [..., 4]
+        xyxy pixels.
+    k0 : int
+        Level of a box of side ``canonical``.
+    canonical : float
+        Canonical box side (224, the ImageNet size).
+    k_min, k_max : int
+        Lowest and highest level.
+
+    Returns
+    -------
+    ndarray [...] int64
     """
     b = np.asarray(boxes, dtype=np.float64)
     if b.shape[-1:] != (4,):
@@ -40,7 +55,17 @@ def fpn_level(boxes: np.ndarray, *, k0: int = 4, canonical: float = 224.0, k_min
 
 
 def size_category(boxes: np.ndarray) -> np.ndarray:
-    """COCO size band [...] of boxes [..., 4] by absolute area: 0 small, 1 medium, 2 large."""
+    """COCO size band [...] of boxes [..., 4] by absolute area: 0 small, 1 medium, 2 large.
+
+    Parameters
+    ----------
+    boxes : ndarray [..., 4]
+        xyxy pixels.
+
+    Returns
+    -------
+    ndarray [...] int64
+    """
     b = np.asarray(boxes, dtype=np.float64)
     area = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
     return np.searchsorted(np.asarray(COCO_AREA_LIMITS), area, side="right")
@@ -72,29 +97,38 @@ def beyond_image(boxes: np.ndarray, image_wh: np.ndarray) -> np.ndarray:
 class ScaleProfile:
     """Distributions of relative box size (Fig. 3.7), COCO size bands and FPN levels.
 
-    Attributes:
-        bin_edges: [B+1] histogram edges on [0, 1] (values > 1, boxes past the image border,
-            fall in the last bin and are counted in ``beyond_image``).
-        width_hist, height_hist, area_hist: [B] counts of relative width, height and area.
-        width, height, area: mean and 5/25/50/75/95 % quantiles of each relative quantity.
-        size_counts: [3] boxes in COCO's small, medium, large bands.
-        fpn_levels: [L] level numbers (P2..P5), ``fpn_counts`` [L] boxes per level.
-        beyond_image: profiled boxes reaching past the image border (:func:`beyond_image`).
+    Parameters
+    ----------
+    bin_edges : ndarray [B+1]
+        Histogram edges on [0, 1] (values > 1 fall in the last bin).
+    width_hist, height_hist, area_hist : ndarray [B] int
+        Counts of relative width, height and area.
+    width, height, area : dict of str to float or None
+        Mean and 5/25/50/75/95 % quantiles of each relative quantity (``None`` without boxes).
+    size_counts : ndarray [3] int
+        Boxes in COCO's small, medium, large bands.
+    fpn_levels : ndarray [L] int
+        Level numbers (P2..P5).
+    fpn_counts : ndarray [L] int
+        Boxes per level.
+    beyond_image : int
+        Profiled boxes reaching past the image border (:func:`beyond_image`).
     """
 
     bin_edges: np.ndarray
     width_hist: np.ndarray
     height_hist: np.ndarray
     area_hist: np.ndarray
-    width: dict
-    height: dict
-    area: dict
+    width: dict[str, float | None]
+    height: dict[str, float | None]
+    area: dict[str, float | None]
     size_counts: np.ndarray
     fpn_levels: np.ndarray
     fpn_counts: np.ndarray
     beyond_image: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
+        """JSON-plain numbers (``None`` where the data define no value)."""
         total = int(self.size_counts.sum())
         return {
             "num_boxes": int(self.size_counts.sum()),
@@ -115,7 +149,23 @@ class ScaleProfile:
 
 def scale_profile(ann: Annotations, *, bins: int = 50, include_crowd: bool = False, k0: int = 4,
                   k_min: int = 2, k_max: int = 5) -> ScaleProfile:
-    """Relative width / height / area histograms, COCO size bands and FPN levels of ``ann``'s boxes."""
+    """Relative width / height / area histograms, COCO size bands and FPN levels of ``ann``'s boxes.
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+    bins : int
+        Histogram bins on [0, 1].
+    include_crowd : bool
+        Count crowd / difficult boxes too.
+    k0, k_min, k_max : int
+        FPN level rule (see :func:`fpn_level`).
+
+    Returns
+    -------
+    ScaleProfile
+    """
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
         raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
     keep = np.ones(ann.num_boxes, dtype=bool) if include_crowd else ~ann.crowd

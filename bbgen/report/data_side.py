@@ -27,7 +27,7 @@ def _or_no_data(figs: tuple[FigureSpec, ...], has_data: bool) -> tuple[FigureSpe
     return tuple(replace(f, draw=draw_no_data) for f in figs)
 
 
-def _class_sentence(d: dict) -> str:
+def _class_sentence(d: dict[str, object]) -> str:
     """Plain words for the ratio, its two classes and the classes without instances."""
     if d["num_instances"] == 0:
         return "There are no boxes: every class statistic is n/a. "
@@ -42,7 +42,17 @@ def _class_sentence(d: dict) -> str:
 
 
 def summary_section(ann: Annotations) -> Section:
-    """What was read: images, boxes, classes, crowd boxes, dropped boxes, source."""
+    """What was read: images, boxes, classes, crowd boxes, dropped boxes, source.
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+
+    Returns
+    -------
+    Section
+    """
     s = dataset_summary(ann)
     text = ("SYNTHETIC DATA: the embedded default dataset drawn by bbgen.datasets.synthetic(); "
             "no real annotations were profiled. " if s.synthetic else "")
@@ -57,7 +67,17 @@ def summary_section(ann: Annotations) -> Section:
 
 
 def class_section(ann: Annotations) -> Section:
-    """Foreground-foreground class imbalance owing to the dataset (thesis §3.2.2.1, Fig. 3.5)."""
+    """Foreground-foreground class imbalance owing to the dataset (thesis §3.2.2.1, Fig. 3.5).
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+
+    Returns
+    -------
+    Section
+    """
     p = class_profile(ann)
     figs = (
         FigureSpec("instances_per_class", "Fig. 3.5a: instances per class", partial(plot_instances_per_class, p),
@@ -81,7 +101,19 @@ def class_section(ann: Annotations) -> Section:
 
 
 def batch_section(ann: Annotations, *, batch_size: int = 16, num_batches: int = 1000, seed: int = 0) -> Section:
-    """Foreground-foreground class imbalance owing to the batch (thesis §3.2.2.2, Fig. 3.6)."""
+    """Foreground-foreground class imbalance owing to the batch (thesis §3.2.2.2, Fig. 3.6).
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+    batch_size, num_batches, seed : int
+        The batch simulation (see :func:`bbgen.imbalance.data_batch.batch_class_profile`).
+
+    Returns
+    -------
+    Section
+    """
     p = batch_class_profile(ann, batch_size=batch_size, num_batches=num_batches, seed=seed)
     figs = (FigureSpec("class_shares", "Fig. 3.6: within-batch class shares", partial(plot_batch_class_shares, p),
                        size=(7.0, 4.2)),)
@@ -97,7 +129,17 @@ def batch_section(ann: Annotations, *, batch_size: int = 16, num_batches: int = 
 
 
 def scale_section(ann: Annotations) -> Section:
-    """Object/box-level scale imbalance (thesis §3.3.1, Fig. 3.7) and boxes per FPN level (§3.3.2)."""
+    """Object/box-level scale imbalance (thesis §3.3.1, Fig. 3.7) and boxes per FPN level (§3.3.2).
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+
+    Returns
+    -------
+    Section
+    """
     p = scale_profile(ann)
     figs = (
         FigureSpec("relative_width", "Fig. 3.7a: relative width", partial(plot_relative_width, p)),
@@ -117,7 +159,17 @@ def scale_section(ann: Annotations) -> Section:
 
 
 def location_section(ann: Annotations) -> Section:
-    """Object location imbalance (thesis §3.4.3, Fig. 3.13)."""
+    """Object location imbalance (thesis §3.4.3, Fig. 3.13).
+
+    Parameters
+    ----------
+    ann : Annotations
+        The dataset.
+
+    Returns
+    -------
+    Section
+    """
     p = location_profile(ann)
     figs = (FigureSpec("center_heatmap", "Fig. 3.13: object centres", partial(plot_center_heatmap, p),
                        size=(5.6, 4.4)),)
@@ -132,7 +184,17 @@ def location_section(ann: Annotations) -> Section:
 
 
 def data_sections(*, batch_size: int = 16, num_batches: int = 1000, seed: int = 0) -> list[SectionBuilder]:
-    """The default data-side section builders, in report order."""
+    """The default data-side section builders, in report order.
+
+    Parameters
+    ----------
+    batch_size, num_batches, seed : int
+        The batch simulation of :func:`batch_section`.
+
+    Returns
+    -------
+    list of callables ``(Annotations) -> Section``
+    """
     return [summary_section, class_section,
             partial(batch_section, batch_size=batch_size, num_batches=num_batches, seed=seed),
             scale_section, location_section]

@@ -128,8 +128,16 @@ def check_targets(out_dir: str | Path, files: Iterable[str], previous: frozenset
 def staging_dir(out_dir: str | Path) -> Iterator[tuple[Path, list[Path]]]:
     """A hidden temporary folder next to (or, if it exists, inside) ``out_dir``, removed on exit.
 
-    Yields ``(folder, created)``, where ``created`` lists directories made for the report (the missing
-    ancestors of ``out_dir``); they are removed again, if empty, when the block raises.
+    Parameters
+    ----------
+    out_dir : str or Path
+        The report directory.
+
+    Yields
+    ------
+    (Path, list of Path)
+        The folder, and the directories made for the report (the missing ancestors of ``out_dir``);
+        those are removed again, if empty, when the block raises.
     """
     out_dir = Path(out_dir)
     missing = [p for p in (out_dir, *out_dir.parents) if not os.path.lexists(p)]

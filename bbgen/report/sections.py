@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import Callable
 
 from matplotlib.axes import Axes
 
 from ..datasets.annotations import Annotations
+from ..datasets.coco import JSONValue as _JSONValue
 
 __all__ = ["FigureSpec", "Section", "SectionBuilder", "JSONValue", "draw_no_data"]
 
 #: JSON-plain data: what ``Section.numbers`` may hold (written to ``report.json`` as is).
-JSONValue = Union[None, bool, int, float, str, list["JSONValue"], dict[str, "JSONValue"]]
+JSONValue = _JSONValue
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
