@@ -60,11 +60,7 @@ def dataset_summary(ann: Annotations) -> DatasetSummary:
     Parameters
     ----------
     ann : Annotations
-        The dataset.
-
-    Returns
-    -------
-    DatasetSummary
+        The table as read (crowd boxes included).
     """
     beyond = beyond_image(ann.boxes, ann.image_sizes[ann.box_image])
     return DatasetSummary(

@@ -6,14 +6,19 @@ A report is built from **section builders**, callables ``(Annotations) -> Sectio
 :class:`Section` is a title, a dict of JSON-plain ``numbers`` (all of which go to ``report.json``
 and are the only numbers the HTML shows) and :class:`FigureSpec` s, each a ``draw(ax)`` callable.
 Builders are pure; :func:`build_report` runs them, draws the figures and writes the files
-atomically (temporary directory, then a rename)::
+(each staged in a hidden temporary folder, then moved into place with an atomic rename; bbgen
+replaces only the files its manifest ``.bbgen-report.json`` lists, see :mod:`bbgen.report.output`)::
 
-    from functools import partial
-    from bbgen.datasets import load
-    from bbgen.report import build_report, data_sections
+    from bbgen.datasets import synthetic
+    from bbgen.report import Section, build_report, data_sections
 
-    ann = load("instances_val2017.json")
-    build_report(ann, "report/", sections=[*data_sections(batch_size=8), my_section])
+    def crowd_section(ann):
+        return Section("crowd", "Crowd boxes", {"num_crowd": int(ann.crowd.sum())})
+
+    build_report(synthetic(200, seed=0), "report/", sections=[*data_sections(batch_size=8), crowd_section])
+
+Headline numbers get plain labels and units from :mod:`bbgen.report.labels`; ``Section.how_to_read``
+holds the two sentences shown at the top of a section.
 
 Extension point (anchor side, thesis Ch. 3)
 -------------------------------------------

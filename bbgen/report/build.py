@@ -118,12 +118,8 @@ def build_report(ann: Annotations, out_dir: str | Path, sections: Sequence[Secti
         Section builders in report order; default :func:`bbgen.report.data_sections`.
     title : str, optional
         Page title (default: from the dataset source).
-    progress : bool
-        Show tqdm bars.
-    dpi : int
-        Resolution of the PNG figures.
-    force : bool
-        Also write into a non-empty directory that is not a bbgen report (its files are kept).
+    progress, dpi, force
+        As for :func:`write_report`.
 
     Returns
     -------

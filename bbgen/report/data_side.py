@@ -47,11 +47,7 @@ def summary_section(ann: Annotations) -> Section:
     Parameters
     ----------
     ann : Annotations
-        The dataset.
-
-    Returns
-    -------
-    Section
+        The dataset whose table is summarised.
     """
     s = dataset_summary(ann)
     text = ("SYNTHETIC DATA: the embedded default dataset drawn by bbgen.datasets.synthetic(); "
@@ -72,11 +68,7 @@ def class_section(ann: Annotations) -> Section:
     Parameters
     ----------
     ann : Annotations
-        The dataset.
-
-    Returns
-    -------
-    Section
+        The dataset whose classes are counted.
     """
     p = class_profile(ann)
     figs = (
@@ -109,10 +101,6 @@ def batch_section(ann: Annotations, *, batch_size: int = 16, num_batches: int = 
         The dataset.
     batch_size, num_batches, seed : int
         The batch simulation (see :func:`bbgen.imbalance.data_batch.batch_class_profile`).
-
-    Returns
-    -------
-    Section
     """
     p = batch_class_profile(ann, batch_size=batch_size, num_batches=num_batches, seed=seed)
     figs = (FigureSpec("class_shares", "Fig. 3.6: within-batch class shares", partial(plot_batch_class_shares, p),
@@ -134,11 +122,7 @@ def scale_section(ann: Annotations) -> Section:
     Parameters
     ----------
     ann : Annotations
-        The dataset.
-
-    Returns
-    -------
-    Section
+        The dataset whose boxes are measured.
     """
     p = scale_profile(ann)
     figs = (
@@ -164,11 +148,7 @@ def location_section(ann: Annotations) -> Section:
     Parameters
     ----------
     ann : Annotations
-        The dataset.
-
-    Returns
-    -------
-    Section
+        The dataset whose box centres are mapped.
     """
     p = location_profile(ann)
     figs = (FigureSpec("center_heatmap", "Fig. 3.13: object centres", partial(plot_center_heatmap, p),

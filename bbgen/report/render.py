@@ -145,12 +145,8 @@ def render_html(title: str, meta: dict[str, JSONValue], sections: Sequence[Secti
     ----------
     title : str
         Page title.
-    meta : dict
-        JSON-plain metadata (``source``, ``synthetic``, ``bbgen_version``).
-    sections : sequence of Section
-        The built sections.
-    figure_files : dict of (section key, figure name) to str
-        Relative path of each figure's PNG.
+    meta, sections, figure_files
+        As for :func:`report_dict`.
     """
     banner = ""
     if meta.get("synthetic"):
@@ -190,12 +186,8 @@ def render_markdown(title: str, meta: dict[str, JSONValue], sections: Sequence[S
     ----------
     title : str
         Report title.
-    meta : dict
-        JSON-plain metadata (``source``, ``synthetic``, ``bbgen_version``).
-    sections : sequence of Section
-        The built sections.
-    figure_files : dict of (section key, figure name) to str
-        Relative path of each figure's PNG.
+    meta, sections, figure_files
+        As for :func:`report_dict`.
     """
     lines = [f"# {title}", "", f"Source: `{meta.get('source', '')}`", "",
              "Every number: [report.json](report.json); figures and explanations: [index.html](index.html).", ""]
