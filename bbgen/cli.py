@@ -38,7 +38,13 @@ _FLAG_RE = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(k) for k in FLAGS) + 
 
 
 class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM so that ``finally`` blocks clean up, as on Ctrl-C."""
+    """Raised in the main thread on SIGTERM so that ``finally`` blocks clean up, as on Ctrl-C.
+
+    Parameters
+    ----------
+    signum : int
+        The signal number (``signal.SIGTERM``).
+    """
 
 
 def cli_message(message: str) -> str:
