@@ -35,6 +35,8 @@ FLAGS = {"out_dir": "--out", "force=True": "--force", "classes=": "--classes", "
          "format=": "--format", "image_sizes=": "--image-sizes", "batch_size": "--batch-size", "num_batches": "--num-batches",
          "anchors=": "--anchors", "assigner=": "--assigner", "num_images": "--synthetic-images"}
 _FLAG_RE = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(k) for k in FLAGS) + r")(?![\w])")
+# "<argument> must be ..." at the start of a message names an argument too
+_LEADING_RE = re.compile(r"^(" + "|".join(k.rstrip("=") for k in FLAGS if k.endswith("=")) + r")(?= must )")
 
 
 class Terminated(BaseException):
@@ -60,7 +62,8 @@ def cli_message(message: str) -> str:
     str
         E.g. ``"pass classes= or ..."`` becomes ``"pass --classes or ..."``.
     """
-    return _FLAG_RE.sub(lambda m: FLAGS[m.group(1)], " ".join(message.split()))
+    text = _LEADING_RE.sub(lambda m: FLAGS[m.group(1) + "="], " ".join(message.split()))
+    return _FLAG_RE.sub(lambda m: FLAGS[m.group(1)], text)
 
 
 def _positive_int(text: str) -> int:

@@ -147,6 +147,8 @@ def test_cli_message_translates_only_argument_names():
     assert cli_message("pass classes= or add classes.txt") == "pass --classes or add classes.txt"
     assert cli_message("out_dir x: bad; pass force=True") == "--out x: bad; pass --force"
     assert cli_message("cannot detect the format: num_classes") == "cannot detect the format: num_classes"
+    assert cli_message("anchors must be one of ['rpn']") == "--anchors must be one of ['rpn']"
+    assert cli_message("the anchors must overlap") == "the anchors must overlap"
 
 
 _IMPORTS = """

@@ -97,7 +97,7 @@ def load(path: str | Path, format: str | None = None, *, split: str | Path | Non
         raise ValueError(f"image_sizes= is only used by the torchcv format, got format {fmt!r}")
     if fmt in ("coco", "lvis"):
         if classes is not None:
-            raise ValueError("classes= is only used by the voc and yolo formats; json files name their categories")
+            raise ValueError("classes= is only used by the voc, yolo and torchcv formats; json files name their categories")
         return read_coco(path, data)
     if fmt == "voc":
         return read_voc(path, split=split, classes=classes)
