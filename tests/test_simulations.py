@@ -109,7 +109,8 @@ def test_parameterisation_and_step_change_the_dynamics():
     assert xyxy.error["EIoU"][5] != pytest.approx(xywh.error["EIoU"][5], rel=1e-3)
     # (2 - IoU) >= 1 makes every step at least as long: faster early descent
     assert diou_step.error["EIoU"][5] < xyxy.error["EIoU"][5]
-    assert "xywh" in xywh.label and "step diou" in diou_step.label and "diou reading" in xyxy.label
+    assert "xywh" in xywh.label and "step diou" in diou_step.label and "diou reading," in xyxy.label
+    assert "literal reading (non-converging)" in zhang.run_setup(2, param="xyxy", **{**kw, "reading": "literal"}).label
 
 
 def test_claims_and_tables():

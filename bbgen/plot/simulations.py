@@ -27,6 +27,8 @@ def _fields(result: Any) -> Mapping:
 
 
 def _title(r: Mapping) -> str:
+    if "label" in r:
+        return r["label"]
     step = "" if r.get("step", "alg1") == "alg1" else f", step {r['step']}"
     return f"setup {r['setup']}, {r['reading']} reading, {r['param']}{step}"
 

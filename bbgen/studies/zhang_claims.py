@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .claims import Claim
-from .zhang_regression import FOCAL_VARIANTS, LOSSES, PAPER_LOSSES, SetupResult
+from .zhang_regression import FOCAL_VARIANTS, LOSSES, PAPER_LOSSES, READINGS, SetupResult
 
 __all__ = ["check_claims", "claim_rows", "claims_markdown", "ratios_markdown"]
 
@@ -88,7 +88,8 @@ def claim_rows(results: Sequence[SetupResult]) -> list[dict]:
 
 
 def _run_key(res: SetupResult) -> str:
-    return f"{res.reading} {res.param}" + ("" if res.step == "alg1" else f" ({res.step} step)")
+    non_converging = "" if READINGS[res.reading].converges else " (non-converging)"
+    return f"{res.reading}{non_converging} {res.param}" + ("" if res.step == "alg1" else f" ({res.step} step)")
 
 
 def claims_markdown(results: Sequence[SetupResult]) -> str:

@@ -311,9 +311,11 @@ class SetupResult:
 
     @property
     def label(self) -> str:
-        """``"setup 1, diou reading, xywh"`` (plus the step when it is not Alg. 1's)."""
+        """``"setup 1, diou reading, xywh"`` (plus the step when it is not Alg. 1's, and a mark on a
+        non-converging reading)."""
         step = "" if self.step == "alg1" else f", step {self.step}"
-        return f"setup {self.setup}, {self.reading} reading, {self.param}{step}"
+        mark = "" if READINGS[self.reading].converges else " (non-converging)"
+        return f"setup {self.setup}, {self.reading} reading{mark}, {self.param}{step}"
 
     def final_ratio(self, loss: str) -> float:
         """``E(T)/E(0)`` of ``loss``."""
@@ -325,8 +327,9 @@ class SetupResult:
         return sum(curve) / (len(curve) * curve[0])
 
     def to_dict(self) -> dict:
-        """Plain data for JSON, with ``final_ratio`` and ``mean_ratio`` per loss."""
+        """Plain data for JSON, with ``label``, ``final_ratio`` and ``mean_ratio`` per loss."""
         out = asdict(self)
+        out["label"] = self.label
         out["final_ratio"] = {n: self.final_ratio(n) for n in self.error}
         out["mean_ratio"] = {n: self.mean_ratio(n) for n in self.error}
         return out
