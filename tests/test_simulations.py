@@ -99,7 +99,8 @@ def test_mu_times_inverse_squared_scale_is_the_same_reading():
               progress=False, param="xywh")
     a, b = zhang.run_setup(1, reading="diou", **kw), zhang.run_setup(1, reading="literal-lr", **kw)
     for name in a.error:
-        torch.testing.assert_close(torch.tensor(b.error[name]), 10 * torch.tensor(a.error[name]), rtol=1e-4, atol=0)  # eps guards
+        torch.testing.assert_close(torch.tensor(b.error[name]), 10 * torch.tensor(a.error[name]), rtol=1e-4,
+                                   atol=0)
 
 
 def test_parameterisation_and_step_change_the_dynamics():

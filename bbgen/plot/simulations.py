@@ -59,9 +59,9 @@ def plot_zhang_ious(result: Any, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     result : SetupResult or mapping
-        A run of :func:`bbgen.studies.zhang_regression.run_setup` (or its ``to_dict()``).
+        The run, as for :func:`plot_zhang_errors`; its ``iou_stats`` and ``snapshots`` are drawn.
     ax : Axes, optional
-        Axes to draw on (a new figure when None).
+        Where to draw; None makes a new figure.
     """
     r = _fields(result)
     stats = {f"{name} ({r['param']})": s for name, s in r["iou_stats"].items()}
