@@ -8,17 +8,21 @@ reading and the parameterisation of a run are in every title and legend entry.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from matplotlib.axes import Axes
 
 from ._axes import new_axes
 from .losses import plot_convergence, plot_iou_boxplots, plot_regression_errors
 
+if TYPE_CHECKING:
+    from ..studies.peng_regression import PengSimulation
+    from ..studies.zhang_regression import SetupResult
+
 __all__ = ["plot_peng_figure", "plot_zhang_errors", "plot_zhang_ious"]
 
 
-def _fields(result: Any) -> Mapping:
+def _fields(result: object) -> Mapping:
     if isinstance(result, Mapping):
         return result
     if hasattr(result, "to_dict"):
@@ -33,7 +37,7 @@ def _title(r: Mapping) -> str:
     return f"setup {r['setup']}, {r['reading']} reading, {r['param']}{step}"
 
 
-def plot_zhang_errors(result: Any, ax: Axes | None = None, *, normalize: bool = True) -> Axes:
+def plot_zhang_errors(result: SetupResult | Mapping, ax: Axes | None = None, *, normalize: bool = True) -> Axes:
     """Zhang Fig. 7a/8a: regression error per loss over the iterations of Alg. 1.
 
     Parameters
@@ -53,7 +57,7 @@ def plot_zhang_errors(result: Any, ax: Axes | None = None, *, normalize: bool = 
     return ax
 
 
-def plot_zhang_ious(result: Any, ax: Axes | None = None) -> Axes:
+def plot_zhang_ious(result: SetupResult | Mapping, ax: Axes | None = None) -> Axes:
     """Zhang Fig. 7b/8b: IoU box plots per loss at the snapshot iterations (whiskers 5th/95th percentile).
 
     Parameters
@@ -70,7 +74,7 @@ def plot_zhang_ious(result: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_peng_figure(sim: Any, figure: str, ax: Axes | None = None) -> Axes:
+def plot_peng_figure(sim: PengSimulation | Mapping, figure: str, ax: Axes | None = None) -> Axes:
     """Peng & Yu Fig. 4c (``figure="fig4c"``: −EIoU vs Smooth-EIoU with SOT) or Fig. 5a/5b (Smooth-EIoU
     with and without SOT, log scale) as loss curves.
 

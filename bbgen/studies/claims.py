@@ -10,8 +10,19 @@ __all__ = ["Claim", "format_claims"]
 
 @dataclass(frozen=True)
 class Claim:
-    """One statement of a paper (``figure``, ``statement``), whether a run agrees, and the numbers that
-    decide it (``evidence``)."""
+    """One statement of a paper, whether a run agrees with it, and the numbers that decide it.
+
+    Attributes
+    ----------
+    figure : str
+        Where the paper makes the statement (``"Fig. 7a"``).
+    statement : str
+        The statement, paraphrased.
+    agrees : bool
+        Whether the run's numbers support it.
+    evidence : str
+        The numbers (and the statistic) behind the verdict.
+    """
 
     figure: str
     statement: str

@@ -108,8 +108,19 @@ def _fig5_runs(lr: float, iterations: int) -> dict[str, dict[str, dict]]:
 
 @dataclass
 class PengSimulation:
-    """Trajectories of Fig. 4c (``fig4c[loss]``) and Fig. 5 (``fig5a`` / ``fig5b``, keyed ``"large without
-    SOT"`` …), each a dict with ``eiou``, ``loss`` (index 0 = start) and ``final_box``."""
+    """Trajectories of Fig. 4c and Fig. 5, made by :func:`simulate_figures`.
+
+    Attributes
+    ----------
+    lr : float
+        Learning rate α.
+    iterations : int
+        Number of updates.
+    fig4c : dict of str to dict
+        Per loss (:data:`LOSS_NAMES`): ``eiou`` and ``loss`` lists (index 0 = start) and ``final_box``.
+    fig5a, fig5b : dict of str to dict
+        The same per start, keyed ``"small with SOT"`` … ``"large without SOT"``.
+    """
 
     lr: float
     iterations: int
@@ -142,10 +153,21 @@ def simulate_figures(lr: float = 0.1, iterations: int = 200) -> PengSimulation:
 
 @dataclass
 class ConvergenceTable:
-    """``iterations[lr][f"{fig} {size} with/without SOT"]``: first iteration with EIoU ≥ :data:`CONVERGED`
-    within ``budget`` updates (``None``: not within the budget), for every learning rate in ``lrs`` (keys
-    ``repr(lr)``); ``final_eiou`` (same keys): the EIoU after the last update, telling a trapped box (low)
-    from one that oscillates near the target (high)."""
+    """Convergence iterations of every Fig. 5 start, made by :func:`convergence_table`.
+
+    Attributes
+    ----------
+    lrs : list of float
+        Learning rates tried.
+    budget : int
+        Updates per run.
+    iterations : dict of str to dict of str to int or None
+        ``iterations[repr(lr)][f"{fig} {size} with/without SOT"]``: first iteration with EIoU ≥
+        :data:`CONVERGED` (None: not within the budget).
+    final_eiou : dict of str to dict of str to float
+        Same keys: the EIoU after the last update, telling a trapped box (low) from one that oscillates
+        near the target (high).
+    """
 
     lrs: list[float]
     budget: int

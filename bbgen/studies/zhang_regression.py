@@ -30,7 +30,8 @@ that the error E(t) = Σ|B − B^gt| (Alg. 1 line 12) is measured in: ``xyxy`` c
 DIoU code's ``μ(2 − IoU)∇``. Other choices the paper leaves open: each anchor–target pair is
 regressed independently (line 11 would otherwise pull one anchor towards all targets in turn).
 
-Claims against Fig. 7/8: :mod:`bbgen.studies.zhang_claims`. Plots: :mod:`bbgen.plot.simulations`.
+Set-ups, readings and pairs: :mod:`bbgen.studies.zhang_setups` (re-exported here). Claims against Fig. 7/8:
+:mod:`bbgen.studies.zhang_claims`. Plots: :mod:`bbgen.plot.simulations`.
 """
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..losses import ciou_loss, efficient_iou_loss, focal_eiou_loss, giou_loss, iou_loss
+from .zhang_setups import (PARAMETERISATIONS, READINGS, SETUPS, Reading, Setup, check_choice, decode,
+                           disjoint_share, encode, make_pairs)
 
 __all__ = [
     "FOCAL_VARIANTS", "LOSSES", "PAPER_LOSSES", "PARAMETERISATIONS", "QUANTILES", "READINGS", "SETUPS", "STEPS",
@@ -66,145 +69,7 @@ PAPER_LOSSES = ("IoU", "GIoU", "CIoU", "EIoU", "Focal-EIoU")
 #: The two readings of Eq. 10's gradient: as written, and with the focal weight held constant.
 FOCAL_VARIANTS = ("Focal-EIoU", "Focal-EIoU (const. weight)")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-TARGET_AREA, CENTRE = 100.0, 10.0
-#: parameterisation -> meaning of its 4 numbers
-PARAMETERISATIONS = {"xyxy": "(x1, y1, x2, y2) corners", "xywh": "(centre x, centre y, w, h), the DIoU code's"}
 STEPS = {"alg1": "mu * grad (Alg. 1 line 11)", "diou": "mu * (2 - IoU) * grad (the DIoU simulation code)"}
-
-
-@dataclass(frozen=True)
-class Setup:
-    """One of Fig. 6's set-ups: ``points`` centres in a square of side ``side`` around the targets,
-    anchors of every area in ``areas`` × aspect ratio (w:h) in ``ratios``, one target per ratio."""
-
-    points: int
-    side: float
-    areas: tuple[float, ...]
-    ratios: tuple[float, ...]
-    figure: int
-
-
-SETUPS = {
-    1: Setup(1000, 20.0, (50, 67, 75, 100, 133, 150, 200), (1 / 4, 1 / 3, 1 / 2, 1, 2, 3, 4), figure=7),
-    2: Setup(100, 2.5, (50, 100, 150), (1 / 3, 1, 3), figure=8),
-}
-
-
-@dataclass(frozen=True)
-class Reading:
-    """A reading of Alg. 1's scale: every length times ``length_scale``, every μ times ``lr_scale``."""
-
-    name: str
-    length_scale: float
-    lr_scale: float
-    converges: bool
-    description: str
-
-
-READINGS = {
-    "literal": Reading("literal", 1.0, 1.0, False,
-                       "Alg. 1 as printed (areas 50-200, mu = 0.1): barely moves in T = 200, non-converging"),
-    "diou": Reading("diou", 0.1, 1.0, True,
-                    "every length x 0.1 (centres, sampling side, anchor and target sizes): the DIoU paper's "
-                    "unit-size boxes"),
-    "literal-lr": Reading("literal-lr", 1.0, 100.0, True,
-                          "printed geometry, mu x 100 (= 1 / 0.1^2): the diou trajectories at 10x the lengths"),
-}
-
-
-def _choice(name: str, value: object, options: Mapping | Sequence) -> None:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
-
-
-def make_pairs(setup: int, points: int, *, reading: str = "literal", generator: torch.Generator,
-               dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
-    """All anchor–target pairs of a set-up as xyxy boxes (Alg. 1's inputs).
-
-    Parameters
-    ----------
-    setup : int
-        1 or 2 (Fig. 6a / 6b).
-    points : int
-        Number of anchor centres ``N`` (the paper: 1000 / 100).
-    reading : str
-        A key of :data:`READINGS`; its ``length_scale`` multiplies every coordinate.
-    generator : torch.Generator
-        Source of the uniform centres (drawn in float64, so every reading sees the same centres).
-    dtype : torch.dtype
-        Floating dtype of the result.
-
-    Returns
-    -------
-    (anchors, targets) : tuple[Tensor[P, 4], Tensor[P, 4]]
-        ``P = N · S · A`` pairs, ordered (centre, area, ratio, target).
-    """
-    _choice("setup", setup, SETUPS)
-    _choice("reading", reading, READINGS)
-    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
-        raise ValueError(f"points must be a positive integer, got {points!r}")
-    cfg, s = SETUPS[setup], READINGS[reading].length_scale
-    f64 = torch.float64
-    centres = CENTRE + (torch.rand(points, 2, generator=generator, dtype=f64) - 0.5) * cfg.side
-    area, ratio = torch.tensor(cfg.areas, dtype=f64), torch.tensor(cfg.ratios, dtype=f64)
-    a_grid, r_grid = (g.reshape(1, -1) for g in torch.meshgrid(area, ratio, indexing="ij"))
-    anchors = _boxes(centres[:, 0, None], centres[:, 1, None], a_grid, r_grid)  # [N, S, 4]
-    c = torch.tensor(CENTRE, dtype=f64)
-    targets = _boxes(c, c, torch.tensor(TARGET_AREA, dtype=f64), ratio)  # [A, 4]
-    pred = anchors[:, :, None, :].expand(-1, -1, len(targets), -1).reshape(-1, 4)
-    tgt = targets.expand(anchors.shape[0], anchors.shape[1], -1, -1).reshape(-1, 4)
-    return (pred * s).to(dtype).contiguous(), (tgt * s).to(dtype).contiguous()
-
-
-def _boxes(cx: Tensor, cy: Tensor, area: Tensor, ratio: Tensor) -> Tensor:
-    w, h = torch.sqrt(area * ratio), torch.sqrt(area / ratio)
-    return torch.stack(torch.broadcast_tensors(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), -1)
-
-
-def encode(boxes: Tensor, param: str) -> Tensor:
-    """xyxy boxes ``[..., 4]`` in the parameterisation ``param`` (a key of :data:`PARAMETERISATIONS`).
-
-    Parameters
-    ----------
-    boxes : Tensor[..., 4]
-        xyxy boxes.
-    param : str
-        ``"xyxy"`` (returned as is) or ``"xywh"`` (centre x, centre y, w, h).
-    """
-    _choice("param", param, PARAMETERISATIONS)
-    if param == "xyxy":
-        return boxes
-    x1, y1, x2, y2 = boxes.unbind(-1)
-    return torch.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), -1)
-
-
-def decode(params: Tensor, param: str) -> Tensor:
-    """Inverse of :func:`encode`: boxes in parameterisation ``param`` back to xyxy (differentiable).
-
-    Parameters
-    ----------
-    params : Tensor[..., 4]
-        Boxes in the parameterisation ``param``.
-    param : str
-        ``"xyxy"`` or ``"xywh"``.
-    """
-    _choice("param", param, PARAMETERISATIONS)
-    if param == "xyxy":
-        return params
-    cx, cy, w, h = params.unbind(-1)
-    return torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), -1)
-
-
-def disjoint_share(anchors: Tensor, targets: Tensor) -> float:
-    """Share of anchor–target pairs that do not overlap (IoU = 0), e.g. at the start of Alg. 1.
-
-    Parameters
-    ----------
-    anchors, targets : Tensor[P, 4]
-        xyxy boxes, paired row by row.
-    """
-    iou = 1 - iou_loss(anchors, targets)
-    return float((iou <= 0).double().mean())
 
 
 def learning_rate(t: int, iterations: int) -> float:
@@ -266,8 +131,8 @@ def simulate(loss_fn: LossFn, anchors: Tensor, targets: Tensor, *, iterations: i
     (errors, stats) : tuple[list[float], list[dict]]
         ``E(t)`` for ``t = 0..T`` (ℓ1 in ``param``) and the IoU summaries at ``snapshots``.
     """
-    _choice("param", param, PARAMETERISATIONS)
-    _choice("step", step, STEPS)
+    check_choice("param", param, PARAMETERISATIONS)
+    check_choice("step", step, STEPS)
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
     if not lr_scale > 0:
@@ -292,9 +157,25 @@ def simulate(loss_fn: LossFn, anchors: Tensor, targets: Tensor, *, iterations: i
 
 @dataclass
 class SetupResult:
-    """Per-loss error curves ``error[loss] = [E(0), …, E(T)]`` and IoU summaries ``iou_stats[loss][k]`` at
-    ``snapshots[k]`` for one set-up, reading, parameterisation and step; ``disjoint_share`` is the share
-    of pairs with IoU = 0 at t = 0."""
+    """One run of Alg. 1 (:func:`run_setup`): every loss on one set-up, reading, parameterisation and step.
+
+    Attributes
+    ----------
+    setup, reading, param, step : int, str, str, str
+        What was run (see :data:`SETUPS`, :data:`READINGS`, :data:`PARAMETERISATIONS`, :data:`STEPS`).
+    points, pairs, iterations : int
+        Centres ``N``, anchor–target pairs ``P`` and ``T``.
+    snapshots : list of int
+        Iterations of the IoU summaries.
+    disjoint_share : float
+        Share of pairs with IoU = 0 at t = 0.
+    error : dict of str to list of float
+        ``E(t)`` for ``t = 0..T`` per loss (ℓ1 in ``param``).
+    iou_stats : dict of str to list of dict
+        :func:`iou_summary` at each snapshot per loss.
+    seconds : dict of str to float
+        Wall time per loss.
+    """
 
     setup: int
     reading: str
@@ -375,7 +256,7 @@ def run_setup(setup: int, *, reading: str = "literal", param: str = "xyxy", step
     progress : bool
         Show a tqdm bar over the losses.
     """
-    _choice("reading", reading, READINGS)
+    check_choice("reading", reading, READINGS)
     points = SETUPS[setup].points if points is None and setup in SETUPS else points
     anchors, targets = make_pairs(setup, points, reading=reading, generator=torch.Generator().manual_seed(seed),
                                   dtype=dtype)
