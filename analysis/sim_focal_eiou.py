@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for s, reading, param in itertools.product(setups, readings, params):
         points = args.points or ((8 if s == 1 else 4) if args.quick else None)
-        res = run_setup(s, reading=reading, param=param, step=args.step, points=points, seed=args.seed,
+        res = run_setup(s, reading=reading, param=param, step=args.step, points=points, generator=args.seed,
                         iterations=20 if args.quick else args.iterations)
         results.append(res)
         print(f"\n{res.label}: {res.points} points, {res.pairs} pairs, T = {res.iterations}, "

@@ -30,7 +30,7 @@ def _area(b):
 
 
 def test_zhang_setups_follow_the_paper():
-    pred, target = zhang.make_pairs(1, 3, generator=torch.Generator().manual_seed(0), dtype=F64)
+    pred, target = zhang.make_pairs(1, 3, generator=0, dtype=F64)
     assert pred.shape == target.shape == (3 * 49 * 7, 4)
     torch.testing.assert_close(_area(target), torch.full((len(target),), 100.0, dtype=F64))
     assert set(torch.round(_area(pred)).tolist()) == {50, 67, 75, 100, 133, 150, 200}
@@ -39,7 +39,9 @@ def test_zhang_setups_follow_the_paper():
         round(r * 1000) for r in (1 / 4, 1 / 3, 1 / 2, 1, 2, 3, 4))
     centres = (target[:, :2] + target[:, 2:]) / 2
     torch.testing.assert_close(centres, torch.full_like(centres, 10.0))
-    p2, t2 = zhang.make_pairs(2, 5, generator=torch.Generator().manual_seed(1), dtype=F64)
+    same = zhang.make_pairs(1, 3, generator=torch.Generator().manual_seed(0), dtype=F64)
+    torch.testing.assert_close(same[0], pred, rtol=0, atol=0)  # a torch.Generator or its int seed
+    p2, t2 = zhang.make_pairs(2, 5, generator=1, dtype=F64)
     assert p2.shape == (5 * 9 * 3, 4)
     assert (((p2[:, :2] + p2[:, 2:]) / 2 - 10).abs() <= 1.25).all()
 
@@ -49,9 +51,9 @@ def test_diou_reading_scales_every_length_and_keeps_the_disjoint_share(setup):
     """Issue #15: the scale-consistent reading multiplies centres, side and sizes alike, so every pair
     has the literal IoU and the share of disjoint starts is the same (full 1000/100 points)."""
     lit = zhang.make_pairs(setup, zhang.SETUPS[setup].points, reading="literal",
-                           generator=torch.Generator().manual_seed(0), dtype=F64)
+                           generator=0, dtype=F64)
     dio = zhang.make_pairs(setup, zhang.SETUPS[setup].points, reading="diou",
-                           generator=torch.Generator().manual_seed(0), dtype=F64)
+                           generator=0, dtype=F64)
     for a, b in zip(lit, dio):
         torch.testing.assert_close(b, 0.1 * a)
     torch.testing.assert_close(_area(dio[1]), torch.ones(len(dio[1]), dtype=F64))  # the DIoU paper's unit area
@@ -145,6 +147,10 @@ def test_zhang_bad_arguments():
         zhang.run_setup(2, param="cxcy", points=1, iterations=2, progress=False)
     with pytest.raises(ValueError, match="step"):
         zhang.run_setup(2, step="adam", points=1, iterations=2, progress=False)
+    with pytest.raises(ValueError, match="iterations"):
+        zhang.run_setup(2, points=1, iterations=0, progress=False)
+    with pytest.raises(TypeError, match="generator"):
+        zhang.make_pairs(1, 2, generator="seed")
 
 
 def test_zhang_plots_take_results_or_json():

@@ -44,6 +44,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .._typing import SeedLike
 from ..losses import ciou_loss, efficient_iou_loss, focal_eiou_loss, giou_loss, iou_loss
 from .zhang_setups import (PARAMETERISATIONS, READINGS, SETUPS, Reading, Setup, check_choice, decode,
                            disjoint_share, encode, make_pairs)
@@ -70,6 +71,11 @@ PAPER_LOSSES = ("IoU", "GIoU", "CIoU", "EIoU", "Focal-EIoU")
 FOCAL_VARIANTS = ("Focal-EIoU", "Focal-EIoU (const. weight)")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 STEPS = {"alg1": "mu * grad (Alg. 1 line 11)", "diou": "mu * (2 - IoU) * grad (the DIoU simulation code)"}
+
+
+def _check_iterations(iterations: object) -> None:
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
 
 
 def learning_rate(t: int, iterations: int) -> float:
@@ -133,8 +139,7 @@ def simulate(loss_fn: LossFn, anchors: Tensor, targets: Tensor, *, iterations: i
     """
     check_choice("param", param, PARAMETERISATIONS)
     check_choice("step", step, STEPS)
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
+    _check_iterations(iterations)
     if not lr_scale > 0:
         raise ValueError(f"lr_scale must be > 0, got {lr_scale!r}")
     goal, box = encode(targets, param), encode(anchors, param).clone()
@@ -228,7 +233,7 @@ class SetupResult:
 
 
 def run_setup(setup: int, *, reading: str = "literal", param: str = "xyxy", step: str = "alg1",
-              points: int | None = None, iterations: int = 200, seed: int = 0,
+              points: int | None = None, iterations: int = 200, generator: SeedLike = 0,
               losses: Mapping[str, LossFn] | None = None, dtype: torch.dtype = torch.float32,
               progress: bool = True) -> SetupResult:
     """Simulate every loss on one set-up (Alg. 1) under one reading, parameterisation and step.
@@ -247,8 +252,8 @@ def run_setup(setup: int, *, reading: str = "literal", param: str = "xyxy", step
         Number of centres (default: the paper's 1000 / 100).
     iterations : int
         ``T`` (the paper: 200).
-    seed : int
-        Seed of the centres; equal seeds give the same centres in every reading.
+    generator : SeedLike
+        Randomness of the centres (:func:`make_pairs`); equal int seeds give every reading the same centres.
     losses : mapping, optional
         Name -> loss function (default :data:`LOSSES`).
     dtype : torch.dtype
@@ -256,10 +261,12 @@ def run_setup(setup: int, *, reading: str = "literal", param: str = "xyxy", step
     progress : bool
         Show a tqdm bar over the losses.
     """
-    check_choice("reading", reading, READINGS)
-    points = SETUPS[setup].points if points is None and setup in SETUPS else points
-    anchors, targets = make_pairs(setup, points, reading=reading, generator=torch.Generator().manual_seed(seed),
-                                  dtype=dtype)
+    for name, value, options in (("reading", reading, READINGS), ("param", param, PARAMETERISATIONS),
+                                 ("step", step, STEPS), ("setup", setup, SETUPS)):
+        check_choice(name, value, options)
+    _check_iterations(iterations)
+    points = SETUPS[setup].points if points is None else points
+    anchors, targets = make_pairs(setup, points, reading=reading, generator=generator, dtype=dtype)
     snapshots = sorted({*range(0, iterations + 1, max(1, iterations // 10)), iterations})
     res = SetupResult(setup, reading, param, step, points, len(anchors), iterations, snapshots,
                       disjoint_share(anchors, targets))

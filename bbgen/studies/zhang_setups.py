@@ -12,6 +12,8 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from .._typing import SeedLike
+from .._validate import as_generator
 from ..losses import iou_loss
 
 __all__ = ["CENTRE", "PARAMETERISATIONS", "READINGS", "SETUPS", "TARGET_AREA", "Reading", "Setup", "check_choice",
@@ -105,7 +107,7 @@ def check_choice(name: str, value: object, options: Mapping | Sequence) -> None:
         raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
 
 
-def make_pairs(setup: int, points: int, *, reading: str = "literal", generator: torch.Generator,
+def make_pairs(setup: int, points: int, *, reading: str = "literal", generator: SeedLike = 0,
                dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """All anchor–target pairs of a set-up as xyxy boxes (Alg. 1's inputs).
 
@@ -117,8 +119,9 @@ def make_pairs(setup: int, points: int, *, reading: str = "literal", generator: 
         Number of anchor centres ``N`` (the paper: 1000 / 100).
     reading : str
         A key of :data:`READINGS`; its ``length_scale`` multiplies every coordinate.
-    generator : torch.Generator
-        Source of the uniform centres (drawn in float64, so every reading sees the same centres).
+    generator : SeedLike
+        Source of the uniform centres: a ``torch.Generator``, an int seed (default 0), a numpy Generator or
+        None. They are drawn in float64, so equal seeds give every reading the same centres.
     dtype : torch.dtype
         Floating dtype of the result.
 
@@ -133,7 +136,7 @@ def make_pairs(setup: int, points: int, *, reading: str = "literal", generator: 
         raise ValueError(f"points must be a positive integer, got {points!r}")
     cfg, s = SETUPS[setup], READINGS[reading].length_scale
     f64 = torch.float64
-    centres = CENTRE + (torch.rand(points, 2, generator=generator, dtype=f64) - 0.5) * cfg.side
+    centres = CENTRE + (torch.rand(points, 2, generator=as_generator(generator), dtype=f64) - 0.5) * cfg.side
     area, ratio = torch.tensor(cfg.areas, dtype=f64), torch.tensor(cfg.ratios, dtype=f64)
     a_grid, r_grid = (g.reshape(1, -1) for g in torch.meshgrid(area, ratio, indexing="ij"))
     anchors = _boxes(centres[:, 0, None], centres[:, 1, None], a_grid, r_grid)  # [N, S, 4]
