@@ -137,6 +137,7 @@ def ratios_markdown(results: Sequence[SetupResult]) -> str:
         ratios = [f"{r.final_ratio(n):.4f} ({r.mean_ratio(n):.3f})" for n in names]
         share = " / ".join(f"{r.iou_stats[n][-1]['frac_ge_0.9']:.3f}" for n in ("EIoU", *FOCAL_VARIANTS)
                            if n in r.iou_stats)
-        lines.append(f"| {r.setup} | {r.reading} | {r.param} | {r.disjoint_share:.3f} | " + " | ".join(ratios)
+        reading = r.reading + ("" if r.step == "alg1" else f" ({r.step} step)")
+        lines.append(f"| {r.setup} | {reading} | {r.param} | {r.disjoint_share:.3f} | " + " | ".join(ratios)
                      + f" | {share} |")
     return "\n".join(lines)
