@@ -42,7 +42,7 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from .._typing import SeedLike
 from ..losses import ciou_loss, efficient_iou_loss, focal_eiou_loss, giou_loss, iou_loss
