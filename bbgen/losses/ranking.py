@@ -9,7 +9,8 @@ Each is a ``torch.autograd.Function`` whose backward returns the Identity-Update
 ``∂L/∂s_i = (Σ_j L_ji − Σ_j L_ij) / Z`` (Eq. 6.24, primary terms Eq. 6.18, update Δx_ij = L_ij of
 Eq. 6.23), not the derivative of the smoothed loss. Positives and negatives are batched: sums over
 negatives use sorting and prefix sums (:mod:`.rank_sums`), so memory is O(P + N) for AP and aLRP
-and O(P·min(P, chunk) + N) for RS (its sorting term needs positive pairs), never O(P·N).
+and O(P·min(P, chunk) + N) for RS (its sorting term needs positive pairs), never O(P·N). Negatives
+more than δ below every positive are skipped, as in the authors' code (they get no error).
 
 Conventions follow the authors' code (kemaloksuz/aLRPLoss ``ap_loss.py`` / ``alrp_loss.py``,
 kemaloksuz/RankSortLoss ``ranking_losses.py``): ``logits`` and ``targets`` have any common shape
@@ -17,8 +18,8 @@ kemaloksuz/RankSortLoss ``ranking_losses.py``): ``logits`` and ``targets`` have 
 ignored; RS: target in (0, 1] = positive with that continuous label (e.g. IoU), 0 = negative,
 negative values ignored. The gradient is divided by the number of positives. With no positive the
 loss is 0 with zero gradient (the authors' code fails). Everything is computed in float64 on the
-logits' device; loss and gradient come back in the logits' dtype, so **float64 logits give the
-exact float64 path** used by the tests.
+logits' device (RS's positive-pair block runs in float32 for float32/half logits); loss and gradient
+come back in the logits' dtype, so **float64 logits give the exact float64 path** used by the tests.
 """
 from __future__ import annotations
 
@@ -271,38 +272,51 @@ class SelfBalance:
 
 
 # -------------------------------------------------------------------------------------- Rank & Sort
-def _rs_core(s: Tensor, t: Tensor, delta: float, eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    pos, neg = t > 0, t == 0
+def _rs_core(s: Tensor, t: Tensor, delta: float, eps: float, block_dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+    pos = t > 0
     grad = torch.zeros_like(s)
-    sp, sn, y = s[pos], s[neg], t[pos]
+    sp, y = s[pos], t[pos]
     p = len(sp)
     if p == 0:
         return s.new_zeros(()), s.new_zeros(()), grad
-    sp, sn = sp - sp.mean(), sn - s[pos].mean()
+    neg = (t == 0) & (s >= sp.min() - delta)  # negatives below every positive's window get no error
+    sn = s[neg] - sp.mean()
+    sp = sp - sp.mean()
     n_fp = StepSums(sn, delta).above(sp)
-    fg_grad = torch.zeros_like(sp)
-    rank_err, sort_err = torch.empty_like(sp), torch.empty_like(sp)
+    # positive pairs in blocks of rows, in the logits' precision (float64 in, float64 throughout)
+    spb, yb = sp.to(block_dtype), y.to(block_dtype)
+    inv_y = 1 - yb
+    scale = 1 / (2 * delta) if delta > 0 else 1.0
+    fg_grad = torch.zeros_like(spb)
+    rank_pos, sort_err = torch.empty_like(spb), torch.empty_like(spb)
     step = max(1, _CHUNK // p)
     for a in range(0, p, step):
         b = min(p, a + step)
-        rel = smoothed_step(sp[None, :] - sp[a:b, None], delta)  # H(x_ij), j ∈ P, i itself included
-        rank_pos = rel.sum(1)
-        current = (rel * (1 - y)[None, :]).sum(1) / rank_pos  # ℓ_S(i), Eq. 8.3
-        at_least = y[None, :] >= y[a:b, None]
-        target_rel = rel * at_least
-        target = (target_rel * (1 - y)[None, :]).sum(1) / target_rel.sum(1)  # ℓ*_S(i), Eq. 8.4
-        sort_err[a:b] = current - target
-        missorted = rel * ~at_least  # p_S(j|i) ∝ H(x_ij)[y_j < y_i] (Eq. 8.6)
-        denom = missorted.sum(1)
-        share = torch.where(denom > eps, sort_err[a:b] / denom, torch.zeros_like(denom))
-        fg_grad[a:b] -= torch.where(denom > eps, sort_err[a:b], torch.zeros_like(denom))
-        fg_grad += (missorted * share[:, None]).sum(0)
-        rank_err[a:b] = n_fp[a:b] / (rank_pos + n_fp[a:b])  # ℓ_R(i), Eq. 8.3
+        if delta > 0:  # rel[i, j] = H(x_ij), j ∈ P, i itself included (H(0) = 0.5)
+            rel = torch.clamp_(spb[None, :] * scale - (spb[a:b, None] * scale - 0.5), 0.0, 1.0)
+        else:
+            rel = (spb[None, :] >= spb[a:b, None]).to(block_dtype)
+        rp = rel.sum(1)
+        rank_pos[a:b] = rp
+        target_rel = rel * (yb[None, :] >= yb[a:b, None])
+        t_rank = target_rel.sum(1)
+        current = (rel @ inv_y) / rp  # ℓ_S(i), Eq. 8.3
+        target = (target_rel @ inv_y) / t_rank  # ℓ*_S(i), Eq. 8.4
+        err = current - target
+        sort_err[a:b] = err
+        missorted = rel - target_rel  # H(x_ij)[y_j < y_i], exact zeros where y_j >= y_i
+        denom = missorted.sum(1)  # normaliser of p_S(j|i) (Eq. 8.6)
+        ok = denom > eps
+        share = torch.where(ok, err / torch.where(ok, denom, 1), 0)
+        fg_grad[a:b] -= torch.where(ok, err, 0)
+        fg_grad += share @ missorted
+    rank_pos, fg_grad = rank_pos.to(s.dtype), fg_grad.to(s.dtype)
+    rank_err = n_fp / (rank_pos + n_fp)  # ℓ_R(i), Eq. 8.3
     has_fp = n_fp > eps
-    fg_grad -= torch.where(has_fp, rank_err, torch.zeros_like(rank_err))
+    fg_grad -= torch.where(has_fp, rank_err, 0)
     grad[pos] = fg_grad / p
-    grad[neg] = StepSums(sp, delta, torch.where(has_fp, rank_err / n_fp, torch.zeros_like(n_fp))).below(sn) / p
-    return rank_err.mean(), sort_err.mean(), grad
+    grad[neg] = StepSums(sp, delta, torch.where(has_fp, rank_err / n_fp, 0)).below(sn) / p
+    return rank_err.mean(), sort_err.to(s.dtype).mean(), grad
 
 
 class RankSortLossFunction(_IdentityUpdate):
@@ -314,7 +328,8 @@ class RankSortLossFunction(_IdentityUpdate):
         s, t = _check(logits, targets, delta)
         if bool((t > 1).any()):
             raise ValueError(f"RS Loss targets must be <= 1 (continuous labels such as IoU), got {float(t.max())}")
-        ranking, sorting, grad = _rs_core(s, t, float(delta), float(eps))
+        block = torch.float64 if logits.dtype == torch.float64 else torch.float32
+        ranking, sorting, grad = _rs_core(s, t, float(delta), float(eps), block)
         _save(ctx, logits, grad, 3)
         parts = ranking.to(logits.dtype), sorting.to(logits.dtype)
         ctx.mark_non_differentiable(*parts)
