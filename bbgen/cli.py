@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .datasets import Annotations
     from .report import SectionBuilder
 
-__all__ = ["main", "build_parser", "add_report_arguments", "report_sections", "run_cleanly", "cli_message",
+__all__ = ["main", "build_parser", "add_report_arguments", "add_evaluate_arguments", "report_sections", "run_cleanly", "cli_message",
            "Terminated", "FLAGS"]
 
 # kept in sync with bbgen.datasets.FORMATS (tests/test_cli.py checks); not imported, to keep --help fast
@@ -115,6 +115,39 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
                    help="anchor assigner of the anchor section (default: maxiou, the detector's own thresholds)")
 
 
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``bbgen evaluate`` (LRP Error and COCO AP of a detector's results).
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The ``evaluate`` sub-parser.
+    """
+    p.add_argument("ground_truth", metavar="GT", help="COCO instances json (ground truth)")
+    p.add_argument("detections", metavar="DETS", help="COCO results json: [{image_id, category_id, bbox, score}]")
+    p.add_argument("--out", default="bbgen-eval", metavar="DIR",
+                   help="output directory (default: %(default)s); replaced if it holds an earlier report")
+    p.add_argument("--tau", type=float, default=0.5, help="TP validation IoU threshold of LRP (default: %(default)s)")
+    p.add_argument("--variant", choices=("code", "paper"), default="code",
+                   help="oLRP corner cases as the authors' code (default) or as the thesis text")
+    p.add_argument("--title", help="report title")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate_lrp
+    from .report.lrp_section import write_evaluation
+
+    result = evaluate_lrp(args.ground_truth, args.detections, tau=args.tau, variant=args.variant,
+                          progress=not args.no_progress)
+    out = write_evaluation(result, args.out, title=args.title or f"bbgen evaluation — {Path(args.detections).name}",
+                           meta={"source": f"{args.ground_truth} / {args.detections}"})
+    s = result.stats
+    print(f"moLRP {s['moLRP']:.4f} (loc {s['moLRP_loc']:.4f}, FP {s['moLRP_fp']:.4f}, FN {s['moLRP_fn']:.4f}), "
+          f"AP {s['AP']:.4f}; report written to {out / 'index.html'}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr (exit status 2), like every other bbgen error."""
 
@@ -135,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Profile the class, scale and location imbalance of a dataset "
                                      "(thesis Ch. 3) and write index.html, report.json and summary.md.")
     add_report_arguments(rep)
+    add_evaluate_arguments(sub.add_parser(
+        "evaluate", help="LRP Error (oLRP components, LRP-optimal thresholds) and COCO AP of detections",
+        description="Evaluate COCO results against COCO ground truth with LRP Error (thesis Ch. 5) and "
+                    "COCO-style AP; writes index.html, report.json and summary.md."))
     return parser
 
 
@@ -244,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status.
     """
     args = build_parser().parse_args(argv)
-    return run_cleanly(lambda: _report(args))
+    return run_cleanly(lambda: _evaluate(args) if args.command == "evaluate" else _report(args))
 
 
 if __name__ == "__main__":

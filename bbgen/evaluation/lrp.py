@@ -4,7 +4,7 @@
 * :func:`optimal_lrp` — oLRP (Eq. 5.7) per class, its components and the LRP-optimal score
   threshold s* (§5.5.3), from detections in class order.
 * :class:`LRPCurve` — LRP and components of every class at any score threshold (hard decisions,
-  the s-LRP curve of Fig. 5.3c).
+  the s-LRP curve of Fig. 5.3c); :func:`mean_sweep` — their class means over a threshold grid.
 
 Two variants, because the authors' code (kemaloksuz/LRP-Error, ``cocoeval.py``) and the thesis text
 differ in two corners:
@@ -32,7 +32,7 @@ import numpy as np
 
 from .segments import segment_bounds, segment_cumsum
 
-__all__ = ["lrp_components", "optimal_lrp", "LRPCurve", "OptimalLRP", "VARIANTS"]
+__all__ = ["lrp_components", "optimal_lrp", "mean_sweep", "LRPCurve", "OptimalLRP", "VARIANTS"]
 
 VARIANTS = ("code", "paper")
 
@@ -122,14 +122,38 @@ class LRPCurve:
         starts, ends = segment_bounds(self.labels, k)
         n = np.zeros(k, dtype=np.int64)
         for c in range(k):
-            if np.isfinite(s[c]) or s[c] == -np.inf:
+            if not np.isnan(s[c]):
                 n[c] = np.searchsorted(-self.scores[starts[c]:ends[c]], -s[c], "right")
-        last = starts + n - 1
-        take = lambda a: np.where(n > 0, a[np.clip(last, 0, max(len(a) - 1, 0))] if len(a) else 0.0, 0.0)
-        tp, fp, loc = take(self.tp), take(self.fp), take(self.loc)
+        last = np.clip(starts + n - 1, 0, None)
+        tp, fp, loc = np.zeros(k), np.zeros(k), np.zeros(k)
+        kept = n > 0
+        tp[kept], fp[kept], loc[kept] = self.tp[last[kept]], self.fp[last[kept]], self.loc[last[kept]]
         out = lrp_components(tp, fp, self.num_gt - tp, loc, self.tau)
         out.update(n_tp=tp, n_fp=fp, n_fn=self.num_gt - tp)
         return out
+
+
+def mean_sweep(curve: LRPCurve, thresholds: Any = None) -> dict[str, list]:
+    """Class means of LRP and its components at each score threshold (undefined values left out).
+
+    Parameters
+    ----------
+    curve : LRPCurve
+    thresholds : array_like [S], optional
+        Score thresholds (default 0, 0.01, ..., 1).
+
+    Returns
+    -------
+    dict of lists [S]: ``threshold, lrp, loc, fp, fn`` (None where no class has a defined value).
+    """
+    ts = np.linspace(0.0, 1.0, 101) if thresholds is None else np.asarray(thresholds, dtype=np.float64).ravel()
+    out: dict[str, list] = {"threshold": ts.tolist(), "lrp": [], "loc": [], "fp": [], "fn": []}
+    for t in ts:
+        comp = curve.at(t)
+        for name in ("lrp", "loc", "fp", "fn"):
+            v = comp[name][~np.isnan(comp[name])]
+            out[name].append(float(v.mean()) if v.size else None)
+    return out
 
 
 def optimal_lrp(tps: np.ndarray, fps: np.ndarray, ious: np.ndarray, sorted_labels: np.ndarray,
