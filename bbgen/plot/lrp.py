@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 
 from ._axes import new_axes
 
-__all__ = ["plot_lrp_sweep"]
+__all__ = ["plot_lrp_sweep", "plot_lrp_components"]
 
 _LABELS = {"lrp": "LRP", "loc": "localisation (1 − IoU of TPs)", "fp": "FP (1 − precision)",
            "fn": "FN (1 − recall)"}
@@ -40,5 +40,31 @@ def plot_lrp_sweep(sweep: Mapping[str, list], ax: Axes | None = None, *, optimal
     ax.set_xlabel("score threshold s (keep detections with score ≥ s)")
     ax.set_ylabel("error (mean over classes)")
     ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_lrp_components(summaries: Mapping[str, Mapping[str, float]], ax: Axes | None = None) -> Axes:
+    """moLRP and its components (grouped bars) for several runs, e.g. before/after training or per loss.
+
+    Parameters
+    ----------
+    summaries : mapping run name -> stats
+        Each with ``moLRP, moLRP_loc, moLRP_fp, moLRP_fn`` (``LRPResult.stats``; None/nan = undefined).
+    ax : Axes, optional
+    """
+    ax = new_axes(ax)
+    if not isinstance(summaries, Mapping) or not summaries:
+        raise ValueError("summaries must be a non-empty mapping of run name -> LRP stats")
+    keys = ("moLRP", "moLRP_loc", "moLRP_fp", "moLRP_fn")
+    width = 0.8 / len(summaries)
+    x = np.arange(len(keys))
+    for j, (name, stats) in enumerate(summaries.items()):
+        y = [np.nan if stats.get(k) is None else float(stats[k]) for k in keys]
+        bars = ax.bar(x + (j - (len(summaries) - 1) / 2) * width, y, width, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks(x, ["oLRP", "localisation", "FP", "FN"])
+    ax.set_ylabel("mean over classes (lower is better)")
+    ax.set_ylim(0, 1.05)
     ax.legend(fontsize=8)
     return ax
