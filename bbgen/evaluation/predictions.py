@@ -57,6 +57,8 @@ def evaluate_model(model: torch.nn.Module, data: Sequence[tuple[torch.Tensor, di
                    batch_size: int = 8, **kwargs: Any) -> LRPResult:
     """Run ``model`` (eval mode, no grad) on ``data`` = [(image, target), ...] and :func:`evaluate_lrp` it.
 
+    Detections with a label outside 1..C (RetinaNet's unused class 0, the background) are dropped.
+
     Parameters
     ----------
     model : torchvision detection model
@@ -75,4 +77,6 @@ def evaluate_model(model: torch.nn.Module, data: Sequence[tuple[torch.Tensor, di
             preds += model([img.to(device) for img, _ in data[a:a + batch_size]])
     model.train(was_training)
     gt = targets_to_ground_truth([t for _, t in data], class_names)
-    return evaluate_lrp(gt, predictions_to_detections(preds), **kwargs)
+    dets = predictions_to_detections(preds)
+    keep = (dets["category_ids"] >= 1) & (dets["category_ids"] <= len(class_names))
+    return evaluate_lrp(gt, {k: v[keep] for k, v in dets.items()}, **kwargs)
