@@ -166,10 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     for r in rs:
         print(f"    {r['threads']:>7} " + " ".join(f"{row['ms']:>8.1f}ms" for row in r["rows"])
               + f"   {r['growth_exponent']:.2f}  {r['speedup_vs_authors_loop']:.0f}x at N={sizes[0]:,}")
-    payload = {"quick": args.quick, "machine": platform.processor() or platform.machine(),
-               "torch": torch.__version__, "evaluation": ev, "rank_sort": rs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=1))
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump({"quick": args.quick, "machine": platform.processor() or platform.machine(),
+                   "torch": torch.__version__, "evaluation": ev, "rank_sort": rs}, f, indent=1)
     print(f"wrote {args.out}")
     return 0
 
