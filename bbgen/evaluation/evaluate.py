@@ -69,8 +69,16 @@ class LRPResult:
     variant: str
     stats: dict = field(default_factory=dict)
 
-    def per_class(self, area: str = "all", max_det: int | None = None) -> list[dict[str, Any]]:
-        """One row per class: id, name, AP, oLRP and components, LRP-optimal threshold (nan -> None)."""
+    def per_class(self, area: str = "all", max_det: int | None = None) -> list[dict[str, object]]:
+        """One row per class: id, name, AP, oLRP and components, LRP-optimal threshold (nan -> None).
+
+        Parameters
+        ----------
+        area : str
+            Name of the area range.
+        max_det : int, optional
+            One of ``max_dets`` (default the largest).
+        """
         a, m = self.area_names.index(area), (len(self.max_dets) - 1 if max_det is None
                                                else self.max_dets.index(max_det))
         prec = self.precision[:, :, :, a, m]
@@ -88,7 +96,7 @@ class LRPResult:
         """LRP-optimal threshold per category id (area "all", largest max-dets); None when undefined."""
         return {cid: _num(t) for cid, t in zip(self.category_ids, self.lrp_threshold[:, 0, -1])}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready summary: settings, stats and the per-class table."""
         return {"tau": self.tau, "variant": self.variant, "iou_thresholds": self.iou_thresholds.tolist(),
                 "area_ranges": list(self.area_names), "max_dets": list(self.max_dets),

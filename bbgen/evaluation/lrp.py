@@ -26,9 +26,9 @@ are left out when averaging over classes (§5.5.2).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .segments import segment_bounds, segment_cumsum
 
@@ -37,7 +37,7 @@ __all__ = ["lrp_components", "optimal_lrp", "mean_sweep", "LRPCurve", "OptimalLR
 VARIANTS = ("code", "paper")
 
 
-def lrp_components(n_tp: Any, n_fp: Any, n_fn: Any, loc_error: Any, tau: float = 0.5) -> dict[str, np.ndarray]:
+def lrp_components(n_tp: ArrayLike, n_fp: ArrayLike, n_fn: ArrayLike, loc_error: ArrayLike, tau: float = 0.5) -> dict[str, np.ndarray]:
     """LRP Error and its components from counts (thesis Eq. 5.2–5.6).
 
     Parameters
@@ -105,7 +105,7 @@ class LRPCurve:
     num_gt: np.ndarray
     tau: float
 
-    def at(self, thresholds: Any) -> dict[str, np.ndarray]:
+    def at(self, thresholds: ArrayLike) -> dict[str, np.ndarray]:
         """LRP components per class when keeping detections with score >= threshold.
 
         Parameters
@@ -133,7 +133,7 @@ class LRPCurve:
         return out
 
 
-def mean_sweep(curve: LRPCurve, thresholds: Any = None) -> dict[str, list]:
+def mean_sweep(curve: LRPCurve, thresholds: ArrayLike | None = None) -> dict[str, list]:
     """Class means of LRP and its components at each score threshold (undefined values left out).
 
     Parameters

@@ -6,7 +6,7 @@ positions in the list, category ids the labels.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -42,7 +42,13 @@ def targets_to_ground_truth(targets: Sequence[dict], class_names: Sequence[str])
 
 
 def predictions_to_detections(predictions: Sequence[dict]) -> dict[str, np.ndarray]:
-    """Detections dict (image_ids, category_ids, boxes xyxy, scores) of torchvision predictions."""
+    """Detections dict (image_ids, category_ids, boxes xyxy, scores) of torchvision predictions.
+
+    Parameters
+    ----------
+    predictions : list of dict
+        ``boxes [D, 4]`` xyxy, ``labels [D]``, ``scores [D]`` per image (image id = position).
+    """
     cols: dict[str, list] = {"image_ids": [], "category_ids": [], "boxes": [], "scores": []}
     for i, p in enumerate(predictions):
         n = len(p["scores"])
@@ -54,7 +60,8 @@ def predictions_to_detections(predictions: Sequence[dict]) -> dict[str, np.ndarr
 
 
 def evaluate_model(model: torch.nn.Module, data: Sequence[tuple[torch.Tensor, dict]], class_names: Sequence[str], *,
-                   batch_size: int = 8, **kwargs: Any) -> LRPResult:
+                   batch_size: int = 8, tau: float = 0.5, variant: str = "code",
+                   area_ranges: Mapping[str, tuple[float, float]] | None = None) -> LRPResult:
     """Run ``model`` (eval mode, no grad) on ``data`` = [(image, target), ...] and :func:`evaluate_lrp` it.
 
     Detections with a label outside 1..C (RetinaNet's unused class 0, the background) are dropped.
@@ -65,8 +72,8 @@ def evaluate_model(model: torch.nn.Module, data: Sequence[tuple[torch.Tensor, di
     data : list of (Tensor[3, H, W], target dict)
     class_names : sequence of str [C]
     batch_size : int
-    **kwargs
-        Passed to :func:`evaluate_lrp` (e.g. ``tau``, ``area_ranges``).
+    tau, variant, area_ranges
+        As in :func:`evaluate_lrp`.
     """
     was_training = model.training
     device = next(model.parameters()).device
@@ -79,4 +86,5 @@ def evaluate_model(model: torch.nn.Module, data: Sequence[tuple[torch.Tensor, di
     gt = targets_to_ground_truth([t for _, t in data], class_names)
     dets = predictions_to_detections(preds)
     keep = (dets["category_ids"] >= 1) & (dets["category_ids"] <= len(class_names))
-    return evaluate_lrp(gt, {k: v[keep] for k, v in dets.items()}, **kwargs)
+    return evaluate_lrp(gt, {k: v[keep] for k, v in dets.items()}, tau=tau, variant=variant,
+                        area_ranges=area_ranges)

@@ -28,7 +28,14 @@ def class_order(labels: np.ndarray, scores: np.ndarray, image_order: np.ndarray,
 
 
 def segment_bounds(sorted_labels: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """``starts [K], ends [K]``: the run ``[start, end)`` of each class in label-sorted rows."""
+    """``starts [K], ends [K]``: the run ``[start, end)`` of each class in label-sorted rows.
+
+    Parameters
+    ----------
+    sorted_labels : ndarray [D] int
+        Non-decreasing class indices.
+    num_classes : int
+    """
     k = np.arange(num_classes)
     return np.searchsorted(sorted_labels, k, "left"), np.searchsorted(sorted_labels, k, "right")
 

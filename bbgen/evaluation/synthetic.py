@@ -7,8 +7,6 @@ small / medium / large ranges are included.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 __all__ = ["synthetic_evaluation_data"]
@@ -16,7 +14,7 @@ __all__ = ["synthetic_evaluation_data"]
 
 def synthetic_evaluation_data(num_images: int = 100, dets_per_image: int = 100, num_classes: int = 10, *,
                               gts_per_image: float = 7.0, crowd_fraction: float = 0.01,
-                              seed: int | np.random.Generator = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                              seed: int | np.random.Generator = 0) -> tuple[dict, list[dict]]:
     """A COCO instances dict and a COCO results list.
 
     Parameters

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from torch.autograd.function import FunctionCtx
+
 import torch
 from torch import Tensor
 
@@ -102,10 +104,16 @@ def _ap_core(s: Tensor, t: Tensor, delta: float, variant: str) -> tuple[Tensor, 
 
 
 class APLossFunction(_IdentityUpdate):
-    """AP Loss (thesis Eq. 6.2) with the error-driven / Identity Update (Eq. 6.16, 6.23)."""
+    """AP Loss (thesis Eq. 6.2) with the error-driven / Identity Update (Eq. 6.16, 6.23).
+
+    Parameters
+    ----------
+    logits, targets, delta, variant
+        As :func:`ap_loss` (call ``APLossFunction.apply(logits, targets, delta, variant)``).
+    """
 
     @staticmethod
-    def forward(ctx: Any, logits: Tensor, targets: Tensor, delta: float = 1.0, variant: str = "code") -> Tensor:
+    def forward(ctx: FunctionCtx, logits: Tensor, targets: Tensor, delta: float = 1.0, variant: str = "code") -> Tensor:
         loss, grad = _ap_core(*_check(logits, targets, delta), float(delta), variant)
         _save(ctx, logits, grad, 3)
         return loss.to(logits.dtype)
@@ -162,10 +170,16 @@ def _alrp_core(s: Tensor, t: Tensor, loc: Tensor, delta: float, eps: float) -> t
 
 
 class ALRPLossFunction(_IdentityUpdate):
-    """Classification component of aLRP Loss (Eq. 7.4) with the update of Eq. 7.7; also returns rank(i)."""
+    """Classification component of aLRP Loss (Eq. 7.4) with the update of Eq. 7.7; also returns rank(i).
+
+    Parameters
+    ----------
+    logits, targets, loc_losses, delta, eps
+        As :func:`alrp_loss` (``ALRPLossFunction.apply(...)`` returns ``(cls, rank [P])``).
+    """
 
     @staticmethod
-    def forward(ctx: Any, logits: Tensor, targets: Tensor, loc_losses: Tensor, delta: float = 1.0,
+    def forward(ctx: FunctionCtx, logits: Tensor, targets: Tensor, loc_losses: Tensor, delta: float = 1.0,
                 eps: float = 1e-5) -> tuple[Tensor, Tensor]:
         s, t = _check(logits, targets, delta)
         loss, grad, rank = _alrp_core(s, t, loc_losses.detach().reshape(-1).to(s), float(delta), float(eps))
@@ -320,10 +334,16 @@ def _rs_core(s: Tensor, t: Tensor, delta: float, eps: float, block_dtype: torch.
 
 
 class RankSortLossFunction(_IdentityUpdate):
-    """RS Loss (Eq. 8.2) with Identity Update (Eq. 8.7–8.8); returns (total, ranking, sorting)."""
+    """RS Loss (Eq. 8.2) with Identity Update (Eq. 8.7–8.8); returns (total, ranking, sorting).
+
+    Parameters
+    ----------
+    logits, targets, delta, eps
+        As :func:`rank_sort_loss` (``RankSortLossFunction.apply(logits, targets, delta, eps)``).
+    """
 
     @staticmethod
-    def forward(ctx: Any, logits: Tensor, targets: Tensor, delta: float = 0.5,
+    def forward(ctx: FunctionCtx, logits: Tensor, targets: Tensor, delta: float = 0.5,
                 eps: float = 1e-10) -> tuple[Tensor, Tensor, Tensor]:
         s, t = _check(logits, targets, delta)
         if bool((t > 1).any()):
@@ -338,7 +358,15 @@ class RankSortLossFunction(_IdentityUpdate):
 
 @dataclass(frozen=True)
 class RankSortLossOutput:
-    """RS Loss value (differentiable) and its ranking and sorting parts (detached)."""
+    """RS Loss value (differentiable) and its ranking and sorting parts (detached).
+
+    Attributes
+    ----------
+    loss : Tensor[]
+        Ranking + sorting error; backward gives the Identity Update of both (Eq. 8.7–8.8).
+    ranking, sorting : Tensor[]
+        Mean ranking error ℓ_R and sorting error ℓ_S − ℓ*_S over positives (Eq. 8.3–8.4).
+    """
 
     loss: Tensor
     ranking: Tensor

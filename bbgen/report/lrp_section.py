@@ -14,7 +14,12 @@ __all__ = ["lrp_section", "write_evaluation", "per_class_markdown"]
 
 
 def lrp_section(result: LRPResult) -> Section:
-    """The ``lrp`` section: moLRP and COCO AP numbers, a per-class table, the components-vs-threshold figure."""
+    """The ``lrp`` section: moLRP and COCO AP numbers, a per-class table, the components-vs-threshold figure.
+
+    Parameters
+    ----------
+    result : LRPResult
+    """
     if not isinstance(result, LRPResult):
         raise TypeError(f"result must be an LRPResult, got {type(result).__name__}")
     data = result.to_dict()
@@ -58,7 +63,12 @@ def write_evaluation(result: LRPResult, out_dir: str | Path, *, title: str = "bb
 
 
 def per_class_markdown(result: LRPResult) -> str:
-    """Markdown table: AP, oLRP, its components and the LRP-optimal threshold of every class."""
+    """Markdown table: AP, oLRP, its components and the LRP-optimal threshold of every class.
+
+    Parameters
+    ----------
+    result : LRPResult
+    """
     cols = ("category_id", "name", "AP", "oLRP", "oLRP_loc", "oLRP_fp", "oLRP_fn", "lrp_threshold")
     fmt = (lambda v: "-" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v))
     lines = ["### oLRP components and LRP-optimal thresholds per class", "",
