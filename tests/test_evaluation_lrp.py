@@ -250,3 +250,15 @@ def test_json_files_and_array_input_agree(tmp_path):
     from_arrays = evaluate_lrp(GT, arrays)
     assert from_files.stats == pytest.approx(from_arrays.stats, nan_ok=True)
     assert json.loads(json.dumps(from_files.to_dict()))["per_class"][0]["lrp_threshold"] == pytest.approx(0.8)
+
+
+def test_string_image_ids_and_progress_bar(capsys):
+    gt = copy.deepcopy(GT)
+    gt["images"][0]["id"] = "img-a"
+    for a in gt["annotations"]:
+        a["image_id"] = "img-a"
+    dets = [{**d, "image_id": "img-a"} for d in DETS]
+    r = evaluate_lrp(gt, dets, progress=True)
+    assert r.olrp[0, 0, -1] == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="image_id 1"):
+        evaluate_lrp(gt, DETS)
