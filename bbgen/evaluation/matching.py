@@ -97,7 +97,7 @@ def _rank_within_group(keys: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray
 
 def _edges(gt: GroundTruth, det: Detections, rows: np.ndarray, min_iou: float, progress: bool):
     """All (detection, gt) pairs of the same image and category with IoU >= ``min_iou``."""
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     k = gt.num_classes
     gkey = gt.box_image * k + gt.labels
