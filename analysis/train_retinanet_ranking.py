@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from bbgen.datasets.shapes import SHAPE_CLASSES, shapes_dataset
+from bbgen.datasets.shapes import CLASS_NAMES, make_dataset
 from bbgen.evaluation.predictions import evaluate_model
 
 MODES = ("focal", "rs", "alrp", "ap")
@@ -37,7 +37,7 @@ def build_model(size: int, seed: int) -> Any:
                                    returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256))
     sizes = tuple((s, int(s * 2 ** (1 / 3)), int(s * 2 ** (2 / 3))) for s in (8, 16, 32, 64, 128))
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
-    return RetinaNet(backbone, num_classes=len(SHAPE_CLASSES) + 1, anchor_generator=anchors, min_size=size,
+    return RetinaNet(backbone, num_classes=len(CLASS_NAMES) + 1, anchor_generator=anchors, min_size=size,
                      max_size=size, score_thresh=0.0, detections_per_img=100)
 
 
@@ -64,7 +64,7 @@ def train(mode: str, train_data: list, test_data: list, steps: int, size: int, s
     seconds = time.perf_counter() - t0
     if handle is not None:
         handle.restore()
-    result = evaluate_model(model, test_data, SHAPE_CLASSES)
+    result = evaluate_model(model, test_data, CLASS_NAMES)
     return {"mode": mode, "losses": losses, "seconds": seconds, "stats": result.stats,
             "per_class": result.per_class()}
 
@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     require_torchvision(p, "this example")
     torch.set_num_threads(args.threads)
     steps, size = (3, 64) if args.quick else (args.steps, args.size)
-    train_data = shapes_dataset(4 if args.quick else 400, size, args.seed)
-    test_data = shapes_dataset(2 if args.quick else 50, size, args.seed + 1)
+    train_data = make_dataset(4 if args.quick else 400, size, args.seed)
+    test_data = make_dataset(2 if args.quick else 50, size, args.seed + 1)
     runs = {m: train(m, train_data, test_data, steps, size, args.seed, args.lr) for m in modes}
     payload = {"config": {"steps": steps, "size": size, "seed": args.seed, "lr": args.lr, "images_per_step": 2,
                           "model": "RetinaNet, ResNet-18 FPN P3-P7 from scratch", "torch": torch.__version__},

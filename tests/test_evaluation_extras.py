@@ -99,13 +99,13 @@ def test_evaluate_model_on_a_torchvision_detector():
                 out.append({"boxes": t["boxes"], "labels": t["labels"], "scores": torch.ones(len(t["labels"]))})
             return out
 
-    from bbgen.datasets.shapes import SHAPE_CLASSES, shapes_dataset
+    from bbgen.datasets.shapes import CLASS_NAMES, make_dataset
 
-    data = shapes_dataset(5, 64, seed=0)
-    r = evaluate_model(Perfect(data), data, SHAPE_CLASSES, area_ranges={"all": (0, 1e10)})
+    data = make_dataset(5, 64, seed=0)
+    r = evaluate_model(Perfect(data), data, CLASS_NAMES, area_ranges={"all": (0, 1e10)})
     assert r.stats["moLRP"] == pytest.approx(0.0) and r.stats["AP"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="labels must lie in 1..3"):
-        targets_to_ground_truth([{"boxes": torch.zeros(1, 4), "labels": torch.tensor([0])}], SHAPE_CLASSES)
+        targets_to_ground_truth([{"boxes": torch.zeros(1, 4), "labels": torch.tensor([0])}], CLASS_NAMES)
 
 
 def test_demo_script_quick(tmp_path):
