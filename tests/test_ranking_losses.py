@@ -342,3 +342,17 @@ def test_alrp_paper_localisation_equals_eq_7_5():
     assert float(out.loc) == pytest.approx(expected / 9, rel=1e-12)
     _, _, ref_loc = ref_alrp(logits, targets, loc)  # the code variant differs once scores are within δ
     assert float(alrp_loss(logits, targets, loc).loc) == pytest.approx(float(ref_loc), rel=1e-12)
+
+
+@given(seed=st.integers(0, 10_000), delta=st.sampled_from([0.0, 0.3, 1.0]), n=st.integers(0, 60))
+@settings(max_examples=40, deadline=None)
+def test_sums_above_equals_dense_sums(seed, delta, n):
+    from bbgen.losses.rank_sums import sums_above
+
+    gen = torch.Generator().manual_seed(seed)
+    keys = torch.randn(n, generator=gen, dtype=torch.float64).round(decimals=1)
+    q = torch.randn(12, generator=gen, dtype=torch.float64).round(decimals=1)  # ties with keys and windows
+    q = torch.cat([q, keys[:5], keys[:5] + delta, keys[:5] - delta])
+    w = torch.rand(n, generator=gen, dtype=torch.float64)
+    dense = (smoothed_step(keys[None, :] - q[:, None], delta) * w).sum(1)
+    torch.testing.assert_close(sums_above(keys, q, delta, w), dense, rtol=0, atol=1e-12)

@@ -8,14 +8,16 @@ Ranking-based losses (thesis Ch. 6–8) need, for every positive i, sums such as
 (δ = 0: the unit step ``[x >= 0]``, as the authors' code). Since H is piecewise linear, such a sum
 over sorted keys is a count above the window plus a linear function of prefix sums inside it, so
 it never forms the P × N matrix of pairs. :class:`StepSums` answers both directions,
-``Σ_k w_k H(key_k − q)`` and ``Σ_k w_k H(q − key_k)``, for a batch of queries.
+``Σ_k w_k H(key_k − q)`` and ``Σ_k w_k H(q − key_k)``, for a batch of queries (it sorts the keys);
+:func:`sums_above` gives the first without sorting the (many) keys: it buckets them between the
+sorted window edges ``q ± δ`` of the (few) queries, O(K log Q).
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-__all__ = ["StepSums", "smoothed_step"]
+__all__ = ["StepSums", "smoothed_step", "sums_above"]
 
 
 def smoothed_step(x: Tensor, delta: float) -> Tensor:
@@ -76,3 +78,39 @@ class StepSums:
         if self.delta == 0:
             return self.cw[torch.searchsorted(self.keys, q, right=True)]
         return self.total - self.above(q)  # H(x) + H(−x) = 1 for δ > 0
+
+
+def sums_above(keys: Tensor, queries: Tensor, delta: float, weights: Tensor | None = None) -> Tensor:
+    """``Σ_k w_k H(key_k − q)`` for every query, bucketing the keys between the queries' window edges.
+
+    Parameters
+    ----------
+    keys : Tensor[K]
+        Many logits (e.g. negatives), unsorted; centre them first (float64 recommended).
+    queries : Tensor[Q]
+        Few logits (e.g. positives).
+    delta : float
+        Smoothing δ of H (0 = unit step ``[key >= q]``).
+    weights : Tensor[K], optional
+        Weight of each key (default 1).
+
+    Returns
+    -------
+    Tensor[Q]
+    """
+    w = torch.ones_like(keys) if weights is None else weights
+    edges = torch.cat([queries - delta, queries + delta]) if delta > 0 else queries
+    edges, order = torch.sort(edges)
+    where = torch.empty_like(order)
+    where[order] = torch.arange(len(order), device=order.device)  # position of each edge after sorting
+    n = len(edges) + 1
+    pos = torch.searchsorted(edges, keys, right=True)  # keys in bucket b: edge[b-1] <= key < edge[b]
+    cw = torch.cumsum(torch.bincount(pos, weights=w, minlength=n).to(keys.dtype), 0)  # Σ w, bucket <= b
+    total = cw[-1]
+    if delta == 0:
+        return total - cw[where]  # keys with bucket > e, i.e. key >= edge e
+    q = len(queries)
+    lo, hi = where[:q], where[q:]
+    cwk = torch.cumsum(torch.bincount(pos, weights=w * keys, minlength=n).to(keys.dtype), 0)
+    mid_w, mid_wk = cw[hi] - cw[lo], cwk[hi] - cwk[lo]
+    return (total - cw[hi]) + (mid_wk - queries * mid_w) / (2 * delta) + 0.5 * mid_w

@@ -8,7 +8,7 @@
 Each is a ``torch.autograd.Function`` whose backward returns the Identity-Update gradient
 ``∂L/∂s_i = (Σ_j L_ji − Σ_j L_ij) / Z`` (Eq. 6.24, primary terms Eq. 6.18, update Δx_ij = L_ij of
 Eq. 6.23), not the derivative of the smoothed loss. Positives and negatives are batched: sums over
-negatives use sorting and prefix sums (:mod:`.rank_sums`), so memory is O(P + N) for AP and aLRP
+negatives bucket them between the positives' sorted window edges (no sort of the N negatives) and use prefix sums (:mod:`.rank_sums`), so memory is O(P + N) for AP and aLRP
 and O(P·min(P, chunk) + N) for RS (its sorting term needs positive pairs), never O(P·N). Negatives
 more than δ below every positive are skipped, as in the authors' code (they get no error).
 
@@ -31,7 +31,7 @@ from torch.autograd.function import FunctionCtx
 import torch
 from torch import Tensor
 
-from .rank_sums import StepSums, smoothed_step
+from .rank_sums import StepSums, smoothed_step, sums_above
 
 __all__ = ["ap_loss", "alrp_loss", "rank_sort_loss", "APLossFunction", "ALRPLossFunction",
            "RankSortLossFunction", "ALRPLossOutput", "RankSortLossOutput", "SelfBalance"]
@@ -84,7 +84,7 @@ def _ap_core(s: Tensor, t: Tensor, delta: float, variant: str) -> tuple[Tensor, 
     h0 = _self_h(delta)
     # rank⁺(i), rank(i) (Eq. 6.4, 6.6): the code counts i itself as 1, the thesis (Eq. 6.4 footnote) as H(0)
     rank_pos = StepSums(sp, delta).above(sp) + ((1.0 - h0) if variant == "code" else 0.0)
-    n_fp = StepSums(sn, delta).above(sp)
+    n_fp = sums_above(sn, sp, delta)
     rank = rank_pos + n_fp
     prec = rank_pos / rank
     if variant == "code":  # interpolated AP, positives in ascending score order (authors' APLoss)
@@ -158,7 +158,7 @@ def _alrp_core(s: Tensor, t: Tensor, loc: Tensor, delta: float, eps: float) -> t
     h0 = _self_h(delta)
     rank_pos = 1.0 + StepSums(sp, delta).above(sp) - h0  # 1 + Σ_{j∈P, j≠i} H(x_ij)
     loc_above = StepSums(sp, delta, loc).above(sp) - h0 * loc  # Σ_{k∈P, k≠i} E_loc(k) H(x_ik)
-    n_fp = StepSums(sn, delta).above(sp)
+    n_fp = sums_above(sn, sp, delta)
     rank = rank_pos + n_fp
     has_fp = n_fp > eps
     # primary terms (Eq. 7.7): (N_FP(i) + Σ_k E_loc(k) H(x_ik)) / rank(i) · H(x_ij) / N_FP(i)
@@ -296,7 +296,7 @@ def _rs_core(s: Tensor, t: Tensor, delta: float, eps: float, block_dtype: torch.
     neg = (t == 0) & (s >= sp.min() - delta)  # negatives below every positive's window get no error
     sn = s[neg] - sp.mean()
     sp = sp - sp.mean()
-    n_fp = StepSums(sn, delta).above(sp)
+    n_fp = sums_above(sn, sp, delta)
     # positive pairs in blocks of rows, in the logits' precision (float64 in, float64 throughout)
     spb, yb = sp.to(block_dtype), y.to(block_dtype)
     inv_y = 1 - yb
