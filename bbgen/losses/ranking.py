@@ -8,8 +8,9 @@
 Each is a ``torch.autograd.Function`` whose backward returns the Identity-Update gradient
 ``∂L/∂s_i = (Σ_j L_ji − Σ_j L_ij) / Z`` (Eq. 6.24, primary terms Eq. 6.18, update Δx_ij = L_ij of
 Eq. 6.23), not the derivative of the smoothed loss. Positives and negatives are batched: sums over
-negatives bucket them between the positives' sorted window edges (no sort of the N negatives) and use prefix sums (:mod:`.rank_sums`), so memory is O(P + N) for AP and aLRP
-and O(P·min(P, chunk) + N) for RS (its sorting term needs positive pairs), never O(P·N). Negatives
+negatives bucket them between the positives' sorted window edges and use prefix sums (:mod:`.rank_sums`;
+the N negatives are never sorted), so memory is O(P + N) for AP and aLRP and O(P·min(P, chunk) + N)
+for RS (its sorting term needs positive pairs), never O(P·N). Negatives
 more than δ below every positive are skipped, as in the authors' code (they get no error).
 
 Conventions follow the authors' code (kemaloksuz/aLRPLoss ``ap_loss.py`` / ``alrp_loss.py``,
