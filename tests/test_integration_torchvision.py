@@ -15,46 +15,13 @@ from bbgen.integrations.torchvision import (record_samples, restore, roi_losses,
                                             use_proi)
 from bbgen.roi.distributions import PRESETS  # noqa: E402
 from bbgen.roi.proi import generate_prois  # noqa: E402
+from bbgen.integrations.iou_balanced import use_iou_balanced  # noqa: E402
+from bbgen.integrations.ohem import use_ohem  # noqa: E402
 from bbgen.roi.samplers import OFBSampler  # noqa: E402
+from frcnn_testkit import capture_roi_inputs, tiny_batch, tiny_model  # noqa: E402
 
 NUM_CLASSES = 4  # background + 3
-
-
-def _model(seed: int = 0):
-    torch.manual_seed(seed)  # torchvision initialises its weights from the global RNG
-    return tv_det.fasterrcnn_mobilenet_v3_large_320_fpn(
-        weights=None, weights_backbone=None, num_classes=NUM_CLASSES, min_size=128, max_size=128,
-        rpn_pre_nms_top_n_train=300, rpn_post_nms_top_n_train=300, rpn_batch_size_per_image=64,
-        box_batch_size_per_image=64)
-
-
-def _batch(seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    images = [torch.rand(3, 96, 96, generator=g), torch.rand(3, 80, 96, generator=g)]
-    targets = [
-        {"boxes": torch.tensor([[8., 8., 40., 50.], [30., 20., 70., 60.], [50., 50., 90., 90.], [5., 60., 30., 90.]]),
-         "labels": torch.tensor([1, 1, 1, 2])},
-        {"boxes": torch.tensor([[10., 10., 60., 70.], [40., 5., 90., 40.]]), "labels": torch.tensor([3, 2])},
-    ]
-    return images, targets
-
-
-def _capture_roi_inputs(model, images, targets):
-    """features, proposals, image_shapes and (resized) targets that reach model.roi_heads."""
-    seen = {}
-
-    def hook(module, args):
-        seen["args"] = args
-
-    h = model.roi_heads.register_forward_pre_hook(hook)
-    try:
-        model.train()
-        with torch.no_grad():
-            model(images, targets)
-    finally:
-        h.remove()
-    features, proposals, image_shapes, tgts = seen["args"]
-    return features, proposals, image_shapes, tgts
+_model, _batch, _capture_roi_inputs = tiny_model, tiny_batch, capture_roi_inputs
 
 
 def _heads_state(heads):
@@ -68,6 +35,8 @@ MODES = {
     "ofb_hard": lambda m, g: use_ofb(m, negative="hard", generator=g),
     "proi": lambda m, g: use_proi(m, num_rois=32, generator=g),
     "proi_ohpm": lambda m, g: use_proi(m, num_rois=64, ohpm=True, generator=g),
+    "ohem": lambda m, g: use_ohem(m, batch_size_per_image=32, generator=g),
+    "iou_balanced": lambda m, g: use_iou_balanced(m, floor_thr=0.1, floor_fraction=0.2, generator=g),
 }
 
 
@@ -105,7 +74,8 @@ def test_eval_output_unchanged_by_integrations():
     with torch.no_grad():
         ref = model(images)
     assert sum(r["boxes"].shape[0] for r in ref) > 0  # the comparison below is not vacuous
-    for install in (lambda: use_ofb(model, negative="hard"), lambda: use_proi(model, ohpm=True)):
+    for install in (lambda: use_ofb(model, negative="hard"), lambda: use_proi(model, ohpm=True),
+                    lambda: use_ohem(model), lambda: use_iou_balanced(model)):
         with install():
             with torch.no_grad():
                 out = model(images)

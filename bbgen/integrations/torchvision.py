@@ -31,8 +31,8 @@ from __future__ import annotations
 import functools
 import types
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -45,141 +45,19 @@ from bbgen._validate import as_generator
 from bbgen.generator.proposals import Proposal, get_proposal
 from bbgen.roi.samplers import OFBSampler, ohpm_select
 
+from .heads import (Integration, RoIInputs, check_generator, install, regression_targets, require_inputs, restore,
+                    roi_heads_of, roi_losses)
+
 __all__ = ["Integration", "use_ofb", "use_proi", "restore", "record_samples", "roi_losses"]
 
-_STATE = "_bbgen_integration"  # attribute on roi_heads holding what restore() must undo
-_HEAD_ATTRS = ("select_training_samples", "fg_bg_sampler", "box_coder", "box_roi_pool", "box_head",
-               "box_predictor", "proposal_matcher", "check_targets")
-
-
-@dataclass
-class Integration:
-    """Handle returned by :func:`use_ofb` / :func:`use_proi`; a context manager that restores on exit."""
-
-    model: nn.Module
-    mode: str
-    _undo: list[Callable[[], None]] = field(default_factory=list, repr=False)
-
-    def restore(self) -> None:
-        """Undo this integration; a no-op if it was already undone or replaced by a later one."""
-        if _roi_heads(self.model).__dict__.get(_STATE) is self:
-            restore(self.model)
-
-    def __enter__(self) -> "Integration":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.restore()
-
-
-class _Inputs:
-    """The features/image shapes of the roi_heads call in progress (training only), for scoring."""
-
-    def __init__(self) -> None:
-        self.features: Optional[dict[str, Tensor]] = None
-        self.image_shapes: Optional[list[tuple[int, int]]] = None
-
-    def pre_hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        if module.training:
-            self.features = args[0] if len(args) > 0 else kwargs.get("features")
-            self.image_shapes = args[2] if len(args) > 2 else kwargs.get("image_shapes")
-
-    def post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-        self.features = self.image_shapes = None  # do not keep the batch's feature maps alive
-
-
-def _roi_heads(model: nn.Module) -> nn.Module:
-    heads = getattr(model, "roi_heads", model)
-    if not isinstance(heads, nn.Module) or not all(hasattr(heads, a) for a in _HEAD_ATTRS):
-        raise TypeError("model must be a torchvision FasterRCNN (or its RoIHeads) with "
-                        f"roi_heads.{{{', '.join(_HEAD_ATTRS)}}}, got {type(model).__name__}")
-    return heads
-
-
-def _check_generator(generator: Optional[torch.Generator]) -> None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-
-
-def restore(model: nn.Module) -> bool:
-    """Undo :func:`use_ofb` / :func:`use_proi` on ``model``; returns False if nothing was installed."""
-    heads = _roi_heads(model)
-    state: Optional[Integration] = heads.__dict__.pop(_STATE, None)
-    if state is None:
-        return False
-    for undo in reversed(state._undo):
-        undo()
-    return True
-
-
-def _install(model: nn.Module, mode: str, *, sampler: Any = None,
-             select: Optional[Callable[..., Any]] = None, needs_inputs: bool = False) -> Integration:
-    """Install a sampler and/or a ``select_training_samples`` replacement on ``model.roi_heads``."""
-    heads = _roi_heads(model)
-    restore(heads)  # installing twice replaces the earlier integration
-    handle = Integration(model, mode)
-    if sampler is not None:
-        old_sampler = heads.fg_bg_sampler
-        heads.fg_bg_sampler = sampler
-        handle._undo.append(lambda: setattr(heads, "fg_bg_sampler", old_sampler))
-    if select is not None:
-        had_own = "select_training_samples" in heads.__dict__
-        old_select = heads.__dict__.get("select_training_samples")
-        inputs = _Inputs()
-        if needs_inputs:
-            pre = heads.register_forward_pre_hook(inputs.pre_hook, with_kwargs=True)
-            post = heads.register_forward_hook(inputs.post_hook, with_kwargs=True, always_call=True)
-            handle._undo += [pre.remove, post.remove]
-        heads.select_training_samples = types.MethodType(
-            lambda self, proposals, targets: select(self, inputs, proposals, targets), heads)
-
-        def undo_select() -> None:
-            if had_own:
-                heads.select_training_samples = old_select
-            else:
-                heads.__dict__.pop("select_training_samples", None)
-
-        handle._undo.append(undo_select)
-    heads.__dict__[_STATE] = handle
-    return handle
-
-
-def roi_losses(heads: nn.Module, features: dict[str, Tensor], proposals: list[Tensor],
-               image_shapes: list[tuple[int, int]], labels: list[Tensor],
-               regression_targets: list[Tensor]) -> list[Tensor]:
-    """Per-RoI Fast R-CNN loss under the current box head, without gradients.
-
-    The terms of torchvision's ``fastrcnn_loss`` before its averaging: cross-entropy plus, for
-    positives, the class-specific Smooth L1 (β = 1/9) summed over the 4 deltas. This is the
-    hardness used by OHEM-style mining (thesis §4.5.3). Returns per image ``[R_i]`` losses.
-    """
-    with torch.no_grad():
-        pooled = heads.box_roi_pool(features, proposals, image_shapes)
-        logits, deltas = heads.box_predictor(heads.box_head(pooled))
-        lab = torch.cat(labels)
-        loss = F.cross_entropy(logits, lab, reduction="none")
-        deltas = deltas.reshape(lab.numel(), -1, 4)[torch.arange(lab.numel(), device=lab.device), lab]
-        reg = F.smooth_l1_loss(deltas, torch.cat(regression_targets), beta=1 / 9, reduction="none").sum(1)
-        loss = loss + torch.where(lab > 0, reg, torch.zeros_like(reg))
-    return list(loss.split([p.shape[0] for p in proposals]))
-
-
-def _regression_targets(heads: nn.Module, proposals: list[Tensor], matched_idxs: list[Tensor],
-                        gt_boxes: list[Tensor]) -> list[Tensor]:
-    """torchvision's target encoding (``RoIHeads.select_training_samples``), background images included."""
-    matched = []
-    for props, idx, gt in zip(proposals, matched_idxs, gt_boxes):
-        if gt.numel() == 0:
-            gt = torch.zeros((1, 4), dtype=props.dtype, device=props.device)
-        matched.append(gt[idx])
-    return list(heads.box_coder.encode(matched, proposals))
-
-
-def _require_inputs(inputs: _Inputs, what: str) -> tuple[dict[str, Tensor], list[tuple[int, int]]]:
-    if inputs.features is None or inputs.image_shapes is None:
-        raise RuntimeError(f"{what} scores RoIs with the box head and needs the features of the current "
-                           "forward pass: call the model (or model.roi_heads) in training mode")
-    return inputs.features, inputs.image_shapes
+# shared machinery (install/restore, scoring) lives in bbgen.integrations.heads; the short private aliases
+# keep this module's selection code unchanged
+_roi_heads = roi_heads_of
+_install = install
+_check_generator = check_generator
+_require_inputs = require_inputs
+_regression_targets = regression_targets
+_Inputs = RoIInputs
 
 
 # ------------------------------------------------------------------------------------------ OFB

@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["OFBSampler", "ohpm_select", "ofb_probabilities"]
+__all__ = ["OFBSampler", "IoUBalancedSampler", "ohpm_select", "ofb_probabilities"]
 
 _NEGATIVE_MODES = ("random", "hard")
 
@@ -115,6 +115,17 @@ def ofb_probabilities(labels: Tensor) -> Tensor:
         return torch.zeros(0, dtype=torch.float64, device=labels.device)
     counts = torch.bincount(labels)
     return 1.0 / (counts.count_nonzero() * counts[labels]).double()
+
+
+def _append_masks(labels: Tensor, pos_pick: Tensor, neg_pick: Tensor, pos_masks: list[Tensor],
+                  neg_masks: list[Tensor]) -> None:
+    """Append one image's ``uint8`` masks [R] of the picked positives and negatives (torchvision's format)."""
+    pos_mask = torch.zeros_like(labels, dtype=torch.uint8)
+    neg_mask = torch.zeros_like(labels, dtype=torch.uint8)
+    pos_mask[pos_pick] = 1
+    neg_mask[neg_pick] = 1
+    pos_masks.append(pos_mask)
+    neg_masks.append(neg_mask)
 
 
 class OFBSampler:
@@ -217,10 +228,132 @@ class OFBSampler:
                 neg_losses = losses[i][negative]
             pos_pick = positive[self._draw_positives(labels[positive], num_pos)]
             neg_pick = negative[self._draw_negatives(negative.numel(), num_neg, neg_losses, labels.device)]
-            pos_mask = torch.zeros_like(labels, dtype=torch.uint8)
-            neg_mask = torch.zeros_like(labels, dtype=torch.uint8)
-            pos_mask[pos_pick] = 1
-            neg_mask[neg_pick] = 1
-            pos_masks.append(pos_mask)
-            neg_masks.append(neg_mask)
+            _append_masks(labels, pos_pick, neg_pick, pos_masks, neg_masks)
+        return pos_masks, neg_masks
+
+
+def _pick(candidates: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    """``min(k, len)`` entries of ``candidates`` [N] drawn uniformly without replacement."""
+    if k <= 0 or candidates.numel() == 0:
+        return candidates[:0]
+    perm = torch.randperm(candidates.numel(), generator=generator, device=generator.device)[:k]
+    return candidates[perm.to(candidates.device)]
+
+
+class IoUBalancedSampler:
+    """IoU-balanced negative sampling (Libra R-CNN, Pang et al. 2019, §3.1, Eq. 2), random positives.
+
+    Per image, ``num_pos = min(#positives, floor(B · positive_fraction))`` positives are drawn uniformly
+    (as torchvision's sampler) and ``num_neg = min(#negatives, B - num_pos)`` negatives as follows,
+    with ``n_iou = floor(num_neg · (1 - floor_fraction))`` (the rule of mmdetection's
+    ``IoUBalancedNegSampler``):
+
+    1. [floor_thr, max_iou) is cut into ``num_bins`` equal IoU bins; from each, ``n_iou // num_bins``
+       negatives are drawn uniformly, or all of the bin when it holds fewer (Eq. 2: p_k = N / (K · M_k));
+    2. the rest of the ``n_iou`` is drawn uniformly from the negatives at or above ``floor_thr`` not yet taken;
+    3. ``num_neg`` minus what was taken is drawn uniformly from the negatives below ``floor_thr``;
+    4. any shortfall is drawn uniformly from the negatives not yet taken.
+
+    Negatives whose IoU is ``>= max_iou`` (a matcher with a higher background threshold) count in the
+    last bin. With ``floor_thr = 0`` there is nothing below the floor and step 3 is empty.
+
+    Parameters
+    ----------
+    batch_size_per_image : int
+        B, RoIs sampled per image (torchvision default 512).
+    positive_fraction : float
+        maximum fraction of positives, in [0, 1].
+    floor_thr : float
+        lower end of the balanced IoU range, in [0, max_iou).
+    num_bins : int
+        K, number of IoU bins (Libra R-CNN: 3).
+    floor_fraction : float
+        share of the negatives reserved for IoU below ``floor_thr``, in [0, 1].
+    max_iou : float
+        upper end of the balanced range: the background IoU threshold (torchvision: 0.5), in (0, 1].
+    generator : torch.Generator, optional
+        used for every draw; None gives a private OS-seeded one.
+    """
+
+    def __init__(self, batch_size_per_image: int, positive_fraction: float, *, floor_thr: float = 0.0,
+                 num_bins: int = 3, floor_fraction: float = 0.0, max_iou: float = 0.5,
+                 generator: Optional[torch.Generator] = None) -> None:
+        self._ofb = OFBSampler(batch_size_per_image, positive_fraction, generator=generator)  # checks B, fraction
+        if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 1:
+            raise ValueError(f"num_bins must be a positive int, got {num_bins!r}")
+        if not isinstance(max_iou, (int, float)) or not 0.0 < float(max_iou) <= 1.0:
+            raise ValueError(f"max_iou must lie in (0, 1], got {max_iou!r}")
+        if not isinstance(floor_thr, (int, float)) or not 0.0 <= float(floor_thr) < float(max_iou):
+            raise ValueError(f"floor_thr must lie in [0, max_iou = {max_iou}), got {floor_thr!r}")
+        if not isinstance(floor_fraction, (int, float)) or not 0.0 <= float(floor_fraction) <= 1.0:
+            raise ValueError(f"floor_fraction must lie in [0, 1], got {floor_fraction!r}")
+        self.batch_size_per_image = batch_size_per_image
+        self.positive_fraction = float(positive_fraction)
+        self.floor_thr, self.num_bins = float(floor_thr), num_bins
+        self.floor_fraction, self.max_iou = float(floor_fraction), float(max_iou)
+        self.generator = self._ofb.generator
+
+    def __repr__(self) -> str:
+        return (f"IoUBalancedSampler(batch_size_per_image={self.batch_size_per_image}, "
+                f"positive_fraction={self.positive_fraction}, floor_thr={self.floor_thr}, "
+                f"num_bins={self.num_bins}, floor_fraction={self.floor_fraction}, max_iou={self.max_iou})")
+
+    def bin_index(self, ious: Tensor) -> Tensor:
+        """IoU bin of each negative ``[N]`` -> ``[N]`` in 0..K-1, or -1 below ``floor_thr``."""
+        width = (self.max_iou - self.floor_thr) / self.num_bins
+        b = ((ious.double() - self.floor_thr) / width).floor().clamp(max=self.num_bins - 1).long()
+        return torch.where(ious.double() >= self.floor_thr, b, torch.full_like(b, -1))
+
+    def negatives(self, ious: Tensor, num: int) -> Tensor:
+        """Positions in ``ious`` [N] (the negatives' max IoUs) of ``min(num, N)`` IoU-balanced negatives."""
+        g, device = self.generator, ious.device
+        num = min(num, ious.numel())
+        n_iou = int(num * (1.0 - self.floor_fraction))
+        b = self.bin_index(ious)
+        # step 1: per bin the n_iou // K with the smallest uniform keys (a uniform draw within each bin)
+        keys = torch.rand(ious.shape, generator=g, device=g.device, dtype=torch.float64).to(device)
+        order = torch.argsort(b.double() + keys)  # by bin, then key; floor (-1) first
+        sorted_b = b[order]
+        counts = torch.bincount(b + 1, minlength=self.num_bins + 1)
+        rank = torch.arange(ious.numel(), device=device) - (counts.cumsum(0) - counts)[sorted_b + 1]
+        taken = torch.zeros(ious.shape, dtype=torch.bool, device=device)
+        taken[order[(sorted_b >= 0) & (rank < n_iou // self.num_bins)]] = True
+        above = b >= 0
+        # steps 2-4: uniform fills of what is missing
+        for pool, quota in ((above, n_iou), (~above, num), (None, num)):
+            free = ~taken if pool is None else pool & ~taken
+            taken[_pick(torch.where(free)[0], quota - int(taken.sum()), g)] = True
+        return torch.where(taken)[0]
+
+    def __call__(self, matched_idxs: Sequence[Tensor],
+                 max_ious: Optional[Sequence[Tensor]] = None) -> tuple[list[Tensor], list[Tensor]]:
+        """Sample positives and negatives for each image.
+
+        Parameters
+        ----------
+        matched_idxs : list[Tensor[R_i]]
+            per image, class labels: ``>= 1`` positive, ``0`` background, ``-1`` ignored.
+        max_ious : list[Tensor[R_i]]
+            per image, each RoI's max IoU with the image's GTs (required).
+
+        Returns
+        -------
+        tuple[list[Tensor[R_i]], list[Tensor[R_i]]]
+            ``(pos_masks, neg_masks)``: per image ``uint8`` masks of the sampled RoIs.
+        """
+        if isinstance(matched_idxs, Tensor) or not isinstance(matched_idxs, (list, tuple)):
+            raise TypeError(f"matched_idxs must be a list of tensors, got {type(matched_idxs).__name__}")
+        if max_ious is None or len(max_ious) != len(matched_idxs):
+            raise ValueError(f"max_ious must give one [R_i] tensor per image ({len(matched_idxs)}), "
+                             f"got {None if max_ious is None else len(max_ious)}")
+        num_pos_max = int(self.batch_size_per_image * self.positive_fraction)
+        pos_masks, neg_masks = [], []
+        for i, (labels, ious) in enumerate(zip(matched_idxs, max_ious)):
+            if not isinstance(labels, Tensor) or labels.dim() != 1 or not isinstance(ious, Tensor) \
+                    or ious.shape != labels.shape:
+                raise ValueError(f"matched_idxs[{i}] and max_ious[{i}] must be 1-D tensors of one length")
+            positive, negative = torch.where(labels >= 1)[0], torch.where(labels == 0)[0]
+            pos_pick = _pick(positive, num_pos_max, self.generator)
+            neg_pick = negative[self.negatives(ious[negative], self.batch_size_per_image - pos_pick.numel())]
+            _append_masks(labels, pos_pick, neg_pick, pos_masks, neg_masks)
         return pos_masks, neg_masks
