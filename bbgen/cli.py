@@ -113,6 +113,8 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
                         "--assigner alone implies retinanet)")
     p.add_argument("--assigner", choices=("maxiou", "atss"),
                    help="anchor assigner of the anchor section (default: maxiou, the detector's own thresholds)")
+    p.add_argument("--training-log", metavar="LOG",
+                   help="add the objective-imbalance section from a monitor_objectives log (JSON)")
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -199,6 +201,13 @@ def report_sections(args: argparse.Namespace) -> list[SectionBuilder]:
         anchors = anchor_config(args.anchors or "retinanet")  # fails early on a bad name or file
         sections.append(partial(anchor_section, anchors=anchors, assigner=args.assigner or "maxiou",
                                 progress=not args.no_progress))
+    if getattr(args, "training_log", None):
+        from functools import partial
+
+        from .imbalance.objective import load_objective_log
+        from .report.training_section import training_section
+
+        sections.append(partial(training_section, log=load_objective_log(args.training_log)))  # fails early
     return sections
 
 
