@@ -1,4 +1,4 @@
-"""Train a small torchvision Faster R-CNN with stock sampling, OFB, pRoI and pRoI + OHPM.
+"""Train a small torchvision Faster R-CNN with stock sampling, OFB, pRoI, pRoI + OHPM, OHEM and IoU-balanced sampling.
 
 A synthetic shapes dataset (filled rectangles, filled ellipses and hollow rectangles — three classes
 with deliberately imbalanced frequencies, 75/18/7 %) is drawn with numpy. Every mode starts from the
@@ -8,13 +8,21 @@ RoIs per class that the second stage actually trained on (thesis §4.5.2 fg–fg
 held-out recall per class).
 
     python analysis/train_frcnn_proi.py [--steps 300] [--quick] [--out results/train_frcnn_proi]
+    torchrun --nproc_per_node 2 analysis/train_frcnn_proi.py --method proi --steps 3 --device cpu
+
+Under ``torchrun`` (DDP, gloo on CPU) each rank trains on its own share of every step's images and
+samples from its own stream (seed + rank); rank 0 writes the summary and figure, every rank writes
+``ranks/rank<r>.json`` (per-step digests of the RoIs it trained on, its losses, the objective log).
+With ``--monitor-interval N`` the objective-imbalance monitor (thesis §3.5) records every N-th step.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -22,7 +30,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-MODES = ("stock", "ofb", "proi", "proi+ohpm")
+MODES = ("stock", "ofb", "proi", "proi+ohpm", "ohem", "iou_balanced")
 CLASS_NAMES = ("rectangle", "ellipse", "frame")
 CLASS_FREQ = (0.75, 0.18, 0.07)
 
@@ -74,8 +82,11 @@ class RunLog:
     # per step: mean over images whose GTs have >= 2 classes of min_c n_c / max_c n_c, n_c = positives
     # of class c in that image (1 = the image's classes are trained on equally; None: no such image)
     image_balance: list[Optional[float]] = field(default_factory=list)
-    recall: list[float] = field(default_factory=list)           # held-out recall@0.5 per class
+    recall: list[float] = field(default_factory=list)           # held-out recall@0.5 per class (rank 0)
     seconds: float = 0.0
+    digests: list[str] = field(default_factory=list)            # per step: sha256 of the RoIs trained on
+    objective: Optional[dict] = None                            # objective-monitor record (to_dict)
+    weights_digest: str = ""                                    # sha256 of the trained weights (equal on all ranks)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -104,9 +115,16 @@ def build_model(size: int, seed: int) -> Any:
 
 
 def install(model: Any, mode: str, seed: int, device: torch.device) -> Optional[Any]:
+    from bbgen.integrations.distributed import rank_generator
+    from bbgen.integrations.iou_balanced import use_iou_balanced
+    from bbgen.integrations.ohem import use_ohem
     from bbgen.integrations.torchvision import use_ofb, use_proi
 
-    g = torch.Generator(device=device).manual_seed(seed)
+    g = rank_generator(seed, device)  # seed + rank: each process draws from its own stream
+    if mode == "ohem":      # Shrivastava et al.: all RoIs scored, NMS 0.7 by loss, the B hardest (B = 64 here)
+        return use_ohem(model, generator=g)
+    if mode == "iou_balanced":  # Libra R-CNN: negatives evenly over 3 IoU bins in [0, 0.5)
+        return use_iou_balanced(model, num_bins=3, generator=g)
     if mode == "ofb":
         return use_ofb(model, generator=g)
     if mode == "proi":      # thesis Table 4.1 (RoINum = fg, uniform IoU, fg-balanced), halved like fg/bg
@@ -144,37 +162,55 @@ def within_image_balance(sampled: list[torch.Tensor], gt_labels: list[torch.Tens
     return float(np.mean(ratios)) if ratios else None
 
 
+def _digest(tensors: Any) -> str:
+    """sha256 of a sequence of tensors (the RoIs a step trained on; the trained weights)."""
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def train(mode: str, train_data: list, test_data: list, steps: int, size: int, seed: int,
-          device: torch.device, progress: bool = True) -> RunLog:
+          device: torch.device, progress: bool = True, monitor_interval: int = 0) -> RunLog:
     from tqdm import tqdm
 
+    from bbgen.imbalance.objective import monitor_objectives
+    from bbgen.integrations.distributed import rank, rank_seed, world_size
     from bbgen.integrations.torchvision import record_samples
 
-    model = build_model(size, seed).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=1e-4)
+    model = build_model(size, seed).to(device)  # same initial weights on every rank
     log = RunLog(mode)
     handle = install(model, mode, seed, device)
-    torch.manual_seed(seed)  # torchvision's own stock sampler and RPN sampler use the global RNG
+    net = model if world_size() == 1 else torch.nn.parallel.DistributedDataParallel(model)
+    opt = torch.optim.SGD(net.parameters(), lr=0.02, momentum=0.9, weight_decay=1e-4)
+    torch.manual_seed(rank_seed(seed))  # torchvision's own stock sampler and RPN sampler use the global RNG
     t0 = time.perf_counter()
-    model.train()
-    with record_samples(model) as rec:
-        for step in tqdm(range(steps), desc=mode, disable=not progress, file=sys.stderr):
-            batch = [train_data[(2 * step + i) % len(train_data)] for i in range(2)]
-            losses = model([b[0].to(device) for b in batch],
-                           [{k: v.to(device) for k, v in b[1].items()} for b in batch])
+    net.train()
+    monitor = monitor_objectives(net, interval=monitor_interval) if monitor_interval else nullcontext()
+    with record_samples(model) as rec, monitor as objective:
+        for step in tqdm(range(steps), desc=mode, disable=not progress or rank() > 0, file=sys.stderr):
+            first = 2 * (step * world_size() + rank())  # each rank its own 2 images of the step
+            batch = [train_data[(first + i) % len(train_data)] for i in range(2)]
+            losses = net([b[0].to(device) for b in batch],
+                         [{k: v.to(device) for k, v in b[1].items()} for b in batch])
             opt.zero_grad()
             sum(losses.values()).backward()
             opt.step()
             for k, v in losses.items():
-                log.losses.setdefault(k, []).append(float(v))
+                log.losses.setdefault(k, []).append(float(v.detach()))
             labels = torch.cat(rec[-1]["labels"]).cpu()
             log.positives.append(torch.bincount(labels.clamp(min=0), minlength=len(CLASS_NAMES) + 1)[1:].tolist())
             log.negatives.append(int((labels == 0).sum()))
             log.image_balance.append(within_image_balance(rec[-1]["labels"], [b[1]["labels"] for b in batch]))
+            log.digests.append(_digest([t for key in ("proposals", "labels", "matched_idxs") for t in rec[-1][key]]))
     log.seconds = time.perf_counter() - t0
+    if objective is not None:
+        log.objective = objective.to_dict()
+    log.weights_digest = _digest(model.parameters())  # (BatchNorm statistics are per rank until the next forward)
     if handle is not None:
         handle.restore()
-    log.recall = recall_per_class(model, test_data, device)
+    if rank() == 0:  # the inner model: no collective calls while rank 0 evaluates alone
+        log.recall = recall_per_class(model, test_data, device)
     return log
 
 
@@ -232,11 +268,15 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=300, help="training steps per mode (2 images each)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 steps, tiny data")
-    p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
+    p.add_argument("--modes", "--method", dest="modes", default=",".join(MODES),
+                   help=f"comma-separated subset of {','.join(MODES)}")
     p.add_argument("--size", type=int, default=128, help="image side in pixels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--test-images", type=int, default=40, help="held-out images for recall (0: no evaluation)")
+    p.add_argument("--monitor-interval", type=int, default=0,
+                   help="objective-imbalance monitor every N steps (default 0: off)")
     p.add_argument("--out", type=Path, default=Path("results/train_frcnn_proi"), help="output folder")
     args = p.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -244,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     if bad or not modes:
         print(f"error: --modes must be a subset of {','.join(MODES)}, got {args.modes!r}", file=sys.stderr)
         return 2
-    if args.steps < 1 or args.size < 32 or args.threads < 1:
-        print("error: need --steps >= 1, --size >= 32, --threads >= 1", file=sys.stderr)
+    if args.steps < 1 or args.size < 32 or args.threads < 1 or args.test_images < 0 or args.monitor_interval < 0:
+        print("error: need --steps >= 1, --size >= 32, --threads >= 1, --test-images >= 0, --monitor-interval >= 0",
+              file=sys.stderr)
         return 2
     from _cli import require_torchvision  # analysis/ is on sys.path when a script runs
 
@@ -257,16 +298,28 @@ def main(argv: list[str] | None = None) -> int:
 
     from _cli import parse_device  # analysis/ is on sys.path when a script runs
 
+    from bbgen.integrations.distributed import init_from_env, rank, world_size
+
     device = parse_device(p, args.device)
+    if init_from_env(device) and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
     torch.set_num_threads(args.threads)
     steps, size = (2, 64) if args.quick else (args.steps, args.size)
-    train_data = make_dataset(4 if args.quick else 400, size, args.seed)
-    test_data = make_dataset(1 if args.quick else 40, size, args.seed + 1)
-    runs = {m: train(m, train_data, test_data, steps, size, args.seed, device).to_dict() for m in modes}
+    train_data = make_dataset(4 if args.quick else min(400, 2 * steps * world_size()), size, args.seed)
+    test_data = make_dataset(1 if args.quick else args.test_images, size, args.seed + 1)
+    runs = {m: train(m, train_data, test_data, steps, size, args.seed, device,
+                     monitor_interval=args.monitor_interval).to_dict() for m in modes}
 
-    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ranks").mkdir(parents=True, exist_ok=True)
+    (args.out / "ranks" / f"rank{rank()}.json").write_text(json.dumps(
+        {"rank": rank(), "world_size": world_size(), "seed": args.seed,
+         "runs": {m: {k: r[k] for k in ("digests", "losses", "objective", "weights_digest")}
+                  for m, r in runs.items()}}))
+    if rank() > 0:
+        return 0
     freq = np.bincount(np.concatenate([t["labels"].numpy() for _, t in train_data]), minlength=4)[1:]
-    summary = {"config": {"steps": steps, "size": size, "seed": args.seed, "images_per_step": 2,
+    summary = {"config": {"steps": steps, "size": size, "seed": args.seed, "images_per_step": 2 * world_size(),
+                          "world_size": world_size(),
                           "device": str(device), "torch": torch.__version__,
                           "class_names": CLASS_NAMES, "train_objects_per_class": freq.tolist(),
                           "model": "fasterrcnn_mobilenet_v3_large_320_fpn (from scratch)"},
@@ -298,4 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     from _cli import run
 
-    sys.exit(run(main))
+    code = run(main)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    sys.exit(code)
