@@ -11,6 +11,8 @@ iteration (4.2x) for the authors' implementation with RoINum = 128.
     python analysis/bench_training.py [--quick] [--device cpu|cuda] [--rounds 100] [--step-rounds 10]
                                       [--out results/bench_training.json]
 
+Targets (issue #16): OHEM <= 2.5x and IoU-balanced <= 1.3x stock select; the objective monitor's cost per
+measured step (paired with plain steps) <= 2 % of training time at its default interval.
 Targets (issue #4): pRoI <= 2x and OFB <= 1.2x stock ``select_training_samples``; whole-step overhead
 <= 2 %. Judged on the median of per-round paired ratios (modes are interleaved round by round, so this
 cancels load drift); the ratios of medians and of minima are printed beside it.
@@ -28,12 +30,18 @@ from typing import Any, Callable
 
 import torch
 
-MODES = ("stock", "ofb", "proi", "proi+ohpm")
+MODES = ("stock", "ofb", "proi", "proi+ohpm", "ohem", "iou_balanced")
 
 
 def _install(model: Any, mode: str, generator: torch.Generator) -> Any:
+    from bbgen.integrations.iou_balanced import use_iou_balanced
+    from bbgen.integrations.ohem import use_ohem
     from bbgen.integrations.torchvision import use_ofb, use_proi
 
+    if mode == "ohem":
+        return use_ohem(model, generator=generator)
+    if mode == "iou_balanced":
+        return use_iou_balanced(model, generator=generator)
     if mode == "ofb":
         return use_ofb(model, generator=generator)
     if mode == "proi":
@@ -172,6 +180,44 @@ def bench_step(make_model: Callable[[], Any], images: list, targets: list, round
     return times
 
 
+def bench_monitor(make_model: Callable[[], Any], images: list, targets: list, rounds: int, device: torch.device,
+                  warmup: bool = True) -> dict[str, Any]:
+    """Training steps without and with the objective monitor measuring (interval 1), interleaved step by step.
+
+    The cost per measured step is the median of the paired differences; the share of training time at the
+    default interval is that cost over ``DEFAULT_INTERVAL`` plain steps. The monitor's own timing (its
+    ``cost`` column: the per-term ``autograd.grad`` calls) is reported beside it.
+    """
+    from bbgen.imbalance.objective import DEFAULT_INTERVAL, ObjectiveMonitor
+
+    model = make_model()
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    monitor = ObjectiveMonitor(model, interval=1)
+    plain: list[float] = []
+    measured: list[float] = []
+    for r in range(int(not warmup), rounds + 1):
+        for use in (False, True):
+            _sync(device)
+            t0 = time.perf_counter()
+            losses = model(images, targets)
+            if use:
+                monitor.observe(losses)
+            opt.zero_grad(set_to_none=True)
+            sum(losses.values()).backward()
+            opt.step()
+            _sync(device)
+            if r:
+                (measured if use else plain).append(time.perf_counter() - t0)
+    cost = statistics.median(m - p for m, p in zip(measured, plain))
+    own = statistics.median(monitor.record.cost["seconds"][-len(measured):])
+    step = statistics.median(plain)
+    return {"interval": DEFAULT_INTERVAL, "step_median_s": step, "measured_step_median_s": statistics.median(measured),
+            "cost_per_measured_step_s": cost, "monitor_own_s": own, "cost_per_measured_step_ratio": cost / step,
+            "share_at_default_interval": cost / (DEFAULT_INTERVAL * step),
+            "own_share_at_default_interval": own / (DEFAULT_INTERVAL * step), "n": len(plain)}
+
+
 def summarise(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     """Median and minimum per mode, their ratios to stock, and the paired ratio.
 
@@ -187,15 +233,19 @@ def summarise(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
             for m, v in times.items()}
 
 
-def verdicts(sel: dict[str, dict[str, float]], step: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
-    """Issue #4's targets, judged on the paired ratio to stock (see :func:`summarise`).
+def verdicts(sel: dict[str, dict[str, float]], step: dict[str, dict[str, float]],
+             monitor: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Issues #4 and #16's targets, judged on the paired ratio to stock (see :func:`summarise`).
 
     The whole-step overhead is the per-iteration time against stock, which is how the paper compares
     (Table 4.5); ``select_share`` — the selection's extra time as a share of a stock step — is reported
     beside it, because a mode can train on fewer RoIs than stock (OHPM's NMS) and so be faster per step.
     """
     out = {"proi_select": {"ratio": sel["proi"]["paired_ratio"], "target": 2.0},
-           "ofb_select": {"ratio": sel["ofb"]["paired_ratio"], "target": 1.2}}
+           "ofb_select": {"ratio": sel["ofb"]["paired_ratio"], "target": 1.2},
+           "ohem_select": {"ratio": sel["ohem"]["paired_ratio"], "target": 2.5},
+           "iou_balanced_select": {"ratio": sel["iou_balanced"]["paired_ratio"], "target": 1.3},
+           "monitor_overhead": {"ratio": monitor["share_at_default_interval"], "target": 0.02}}
     for m in MODES[1:]:
         out[f"{m}_step_overhead"] = {"ratio": step[m]["paired_ratio"] - 1.0, "target": 0.02,
                                      "select_share": step[m]["select_overhead_share"]}
@@ -251,19 +301,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device={device} threads={args.threads} images=2 size={size} proposals={num_props}/image "
           "GTs=7 (3 classes) RoINum=128")
     print("select_training_samples (ms; median and min over rounds) and full training step (ms)")
-    print(f"{'mode':<10} {'pos/neg':>9} {'sel med':>8} {'x':>6} {'sel min':>8} {'x':>6} {'paired':>7} "
+    print(f"{'mode':<12} {'pos/neg':>9} {'sel med':>8} {'x':>6} {'sel min':>8} {'x':>6} {'paired':>7} "
           f"{'step med':>9} {'x':>6} {'step min':>9} {'x':>6} {'paired':>7} {'sel/step':>9}")
     for m in MODES:
         s, t = sel[m], step[m]
         pn = f"{s['mean_positives_per_image']:.0f}/{s['mean_negatives_per_image']:.0f}"
-        print(f"{m:<10} {pn:>9} {1e3 * s['median_s']:>8.2f} {s['ratio_to_stock']:>6.2f} {1e3 * s['min_s']:>8.2f} "
+        print(f"{m:<12} {pn:>9} {1e3 * s['median_s']:>8.2f} {s['ratio_to_stock']:>6.2f} {1e3 * s['min_s']:>8.2f} "
               f"{s['min_ratio_to_stock']:>6.2f} {s['paired_ratio']:>7.2f} {1e3 * t['median_s']:>9.1f} "
               f"{t['ratio_to_stock']:>6.3f} {1e3 * t['min_s']:>9.1f} {t['min_ratio_to_stock']:>6.3f} "
               f"{t['paired_ratio']:>7.3f} {100 * t['select_overhead_share']:>8.2f}%")
     print(f"generate_prois alone (2 images x 128 RoIs): median {1e3 * statistics.median(gen):.2f} ms, "
           f"min {1e3 * min(gen):.2f} ms")
     print("sel/step: extra select_training_samples time (min) over stock, as a share of the stock step (min)")
-    targets = verdicts(sel, step)
+    mon = bench_monitor(make_model, images, targets, step_rounds, device, warmup=not args.quick)
+    print(f"objective monitor (stock model): step {1e3 * mon['step_median_s']:.1f} ms, measured step "
+          f"{1e3 * mon['measured_step_median_s']:.1f} ms -> {1e3 * mon['cost_per_measured_step_s']:.1f} ms per measured "
+          f"step ({mon['cost_per_measured_step_ratio']:.2f} steps; its own timing {1e3 * mon['monitor_own_s']:.1f} ms); "
+          f"at the default interval {mon['interval']}: {100 * mon['share_at_default_interval']:.2f} % of training time")
+    targets = verdicts(sel, step, mon)
     print("targets (median of per-round paired ratios to stock):")
     for name, v in targets.items():
         shown = f"{100 * v['ratio']:+.1f} %" if "overhead" in name else f"{v['ratio']:.2f}x"
@@ -274,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                          "num_images": 2, "proposals_per_image": num_props, "gts_per_image": 7, "num_rois": 128,
                          "model": "fasterrcnn_mobilenet_v3_large_320_fpn", "torch": torch.__version__,
                          "select_rounds": select_rounds, "step_rounds": step_rounds},
-              "select_training_samples": sel, "train_step": step, "targets": targets,
+              "select_training_samples": sel, "train_step": step, "objective_monitor": mon, "targets": targets,
               "generate_prois": {"median_s": statistics.median(gen), "min_s": min(gen), "n": len(gen)},
               "paper_table_4_5": {"stock_s": 0.23, "proi_128_s": 0.97, "ratio": 0.97 / 0.23}}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bbgen.boxes import box_iou
+
 __all__ = ["Integration", "RoIInputs", "install", "restore", "roi_heads_of", "check_generator", "require_inputs",
            "roi_losses", "regression_targets", "match_proposals", "prepare_rois", "keep_rois"]
 
@@ -234,8 +236,6 @@ def match_proposals(heads: nn.Module, proposals: list[Tensor], gt_boxes: list[Te
     tuple[list[Tensor[R_i]], list[Tensor[R_i]], list[Tensor[R_i]]]
         matched GT index (clamped to >= 0), label, and max IoU (0 for images without GTs) per image.
     """
-    from torchvision.ops import box_iou
-
     matcher = heads.proposal_matcher
     matched_idxs, labels, max_ious = [], [], []
     for props, gt, gl in zip(proposals, gt_boxes, gt_labels):
@@ -245,14 +245,19 @@ def match_proposals(heads: nn.Module, proposals: list[Tensor], gt_boxes: list[Te
             labels.append(zeros.clone())
             max_ious.append(torch.zeros((props.shape[0],), dtype=props.dtype, device=props.device))
             continue
-        quality = box_iou(gt, props)
-        idx = matcher(quality)
-        lab = gl[idx.clamp(min=0)].to(torch.int64)
-        lab[idx == matcher.BELOW_LOW_THRESHOLD] = 0
-        lab[idx == matcher.BETWEEN_THRESHOLDS] = -1
-        matched_idxs.append(idx.clamp(min=0))
+        quality = box_iou(gt, props)  # bbgen's IoU: torchvision's values, computed faster
+        if matcher.allow_low_quality_matches:  # torchvision's matcher itself (its extra matches)
+            vals, idx = quality.amax(0), matcher(quality)
+            fg = idx >= 0
+        else:  # the same rule (thresholds as torchvision's Matcher) with a single max over the GTs
+            vals, idx = quality.max(0)
+            fg = vals >= matcher.high_threshold
+        lab = torch.where(fg, gl[idx.clamp(min=0)].to(torch.int64), 0)
+        if matcher.low_threshold < matcher.high_threshold:
+            lab = torch.where(~fg & (vals >= matcher.low_threshold), -1, lab)
+        matched_idxs.append(torch.where(fg, idx, 0))
         labels.append(lab)
-        max_ious.append(quality.amax(0))
+        max_ious.append(vals)
     return matched_idxs, labels, max_ious
 
 

@@ -28,8 +28,8 @@ __all__ = ["use_iou_balanced"]
 def _iou_balanced_select(heads: nn.Module, inputs: RoIInputs, proposals: list[Tensor],
                          targets: list[dict[str, Tensor]]) -> tuple[list[Tensor], ...]:
     proposals, gt_boxes, matched_idxs, labels, max_ious = prepare_rois(heads, proposals, targets)
-    pos_masks, neg_masks = heads.fg_bg_sampler(labels, max_ious)
-    keep = [torch.where(p | n)[0] for p, n in zip(pos_masks, neg_masks)]
+    sampler = heads.fg_bg_sampler
+    keep = [torch.cat(sampler.sample(lab, iou, f"[{i}]")) for i, (lab, iou) in enumerate(zip(labels, max_ious))]
     return keep_rois(heads, keep, proposals, matched_idxs, labels, gt_boxes)
 
 

@@ -301,29 +301,40 @@ class IoUBalancedSampler:
     def bin_index(self, ious: Tensor) -> Tensor:
         """IoU bin of each negative ``[N]`` -> ``[N]`` in 0..K-1, or -1 below ``floor_thr``."""
         width = (self.max_iou - self.floor_thr) / self.num_bins
-        b = ((ious.double() - self.floor_thr) / width).floor().clamp(max=self.num_bins - 1).long()
-        return torch.where(ious.double() >= self.floor_thr, b, torch.full_like(b, -1))
+        # below the floor (iou - floor) / width < 0 floors to <= -1
+        return ((ious - self.floor_thr) / width).floor_().clamp_(-1, self.num_bins - 1).long()
 
     def negatives(self, ious: Tensor, num: int) -> Tensor:
         """Positions in ``ious`` [N] (the negatives' max IoUs) of ``min(num, N)`` IoU-balanced negatives."""
-        g, device = self.generator, ious.device
+        g, k = self.generator, self.num_bins
         num = min(num, ious.numel())
         n_iou = int(num * (1.0 - self.floor_fraction))
         b = self.bin_index(ious)
-        # step 1: per bin the n_iou // K with the smallest uniform keys (a uniform draw within each bin)
-        keys = torch.rand(ious.shape, generator=g, device=g.device, dtype=torch.float64).to(device)
-        order = torch.argsort(b.double() + keys)  # by bin, then key; floor (-1) first
-        sorted_b = b[order]
-        counts = torch.bincount(b + 1, minlength=self.num_bins + 1)
-        rank = torch.arange(ious.numel(), device=device) - (counts.cumsum(0) - counts)[sorted_b + 1]
-        taken = torch.zeros(ious.shape, dtype=torch.bool, device=device)
-        taken[order[(sorted_b >= 0) & (rank < n_iou // self.num_bins)]] = True
-        above = b >= 0
-        # steps 2-4: uniform fills of what is missing
-        for pool, quota in ((above, n_iou), (~above, num), (None, num)):
-            free = ~taken if pool is None else pool & ~taken
-            taken[_pick(torch.where(free)[0], quota - int(taken.sum()), g)] = True
-        return torch.where(taken)[0]
+        # sorted by (bin, uniform key): each bin's entries in random order, the floor (-1) first
+        keys = torch.rand(ious.shape, generator=g, device=g.device, dtype=torch.float64).to(ious.device)
+        order = torch.sort(b + keys).indices
+        counts = torch.bincount(b + 1, minlength=k + 1).tolist()  # [below floor, bin 0..K-1]
+        ends = [sum(counts[:i + 1]) for i in range(k + 1)]
+        quota = [min(c, n_iou // k) for c in counts[1:]]
+        # step 1: per bin its first n_iou // K (a uniform draw within the bin, Eq. 2)
+        parts = [order[e - c:e - c + q] for c, e, q in zip(counts[1:], ends[1:], quota)]
+        left = [order[e - c + q:e] for c, e, q in zip(counts[1:], ends[1:], quota)]
+        taken = sum(quota)
+        # step 2: the rest of n_iou uniformly from the bins' leftovers
+        rest = torch.cat(left)
+        extra = _pick(rest, n_iou - taken, g)
+        parts.append(extra)
+        taken += extra.numel()
+        # step 3: below the floor, already in random order
+        below = order[:min(counts[0], num - taken)]
+        parts.append(below)
+        taken += below.numel()
+        if taken < num:  # step 4: shortfall from whatever is left (only the bins' leftovers can be)
+            mask = torch.zeros(ious.shape, dtype=torch.bool, device=ious.device)
+            mask[extra] = True
+            free = ~mask[rest]
+            parts.append(_pick(rest[free], num - taken, g))
+        return torch.cat(parts)
 
     def __call__(self, matched_idxs: Sequence[Tensor],
                  max_ious: Optional[Sequence[Tensor]] = None) -> tuple[list[Tensor], list[Tensor]]:
@@ -346,14 +357,27 @@ class IoUBalancedSampler:
         if max_ious is None or len(max_ious) != len(matched_idxs):
             raise ValueError(f"max_ious must give one [R_i] tensor per image ({len(matched_idxs)}), "
                              f"got {None if max_ious is None else len(max_ious)}")
-        num_pos_max = int(self.batch_size_per_image * self.positive_fraction)
         pos_masks, neg_masks = [], []
         for i, (labels, ious) in enumerate(zip(matched_idxs, max_ious)):
-            if not isinstance(labels, Tensor) or labels.dim() != 1 or not isinstance(ious, Tensor) \
-                    or ious.shape != labels.shape:
-                raise ValueError(f"matched_idxs[{i}] and max_ious[{i}] must be 1-D tensors of one length")
-            positive, negative = torch.where(labels >= 1)[0], torch.where(labels == 0)[0]
-            pos_pick = _pick(positive, num_pos_max, self.generator)
-            neg_pick = negative[self.negatives(ious[negative], self.batch_size_per_image - pos_pick.numel())]
+            pos_pick, neg_pick = self.sample(labels, ious, f"[{i}]")
             _append_masks(labels, pos_pick, neg_pick, pos_masks, neg_masks)
         return pos_masks, neg_masks
+
+    def sample(self, labels: Tensor, ious: Tensor, where: str = "") -> tuple[Tensor, Tensor]:
+        """One image's sampled positives and negatives as index tensors (what :meth:`__call__` turns into masks).
+
+        Parameters
+        ----------
+        labels : Tensor[R]
+            class labels: ``>= 1`` positive, ``0`` background, ``-1`` ignored.
+        ious : Tensor[R]
+            each RoI's max IoU with the image's GTs.
+        where : str
+            suffix naming the image in error messages.
+        """
+        if not isinstance(labels, Tensor) or labels.dim() != 1 or not isinstance(ious, Tensor) \
+                or ious.shape != labels.shape:
+            raise ValueError(f"matched_idxs{where} and max_ious{where} must be 1-D tensors of one length")
+        positive, negative = torch.where(labels >= 1)[0], torch.where(labels == 0)[0]
+        pos_pick = _pick(positive, int(self.batch_size_per_image * self.positive_fraction), self.generator)
+        return pos_pick, negative[self.negatives(ious[negative], self.batch_size_per_image - pos_pick.numel())]
