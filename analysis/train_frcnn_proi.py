@@ -30,43 +30,9 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from bbgen.datasets.shapes import CLASS_FREQ, CLASS_NAMES, make_dataset  # the shapes dataset (75/18/7 %)
+
 MODES = ("stock", "ofb", "proi", "proi+ohpm", "ohem", "iou_balanced")
-CLASS_NAMES = ("rectangle", "ellipse", "frame")
-CLASS_FREQ = (0.75, 0.18, 0.07)
-
-
-# ------------------------------------------------------------------------------------- data
-
-def draw_image(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One ``[3, size, size]`` float image with 2–5 shapes -> (image, boxes [G, 4] xyxy, labels [G])."""
-    img = rng.uniform(0.0, 0.25, 3)[:, None, None] + rng.normal(0.0, 0.04, (3, size, size))
-    yy, xx = np.mgrid[0:size, 0:size] + 0.5
-    boxes, labels = [], []
-    for _ in range(int(rng.integers(2, 6))):
-        cls = int(rng.choice(3, p=CLASS_FREQ)) + 1
-        w, h = rng.uniform(0.18, 0.45, 2) * size
-        x1, y1 = rng.uniform(0, size - w), rng.uniform(0, size - h)
-        inside_box = (xx >= x1) & (xx < x1 + w) & (yy >= y1) & (yy < y1 + h)
-        if cls == 1:
-            mask = inside_box
-        elif cls == 2:
-            mask = ((xx - x1 - w / 2) / (w / 2)) ** 2 + ((yy - y1 - h / 2) / (h / 2)) ** 2 <= 1.0
-        else:
-            t = max(2.0, 0.15 * min(w, h))
-            mask = inside_box & ~((xx >= x1 + t) & (xx < x1 + w - t) & (yy >= y1 + t) & (yy < y1 + h - t))
-        img[:, mask] = rng.uniform(0.45, 1.0, 3)[:, None]
-        boxes.append([x1, y1, x1 + w, y1 + h])
-        labels.append(cls)
-    return np.clip(img, 0, 1).astype(np.float32), np.array(boxes, np.float32), np.array(labels, np.int64)
-
-
-def make_dataset(num_images: int, size: int, seed: int) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(num_images):
-        img, boxes, labels = draw_image(size, rng)
-        out.append((torch.from_numpy(img), {"boxes": torch.from_numpy(boxes), "labels": torch.from_numpy(labels)}))
-    return out
 
 
 # ------------------------------------------------------------------------------------- training
