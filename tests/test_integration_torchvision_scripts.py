@@ -23,7 +23,7 @@ def test_bench_training_quick(tmp_path):
     proc = _run("bench_training.py", "--quick", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     res = json.loads(out.read_text())
-    modes = ("stock", "ofb", "proi", "proi+ohpm")
+    modes = ("stock", "ofb", "proi", "proi+ohpm", "ohem", "iou_balanced")
     for part in ("select_training_samples", "train_step"):
         assert set(res[part]) == set(modes)
         assert res[part]["stock"]["ratio_to_stock"] == 1.0
@@ -31,8 +31,14 @@ def test_bench_training_quick(tmp_path):
     assert "proi+ohpm" in proc.stdout
     # every issue target is judged on the paired ratio, and the verdict follows the numbers
     t = res["targets"]
-    assert set(t) == {"proi_select", "ofb_select", "ofb_step_overhead", "proi_step_overhead",
-                      "proi+ohpm_step_overhead"}
+    assert set(t) == {"proi_select", "ofb_select", "ohem_select", "iou_balanced_select", "monitor_overhead",
+                      *(f"{m}_step_overhead" for m in modes[1:])}
+    assert t["ohem_select"]["ratio"] == res["select_training_samples"]["ohem"]["paired_ratio"]
+    mon = res["objective_monitor"]
+    assert t["monitor_overhead"]["ratio"] == mon["share_at_default_interval"]
+    assert mon["share_at_default_interval"] == pytest.approx(mon["cost_per_measured_step_s"] /
+                                                             (mon["interval"] * mon["step_median_s"]))
+    assert "objective monitor" in proc.stdout
     assert t["proi_select"]["ratio"] == res["select_training_samples"]["proi"]["paired_ratio"]
     assert t["proi_step_overhead"]["ratio"] == res["train_step"]["proi"]["paired_ratio"] - 1.0
     assert res["select_training_samples"]["stock"]["paired_ratio"] == 1.0

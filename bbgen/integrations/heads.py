@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from bbgen.boxes import box_iou
 
-__all__ = ["Integration", "RoIInputs", "install", "restore", "roi_heads_of", "check_generator", "require_inputs",
+__all__ = ["Integration", "RoIInputs", "install", "restore", "roi_heads_of", "sampler_settings", "check_generator", "require_inputs",
            "roi_losses", "regression_targets", "match_proposals", "prepare_rois", "keep_rois"]
 
 STATE_ATTR = "_bbgen_integration"  # attribute on roi_heads holding what restore() must undo
@@ -78,6 +78,31 @@ def roi_heads_of(model: nn.Module) -> nn.Module:
         raise TypeError("model must be a torchvision FasterRCNN (or its RoIHeads) with "
                         f"roi_heads.{{{', '.join(_HEAD_ATTRS)}}}, got {type(model).__name__}")
     return heads
+
+
+def sampler_settings(model: nn.Module, batch_size_per_image: Optional[int],
+                     positive_fraction: Optional[float]) -> tuple[nn.Module, int, float]:
+    """Restore ``model`` and fill the sampler settings left as None from its own ``fg_bg_sampler``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        a torchvision ``FasterRCNN`` (or its ``RoIHeads``).
+    batch_size_per_image : int, optional
+        B; None: the model's.
+    positive_fraction : float, optional
+        None: the model's.
+
+    Returns
+    -------
+    tuple[nn.Module, int, float]
+        ``(roi_heads, batch_size_per_image, positive_fraction)``.
+    """
+    heads = roi_heads_of(model)
+    restore(heads)  # defaults come from the model's own sampler, not from an earlier integration
+    base = heads.fg_bg_sampler
+    return (heads, base.batch_size_per_image if batch_size_per_image is None else batch_size_per_image,
+            base.positive_fraction if positive_fraction is None else positive_fraction)
 
 
 def check_generator(generator: Optional[torch.Generator]) -> None:

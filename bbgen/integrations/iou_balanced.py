@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from bbgen.roi.samplers import IoUBalancedSampler
 
-from .heads import Integration, RoIInputs, check_generator, install, keep_rois, prepare_rois, restore, roi_heads_of
+from .heads import Integration, RoIInputs, check_generator, install, keep_rois, prepare_rois, sampler_settings
 
 __all__ = ["use_iou_balanced"]
 
@@ -58,13 +58,9 @@ def use_iou_balanced(model: nn.Module, *, floor_thr: float = 0.0, num_bins: int 
     Integration
         handle (context manager; ``restore(model)`` undoes it).
     """
-    heads = roi_heads_of(model)
     check_generator(generator)
-    restore(heads)  # defaults come from the model's own sampler, not from an earlier integration
-    base = heads.fg_bg_sampler
+    heads, batch, fraction = sampler_settings(model, batch_size_per_image, positive_fraction)
     sampler = IoUBalancedSampler(
-        batch_size_per_image if batch_size_per_image is not None else base.batch_size_per_image,
-        positive_fraction if positive_fraction is not None else base.positive_fraction,
-        floor_thr=floor_thr, num_bins=num_bins, floor_fraction=floor_fraction,
+        batch, fraction, floor_thr=floor_thr, num_bins=num_bins, floor_fraction=floor_fraction,
         max_iou=float(heads.proposal_matcher.low_threshold), generator=generator)
     return install(model, "iou_balanced", sampler=sampler, select=_iou_balanced_select)

@@ -46,7 +46,7 @@ from bbgen.generator.proposals import Proposal, get_proposal
 from bbgen.roi.samplers import OFBSampler, ohpm_select
 
 from .heads import (Integration, RoIInputs, check_generator, install, regression_targets, require_inputs, restore,
-                    roi_heads_of, roi_losses)
+                    roi_heads_of, roi_losses, sampler_settings)
 
 __all__ = ["Integration", "use_ofb", "use_proi", "restore", "record_samples", "roi_losses"]
 
@@ -96,16 +96,12 @@ def use_ofb(model: nn.Module, *, negative: str = "random", batch_size_per_image:
     Returns:
         an :class:`Integration` handle (context manager; ``restore(model)`` undoes it).
     """
-    heads = _roi_heads(model)
+    _roi_heads(model)
     if negative not in ("random", "hard"):
         raise ValueError(f"negative must be 'random' or 'hard', got {negative!r}")
     _check_generator(generator)
-    restore(heads)  # defaults come from the model's own sampler, not from an earlier integration
-    base = heads.fg_bg_sampler
-    sampler = OFBSampler(
-        batch_size_per_image if batch_size_per_image is not None else base.batch_size_per_image,
-        positive_fraction if positive_fraction is not None else base.positive_fraction,
-        negative=negative, generator=generator)
+    _, batch, fraction = sampler_settings(model, batch_size_per_image, positive_fraction)
+    sampler = OFBSampler(batch, fraction, negative=negative, generator=generator)
     select = _ofb_hard_select if negative == "hard" else None
     return _install(model, "ofb", sampler=sampler, select=select, needs_inputs=select is not None)
 

@@ -43,9 +43,10 @@ def plot_sampler_iou(result: Mapping[str, Any], ax: Axes | None = None, *, kind:
     Parameters
     ----------
     result : mapping
-        :func:`~bbgen.integrations.compare.compare_samplers` output.
+        :func:`~bbgen.integrations.compare.compare_samplers` output (``positive_iou_hist`` /
+        ``negative_iou_hist`` per method).
     ax : Axes, optional
-        axes to draw into.
+        axes to draw into (default: a new figure).
     kind : {"positive", "negative"}
         which RoIs.
     """
@@ -63,13 +64,26 @@ def plot_sampler_loss_per_bin(result: Mapping[str, Any], ax: Axes | None = None)
     Parameters
     ----------
     result : mapping
-        :func:`~bbgen.integrations.compare.compare_samplers` output.
+        :func:`~bbgen.integrations.compare.compare_samplers` output (``mean_loss_per_iou_bin``).
     ax : Axes, optional
-        axes to draw into.
+        where to draw; None makes a figure.
     """
     ax = _grouped(new_axes(ax), result, "mean_loss_per_iou_bin", normalise=False)
     ax.set_ylabel("mean Fast R-CNN loss per RoI")
     ax.set_title("loss per IoU bin of the sampled RoIs")
+    return ax
+
+
+def _bar_axes(result: Mapping[str, Any], ax: Axes | None) -> tuple[Mapping[str, Mapping[str, Any]], list[str], Axes]:
+    methods = _methods(result)
+    return methods, list(methods), new_axes(ax)
+
+
+def _annotate(ax: Axes, xs_ys_texts: list[tuple[float, float, str]], ylabel: str, title: str) -> Axes:
+    for x, y, text in xs_ys_texts:
+        ax.text(x, y, text, ha="center", va="bottom", fontsize="small")
+    ax.set(ylabel=ylabel, title=title)
+    ax.tick_params(axis="x", labelrotation=30)
     return ax
 
 
@@ -79,24 +93,20 @@ def plot_sampler_class_mix(result: Mapping[str, Any], ax: Axes | None = None) ->
     Parameters
     ----------
     result : mapping
-        :func:`~bbgen.integrations.compare.compare_samplers` output.
+        compare_samplers output: ``class_share`` and ``class_gini`` of every method.
     ax : Axes, optional
-        axes to draw into.
+        target axes, or None for a new figure.
     """
-    methods = _methods(result)
-    ax = new_axes(ax)
-    names = list(methods)
+    methods, names, ax = _bar_axes(result, ax)
     shares = np.array([methods[n]["class_share"] for n in names], dtype=float)  # [M, C]
     bottom = np.zeros(len(names))
     for c in range(shares.shape[1]):
         ax.bar(names, shares[:, c], bottom=bottom, label=f"class {c + 1}")
         bottom += shares[:, c]
-    for x, n in enumerate(names):
-        ax.text(x, 1.01, f"G={methods[n]['class_gini']:.2f}", ha="center", va="bottom", fontsize="small")
-    ax.set(ylim=(0, 1.12), ylabel="share of the positives", title="class mix of the positives (thesis §3.2.2)")
-    ax.tick_params(axis="x", labelrotation=30)
+    ax.set_ylim(0, 1.12)
     ax.legend(fontsize="small")
-    return ax
+    return _annotate(ax, [(x, 1.01, f"G={methods[n]['class_gini']:.2f}") for x, n in enumerate(names)],
+                     "share of the positives", "class mix of the positives (thesis §3.2.2)")
 
 
 def plot_sampler_cost(result: Mapping[str, Any], ax: Axes | None = None) -> Axes:
@@ -105,18 +115,13 @@ def plot_sampler_cost(result: Mapping[str, Any], ax: Axes | None = None) -> Axes
     Parameters
     ----------
     result : mapping
-        :func:`~bbgen.integrations.compare.compare_samplers` output.
-    ax : Axes, optional
-        axes to draw into.
+        compare_samplers output: ``select_ratio`` and ``fg_bg_ratio`` of every method.
+    ax : Axes or None
+        axes for the bars (None: new figure).
     """
-    methods = _methods(result)
-    ax = new_axes(ax)
-    names = list(methods)
+    methods, names, ax = _bar_axes(result, ax)
     ratios = [methods[n]["select_ratio"] for n in names]
     ax.bar(names, ratios, color="C7")
     ax.set_yscale("log")
-    for x, n in enumerate(names):
-        ax.text(x, ratios[x], f"fg:bg {methods[n]['fg_bg_ratio']:.2f}", ha="center", va="bottom", fontsize="small")
-    ax.set(ylabel="select time / stock (paired median)", title="selection cost and fg:bg ratio")
-    ax.tick_params(axis="x", labelrotation=30)
-    return ax
+    return _annotate(ax, [(x, r, f"fg:bg {methods[n]['fg_bg_ratio']:.2f}") for x, (n, r) in enumerate(zip(names, ratios))],
+                     "select time / stock (paired median)", "selection cost and fg:bg ratio")
