@@ -80,6 +80,10 @@ def test_bad_arguments():
         compare_samplers(tiny_model(), [], [], methods={"ohem": METHODS["ohem"]})
     with pytest.raises(ValueError, match="rounds"):
         compare_samplers(tiny_model(), [], [], rounds=0)
+    with pytest.raises(ValueError, match="images"):
+        compare_samplers(tiny_model(), [], [])
+    with pytest.raises(ValueError, match="targets"):
+        compare_samplers(tiny_model(), [torch.rand(3, 64, 64)], [])
     from bbgen.plot.samplers import plot_sampler_iou
 
     with pytest.raises(ValueError, match="kind"):

@@ -69,7 +69,13 @@ class ObjectiveRecord:
         return pd.DataFrame(self.columns)
 
     def save(self, path: Union[str, Path]) -> Path:
-        """Write the record as JSON to ``path`` (read back with :func:`load_objective_log`)."""
+        """Write the record as JSON to ``path`` (read back with :func:`load_objective_log`).
+
+        Parameters
+        ----------
+        path : str or Path
+            the JSON file to write (parent folders are created).
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), allow_nan=False))

@@ -179,6 +179,11 @@ def compare_samplers(model: nn.Module, images: Sequence[Tensor], targets: Sequen
         raise ValueError(f"rounds must be a positive int, got {rounds!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if isinstance(images, Tensor) or not isinstance(images, Sequence) or not images:
+        raise ValueError(f"images must be a non-empty sequence of [3, H, W] tensors, got {type(images).__name__}")
+    if isinstance(targets, Mapping) or not isinstance(targets, Sequence) or len(targets) != len(images):
+        raise ValueError(f"targets must be a sequence of one dict per image ({len(images)}), "
+                         f"got {type(targets).__name__}")
     heads = roi_heads_of(model)
     was_training = model.training
     inputs = _capture(model, images, targets, seed)

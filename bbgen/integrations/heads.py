@@ -56,11 +56,27 @@ class RoIInputs:
         self.image_shapes: Optional[list[tuple[int, int]]] = None
 
     def pre_hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        """Forward pre-hook of ``roi_heads``: keep the features and image shapes of a training call.
+
+        Parameters
+        ----------
+        module : nn.Module
+            the ``RoIHeads``.
+        args, kwargs : tuple, dict
+            its call's arguments ``(features, proposals, image_shapes, targets)``.
+        """
         if module.training:
             self.features = args[0] if len(args) > 0 else kwargs.get("features")
             self.image_shapes = args[2] if len(args) > 2 else kwargs.get("image_shapes")
 
     def post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        """Forward hook of ``roi_heads``: drop the references (always called, also on error).
+
+        Parameters
+        ----------
+        module, args, kwargs, output
+            as passed by torch; unused.
+        """
         self.features = self.image_shapes = None  # do not keep the batch's feature maps alive
 
 

@@ -299,13 +299,37 @@ class IoUBalancedSampler:
                 f"num_bins={self.num_bins}, floor_fraction={self.floor_fraction}, max_iou={self.max_iou})")
 
     def bin_index(self, ious: Tensor) -> Tensor:
-        """IoU bin of each negative ``[N]`` -> ``[N]`` in 0..K-1, or -1 below ``floor_thr``."""
+        """IoU bin of each negative: 0..K-1 over [floor_thr, max_iou), -1 below ``floor_thr``.
+
+        Parameters
+        ----------
+        ious : Tensor[N]
+            max IoUs (float); values at or above ``max_iou`` count in bin K-1.
+
+        Returns
+        -------
+        Tensor[N]
+            int64 bin indices.
+        """
         width = (self.max_iou - self.floor_thr) / self.num_bins
         # below the floor (iou - floor) / width < 0 floors to <= -1
         return ((ious - self.floor_thr) / width).floor_().clamp_(-1, self.num_bins - 1).long()
 
     def negatives(self, ious: Tensor, num: int) -> Tensor:
-        """Positions in ``ious`` [N] (the negatives' max IoUs) of ``min(num, N)`` IoU-balanced negatives."""
+        """Draw ``min(num, N)`` IoU-balanced negatives (steps 1–4 of the class docstring).
+
+        Parameters
+        ----------
+        ious : Tensor[N]
+            the negatives' max IoUs with the image's GTs.
+        num : int
+            how many to draw.
+
+        Returns
+        -------
+        Tensor[min(num, N)]
+            positions in ``ious``, without repeats.
+        """
         g, k = self.generator, self.num_bins
         num = min(num, ious.numel())
         n_iou = int(num * (1.0 - self.floor_fraction))
