@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 pytest.importorskip("torchvision")
@@ -151,3 +153,23 @@ def test_iou_balanced_bad_arguments(kwargs, match):
 def test_ohem_bad_arguments(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         use_ohem(tiny_model(), **kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 300), num=st.integers(0, 400), bins=st.integers(1, 6),
+       floor_thr=st.sampled_from([0.0, 0.05, 0.2]), floor_fraction=st.sampled_from([0.0, 0.3, 1.0]),
+       seed=st.integers(0, 2 ** 31))
+def test_iou_balanced_negatives_properties(n, num, bins, floor_thr, floor_fraction, seed):
+    g = torch.Generator().manual_seed(seed)
+    ious = torch.rand(n, generator=g) ** 2 * 0.5  # more mass at low IoU, as RPN negatives
+    s = IoUBalancedSampler(512, 0.25, floor_thr=floor_thr, num_bins=bins, floor_fraction=floor_fraction,
+                           generator=g)
+    picked = s.negatives(ious, num)
+    k = min(num, n)
+    assert picked.numel() == k and picked.unique().numel() == k  # exactly min(num, N), no repeats
+    available, got = _bin_counts(s, ious), _bin_counts(s, ious[picked])
+    n_iou = int(k * (1 - floor_fraction))
+    assert (got[1:] >= np.minimum(available[1:], n_iou // bins)).all()  # every bin its quota or all of it
+    above = min(int(available[1:].sum()), n_iou)  # steps 1-2 fill n_iou from above the floor when they can
+    assert got[1:].sum() >= above
+    assert got[0] == min(int(available[0]), k - above)  # step 3: the rest from below the floor, if it has them
