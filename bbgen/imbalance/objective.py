@@ -23,14 +23,18 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, Union
 
 import torch
 from torch import Tensor, nn
 
+if TYPE_CHECKING:
+    import pandas
+
 __all__ = ["ObjectiveMonitor", "ObjectiveRecord", "monitor_objectives", "objective_shares", "load_objective_log",
            "DEFAULT_INTERVAL"]
 
+JSONDict = dict[str, Any]  # JSON-plain numbers
 DEFAULT_INTERVAL = 200  # measured every 200th step: ~4 extra partial backward passes, <= 2 % of training time
 _COLUMNS = ("step", "term", "value", "weight", "grad_norm")
 
@@ -39,10 +43,20 @@ _COLUMNS = ("step", "term", "value", "weight", "grad_norm")
 class ObjectiveRecord:
     """Columnar record of the measured steps (one row per step and term) and the monitor's own cost.
 
-    ``columns``: ``step``, ``term``, ``value``, ``weight``, ``grad_norm`` (lists of one length);
-    ``cost``: ``step`` and ``seconds`` spent by the monitor on each measured step;
-    ``steps_seen``: training steps observed (measured or not); ``interval``; ``world_size``;
-    ``num_shared_params``: scalars in the shared parameters.
+    Parameters
+    ----------
+    interval : int
+        every how many steps the monitor measures.
+    world_size : int
+        processes averaged over.
+    num_shared_params : int
+        scalars in the shared parameters.
+    steps_seen : int
+        training steps observed (measured or not).
+    columns : dict[str, list]
+        ``step``, ``term``, ``value``, ``weight``, ``grad_norm`` (lists of one length).
+    cost : dict[str, list]
+        ``step`` and ``seconds`` the monitor spent on each measured step.
     """
 
     interval: int
@@ -57,12 +71,12 @@ class ObjectiveRecord:
         """Loss terms in order of first appearance."""
         return list(dict.fromkeys(self.columns["term"]))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         """JSON-plain dict (what :meth:`save` writes)."""
         return {"interval": self.interval, "world_size": self.world_size, "num_shared_params": self.num_shared_params,
                 "steps_seen": self.steps_seen, "columns": self.columns, "cost": self.cost}
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> "pandas.DataFrame":
         """The rows as a ``pandas.DataFrame`` (ImportError without pandas; :attr:`columns` has the same data)."""
         import pandas as pd
 
@@ -242,7 +256,7 @@ def monitor_objectives(model: nn.Module, params: Optional[Iterable[Tensor]] = No
         handle.remove()
 
 
-def objective_shares(record: ObjectiveRecord) -> dict[str, Any]:
+def objective_shares(record: ObjectiveRecord) -> JSONDict:
     """Loss and gradient shares per measured step and their means (numbers for plots and reports).
 
     The loss share of term k is w_k L_k / Σ_j w_j L_j, its gradient share g_k / Σ_j g_j (g = gradient norm).

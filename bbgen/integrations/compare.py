@@ -39,6 +39,7 @@ METHODS: dict[str, Installer] = {
     "proi": lambda m, g: use_proi(m, generator=g),
     "proi_ohpm": lambda m, g: use_proi(m, ohpm=True, generator=g),
 }
+SamplerComparison = dict[str, Any]  # JSON-plain: config, iou_edges, methods -> statistics
 IOU_EDGES = tuple(round(0.1 * i, 1) for i in range(11))  # 0, 0.1, ..., 1.0
 
 
@@ -147,7 +148,7 @@ def _stats(heads: nn.Module, inputs: tuple, rec: dict[str, list[Tensor]], num_cl
 
 def compare_samplers(model: nn.Module, images: Sequence[Tensor], targets: Sequence[Mapping[str, Tensor]], *,
                      methods: Optional[Mapping[str, Installer]] = None, seed: int = 0,
-                     rounds: int = 5) -> dict[str, Any]:
+                     rounds: int = 5) -> SamplerComparison:
     """Compare what each RoI-head sampler trains the second stage on, for the same model, batch and seed.
 
     Parameters

@@ -23,6 +23,9 @@ from bbgen.boxes import box_iou
 __all__ = ["Integration", "RoIInputs", "install", "restore", "roi_heads_of", "sampler_settings", "check_generator", "require_inputs",
            "roi_losses", "regression_targets", "match_proposals", "prepare_rois", "keep_rois"]
 
+Sampler = Callable[..., tuple[list[Tensor], list[Tensor]]]  # fg_bg_sampler: labels per image -> (pos, neg) masks
+# select(heads, inputs, proposals, targets) -> (proposals, matched_idxs, labels, regression_targets)
+SelectFn = Callable[[nn.Module, "RoIInputs", list[Tensor], list[dict[str, Tensor]]], tuple[list[Tensor], ...]]
 STATE_ATTR = "_bbgen_integration"  # attribute on roi_heads holding what restore() must undo
 _HEAD_ATTRS = ("select_training_samples", "fg_bg_sampler", "box_coder", "box_roi_pool", "box_head",
                "box_predictor", "proposal_matcher", "check_targets")
@@ -30,7 +33,15 @@ _HEAD_ATTRS = ("select_training_samples", "fg_bg_sampler", "box_coder", "box_roi
 
 @dataclass
 class Integration:
-    """Handle returned by every ``use_*`` integration; a context manager that restores on exit."""
+    """Handle returned by every ``use_*`` integration; a context manager that restores on exit.
+
+    Parameters
+    ----------
+    model : nn.Module
+        the model the integration was installed on.
+    mode : str
+        the integration's name (``"ofb"``, ``"proi"``, ``"ohem"``, ...).
+    """
 
     model: nn.Module
     mode: str
@@ -69,7 +80,7 @@ class RoIInputs:
             self.features = args[0] if len(args) > 0 else kwargs.get("features")
             self.image_shapes = args[2] if len(args) > 2 else kwargs.get("image_shapes")
 
-    def post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+    def post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: object) -> None:
         """Forward hook of ``roi_heads``: drop the references (always called, also on error).
 
         Parameters
@@ -122,7 +133,13 @@ def sampler_settings(model: nn.Module, batch_size_per_image: Optional[int],
 
 
 def check_generator(generator: Optional[torch.Generator]) -> None:
-    """TypeError unless ``generator`` is None or a ``torch.Generator``."""
+    """TypeError unless ``generator`` is None or a ``torch.Generator``.
+
+    Parameters
+    ----------
+    generator : torch.Generator or None
+        the argument to check.
+    """
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
 
@@ -144,8 +161,8 @@ def restore(model: nn.Module) -> bool:
     return True
 
 
-def install(model: nn.Module, mode: str, *, sampler: Any = None,
-            select: Optional[Callable[..., Any]] = None, needs_inputs: bool = False) -> Integration:
+def install(model: nn.Module, mode: str, *, sampler: Optional[Sampler] = None,
+            select: Optional[SelectFn] = None, needs_inputs: bool = False) -> Integration:
     """Install a sampler and/or a ``select_training_samples`` replacement on ``model.roi_heads``.
 
     Parameters
@@ -303,7 +320,15 @@ def match_proposals(heads: nn.Module, proposals: list[Tensor], gt_boxes: list[Te
 
 
 def require_inputs(inputs: RoIInputs, what: str) -> tuple[dict[str, Tensor], list[tuple[int, int]]]:
-    """The features and image shapes of the current forward; RuntimeError outside a training forward."""
+    """The features and image shapes of the current forward; RuntimeError outside a training forward.
+
+    Parameters
+    ----------
+    inputs : RoIInputs
+        filled by the hooks that :func:`install` registers.
+    what : str
+        the option that needs them, for the error message.
+    """
     if inputs.features is None or inputs.image_shapes is None:
         raise RuntimeError(f"{what} scores RoIs with the box head and needs the features of the current "
                            "forward pass: call the model (or model.roi_heads) in training mode")

@@ -13,10 +13,12 @@ from matplotlib.axes import Axes
 
 from ._axes import new_axes
 
+Shares = Mapping[str, Any]  # objective_shares(...) output
+
 __all__ = ["plot_objective_shares"]
 
 
-def plot_objective_shares(shares: Mapping[str, Any], ax: Axes | None = None, *, kind: str = "grad") -> Axes:
+def plot_objective_shares(shares: Shares, ax: Axes | None = None, *, kind: str = "grad") -> Axes:
     """Stacked shares of each loss term over the measured steps.
 
     Parameters

@@ -13,6 +13,8 @@ from matplotlib.axes import Axes
 
 from ._axes import new_axes
 
+Comparison = Mapping[str, Any]  # compare_samplers(...) output, or its JSON loaded back
+
 __all__ = ["plot_sampler_iou", "plot_sampler_class_mix", "plot_sampler_loss_per_bin", "plot_sampler_cost"]
 
 
@@ -37,7 +39,7 @@ def _grouped(ax: Axes, result: Mapping[str, Any], key: str, normalise: bool) -> 
     return ax
 
 
-def plot_sampler_iou(result: Mapping[str, Any], ax: Axes | None = None, *, kind: str = "positive") -> Axes:
+def plot_sampler_iou(result: Comparison, ax: Axes | None = None, *, kind: str = "positive") -> Axes:
     """IoU histogram of the sampled positives (or negatives) per method, as shares.
 
     Parameters
@@ -58,7 +60,7 @@ def plot_sampler_iou(result: Mapping[str, Any], ax: Axes | None = None, *, kind:
     return ax
 
 
-def plot_sampler_loss_per_bin(result: Mapping[str, Any], ax: Axes | None = None) -> Axes:
+def plot_sampler_loss_per_bin(result: Comparison, ax: Axes | None = None) -> Axes:
     """Mean per-RoI loss (current head) per IoU bin of the sampled RoIs, per method.
 
     Parameters
@@ -87,7 +89,7 @@ def _annotate(ax: Axes, xs_ys_texts: list[tuple[float, float, str]], ylabel: str
     return ax
 
 
-def plot_sampler_class_mix(result: Mapping[str, Any], ax: Axes | None = None) -> Axes:
+def plot_sampler_class_mix(result: Comparison, ax: Axes | None = None) -> Axes:
     """Class shares among the sampled positives per method (stacked), Gini above each bar.
 
     Parameters
@@ -109,7 +111,7 @@ def plot_sampler_class_mix(result: Mapping[str, Any], ax: Axes | None = None) ->
                      "share of the positives", "class mix of the positives (thesis §3.2.2)")
 
 
-def plot_sampler_cost(result: Mapping[str, Any], ax: Axes | None = None) -> Axes:
+def plot_sampler_cost(result: Comparison, ax: Axes | None = None) -> Axes:
     """Selection time per method as a multiple of stock's (log scale), fg:bg ratio above each bar.
 
     Parameters

@@ -6,10 +6,10 @@ caller, who owns the model and batch); the dataset the report profiles is not us
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Mapping
+from typing import Mapping
 
 from ..datasets.annotations import Annotations
-from ..plot.samplers import plot_sampler_class_mix, plot_sampler_cost, plot_sampler_iou, plot_sampler_loss_per_bin
+from ..plot.samplers import Comparison, plot_sampler_class_mix, plot_sampler_cost, plot_sampler_iou, plot_sampler_loss_per_bin
 from .sections import FigureSpec, Section
 
 __all__ = ["sampler_section"]
@@ -18,7 +18,7 @@ _KEYS = ("positives_per_image", "negatives_per_image", "fg_bg_ratio", "class_gin
          "select_s", "select_ratio")
 
 
-def sampler_section(ann: Annotations, *, comparison: Mapping[str, Any]) -> Section:
+def sampler_section(ann: Annotations, *, comparison: Comparison) -> Section:
     """What each sampler feeds the second stage, with the comparison's figures.
 
     Parameters

@@ -17,6 +17,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from bbgen.boxes import box_iou
+
 __all__ = ["OFBSampler", "IoUBalancedSampler", "ohpm_select", "ofb_probabilities"]
 
 _NEGATIVE_MODES = ("random", "hard")
@@ -31,13 +33,6 @@ def _check_boxes(boxes: Tensor, name: str) -> None:
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {boxes.dtype}")
 
 
-def _pairwise_iou(boxes: Tensor) -> Tensor:
-    """IoU of every pair of ``boxes`` [N, 4] -> [N, N] (bbgen's single box_iou implementation)."""
-    from bbgen.boxes import box_iou
-
-    return box_iou(boxes, boxes)
-
-
 def _greedy_nms_torch(boxes: Tensor, iou_threshold: float) -> Tensor:
     """Greedy NMS over ``boxes`` [N, 4] already in priority order -> kept positions [K] (ascending).
 
@@ -48,7 +43,7 @@ def _greedy_nms_torch(boxes: Tensor, iou_threshold: float) -> Tensor:
     n = boxes.shape[0]
     if n == 0:
         return torch.zeros(0, dtype=torch.long, device=boxes.device)
-    overlap = (_pairwise_iou(boxes) > iou_threshold).cpu()
+    overlap = (box_iou(boxes, boxes) > iou_threshold).cpu()  # bbgen's single IoU implementation
     suppressed = torch.zeros(n, dtype=torch.bool)
     keep = []
     for i in range(n):
@@ -294,9 +289,8 @@ class IoUBalancedSampler:
         self.generator = self._ofb.generator
 
     def __repr__(self) -> str:
-        return (f"IoUBalancedSampler(batch_size_per_image={self.batch_size_per_image}, "
-                f"positive_fraction={self.positive_fraction}, floor_thr={self.floor_thr}, "
-                f"num_bins={self.num_bins}, floor_fraction={self.floor_fraction}, max_iou={self.max_iou})")
+        keys = ("batch_size_per_image", "positive_fraction", "floor_thr", "num_bins", "floor_fraction", "max_iou")
+        return f"IoUBalancedSampler({', '.join(f'{k}={getattr(self, k)!r}' for k in keys)})"
 
     def bin_index(self, ious: Tensor) -> Tensor:
         """IoU bin of each negative: 0..K-1 over [floor_thr, max_iou), -1 below ``floor_thr``.
@@ -344,15 +338,11 @@ class IoUBalancedSampler:
         parts = [order[e - c:e - c + q] for c, e, q in zip(counts[1:], ends[1:], quota)]
         left = [order[e - c + q:e] for c, e, q in zip(counts[1:], ends[1:], quota)]
         taken = sum(quota)
-        # step 2: the rest of n_iou uniformly from the bins' leftovers
         rest = torch.cat(left)
-        extra = _pick(rest, n_iou - taken, g)
-        parts.append(extra)
-        taken += extra.numel()
-        # step 3: below the floor, already in random order
-        below = order[:min(counts[0], num - taken)]
-        parts.append(below)
-        taken += below.numel()
+        extra = _pick(rest, n_iou - taken, g)  # step 2: the rest of n_iou uniformly from the bins' leftovers
+        below = order[:min(counts[0], num - taken - extra.numel())]  # step 3: below the floor (random order)
+        parts += [extra, below]
+        taken += extra.numel() + below.numel()
         if taken < num:  # step 4: shortfall from whatever is left (only the bins' leftovers can be)
             mask = torch.zeros(ious.shape, dtype=torch.bool, device=ious.device)
             mask[extra] = True
