@@ -13,7 +13,8 @@ held-out recall per class).
 Under ``torchrun`` (DDP, gloo on CPU) each rank trains on its own share of every step's images and
 samples from its own stream (seed + rank); rank 0 writes the summary and figure, every rank writes
 ``ranks/rank<r>.json`` (per-step digests of the RoIs it trained on, its losses, the objective log).
-With ``--monitor-interval N`` the objective-imbalance monitor (thesis §3.5) records every N-th step.
+With ``--monitor-interval N`` the objective-imbalance monitor (thesis §3.5) records every N-th step and
+rank 0 writes ``objective_<mode>.json`` (``bbgen report --training-log`` reads it).
 """
 from __future__ import annotations
 
@@ -291,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
                           "model": "fasterrcnn_mobilenet_v3_large_320_fpn (from scratch)"},
                "runs": runs}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    for m, r in runs.items():  # monitor logs, for: bbgen report --training-log OUT/objective_<mode>.json
+        if r["objective"] is not None:
+            (args.out / f"objective_{m.replace('+', '_')}.json").write_text(json.dumps(r["objective"]))
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     plot_losses(runs, axes[0])
     plot_class_mix(runs, axes[1])

@@ -108,5 +108,9 @@ def test_torchrun_two_processes_gloo(tmp_path):
         for m in ("ohem",):
             assert b[r]["runs"][m]["digests"] == a[r]["runs"][m]["digests"][:2]
             assert b[r]["runs"][m]["losses"]["loss_classifier"] == a[r]["runs"][m]["losses"]["loss_classifier"][:2]
+    from bbgen.imbalance.objective import load_objective_log
+
+    log = load_objective_log(tmp_path / "a" / "objective_ohem.json")  # what bbgen report --training-log reads
+    assert log.world_size == 2 and log.columns == a[0]["runs"]["ohem"]["objective"]["columns"]
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["config"]["world_size"] == 2 and summary["config"]["images_per_step"] == 4
