@@ -15,6 +15,7 @@ only here, lazily, when a compiled backend is used: ``import bbgen`` and the ``b
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import warnings
@@ -36,6 +37,7 @@ CHUNK_BOXES = 1 << 22          # boxes per compiled call: bounds the working set
 PROGRESS_MIN_BOXES = 1 << 25   # a tqdm bar from ~33 M boxes on (a few seconds)
 
 
+@functools.lru_cache(maxsize=None)
 def _importable(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
