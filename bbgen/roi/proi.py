@@ -145,6 +145,24 @@ def _check_gt_boxes(boxes: list[Tensor]) -> None:
     check_boxes(torch.cat(boxes), "gt_boxes")
 
 
+def _check_gt_in_images(boxes: list[Tensor], sizes: Any, single: bool) -> None:
+    """``ValueError`` naming the image and the GT when a GT does not fit inside its image ``[0, W] x [0, H]``:
+    RoIs with IoU >= T inside the image exist for every T only around a GT that lies in it (as in
+    :func:`bbgen.generator.batched.generate_boxes`)."""
+    if sizes is None:
+        return
+    wh = sizes.detach().cpu().numpy() if isinstance(sizes, Tensor) else np.asarray([sizes] * len(boxes))
+    for i, b in enumerate(boxes):
+        arr = b.detach().cpu().numpy()
+        bad = ((arr[:, :2] < 0) | (arr[:, 2:] > wh[i])).any(1)
+        if bad.any():
+            j = int(bad.nonzero()[0][0])
+            name, image = (f"gt_boxes[{j}]", "the image") if single else (f"gt_boxes[{i}][{j}]", f"image {i}")
+            raise ValueError(f"{name} = {arr[j].tolist()} does not fit inside {image} of size (W, H) = "
+                             f"{tuple(float(v) for v in wh[i])}; RoIs can stay inside the image only around a GT "
+                             "that lies in it (clip the GT to the image, or pass image_sizes=None)")
+
+
 def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[Tensor, Sequence[Tensor]],
                    num_rois: int = 128, *, iou_dist: IoUDistLike = "uniform", fg_balanced: bool = True,
                    exact: bool = False, proposal: Union[str, Proposal] = "uniform",
@@ -162,7 +180,9 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
         exact: threshold mode (False, the paper: IoU ≥ T, T drawn in the bin) or interval mode (True:
             bin lo ≤ IoU < bin hi, so the IoU histogram over the bins equals the weights).
         proposal: relative spatial control, passed to :func:`~bbgen.generator.batched.generate_boxes`.
-        image_sizes: ``(W, H)`` for all images or one per image; RoIs stay inside the image.
+        image_sizes: ``(W, H)`` for all images or one per image; RoIs stay inside the image, and every GT must
+            lie inside its image (``ValueError`` naming the image and the GT otherwise; the torchvision
+            integration's :func:`generate_prois_validated` instead widens the image to contain such a GT).
         generator: ``torch.Generator`` on the boxes' device, an int seed, or None (OS-seeded).
         backend: ``"auto"`` (numba on CPU: allocation, bins and boxes of the whole batch in one compiled call;
             triton on CUDA), ``"numba"``, ``"triton"`` or ``"torch"`` (tensor ops, the reference path, and the
@@ -200,6 +220,7 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
               for i, (b, lab) in enumerate(zip(boxes, label_list))]
     sizes = _image_sizes(image_sizes, len(boxes), device, dtype)
     _check_gt_boxes(boxes)
+    _check_gt_in_images(boxes, sizes, single)
     return generate_prois_validated(boxes, labels, num_rois, dist, fg_balanced=fg_balanced, exact=exact,
                                     proposal=get_proposal(proposal), image_sizes=sizes,
                                     generator=make_generator(generator, device), backend=backend)
