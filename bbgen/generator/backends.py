@@ -105,14 +105,20 @@ def check_memory(total: int, dtype: torch.dtype, what: str, with_iou: bool = Fal
     ``ResourceWarning`` when it exceeds the memory available now (both before anything is allocated)."""
     need = bytes_needed(total, dtype, with_iou)
     physical, available = _memory()
-    gib = 1 << 30
     if physical and need > physical:
-        raise ValueError(f"{what} asks for {total:,} boxes: the output alone needs {need / gib:.1f} GiB, more "
-                         f"than this machine's {physical / gib:.1f} GiB of memory; generate fewer boxes per call "
-                         "(consecutive calls with offset= give the same boxes)")
+        raise ValueError(f"{what} asks for {total:,} boxes: the output alone needs {_size(need)}, more than this "
+                         f"machine's {_size(physical)} of memory; generate fewer boxes per call (consecutive calls "
+                         "with offset= give the same boxes)")
     if available and need > available:
-        warnings.warn(f"{what}: the output of {total:,} boxes needs {need / gib:.1f} GiB, more than the "
-                      f"{available / gib:.1f} GiB of memory available now", ResourceWarning, stacklevel=3)
+        warnings.warn(f"{what}: the output of {total:,} boxes needs {_size(need)}, more than the "
+                      f"{_size(available)} of memory available now", ResourceWarning, stacklevel=3)
+
+
+def _size(nbytes: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes} bytes"
 
 
 def run_chunked(total: int, body: Callable[[int, int], int], desc: str) -> int:
