@@ -28,11 +28,14 @@ from tqdm import tqdm
 from .proposals import InsideBiased, TruncatedNormal, make_generator, uniform
 
 __all__ = ["BACKENDS", "PROPOSAL_IDS", "resolve_backend", "draw_seed", "proposal_code", "bytes_needed",
-           "check_memory", "run_chunked", "as_numpy", "CHUNK_BOXES", "PROGRESS_MIN_BOXES"]
+           "check_memory", "run_chunked", "as_numpy", "CHUNK_BOXES", "PROGRESS_MIN_BOXES", "MAX_ATTEMPTS",
+           "MAX_TRIES"]
 
 BACKENDS = ("auto", "numba", "triton", "torch")
 #: built-in proposal -> integer id of the compiled kernels (:func:`bbgen.generator.scalar.propose`)
 PROPOSAL_IDS = {"uniform": 0, "normal": 1, "inside": 2}
+MAX_ATTEMPTS = 100  # compiled kernels: a box is started again (later draws) at most this often, then reported
+MAX_TRIES = 1000    # candidates per corner before the box is started again (zero-measure feasible set)
 CHUNK_BOXES = 1 << 22          # boxes per compiled call: bounds the working set, drives the progress bar
 PROGRESS_MIN_BOXES = 1 << 25   # a tqdm bar from ~33 M boxes on (a few seconds)
 

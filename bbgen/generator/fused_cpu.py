@@ -36,8 +36,9 @@ from numba import prange
 from .. import _validate
 from . import philox as _philox
 from . import scalar as _scalar
+from .backends import MAX_ATTEMPTS, MAX_TRIES
 
-__all__ = ["boxes_kernel", "one_box", "set_threads", "MAX_ATTEMPTS", "MAX_TRIES", "SERIAL_BELOW"]
+__all__ = ["boxes_kernel", "one_box", "set_threads", "SERIAL_BELOW"]
 
 
 def _ensure_cache_dir() -> None:
@@ -52,9 +53,7 @@ def _ensure_cache_dir() -> None:
 
 _ensure_cache_dir()
 
-MAX_ATTEMPTS = 100  # boxes started again (fresh counters) before a box is reported as failed
-MAX_TRIES = 1000    # candidates per corner before the box is started again (zero-measure feasible set)
-SERIAL_BELOW = 4096  # fewer boxes: the serial twin (no thread start-up)
+SERIAL_BELOW = 4096  # fewer boxes (or one thread): the serial twin, no thread pool
 
 _jit = numba.njit(cache=True, error_model="numpy", inline="always")  # small helpers
 _njit = numba.njit(cache=True, error_model="numpy")
@@ -218,7 +217,7 @@ def boxes_kernel(ref: np.ndarray, lo: np.ndarray, hi: np.ndarray | None, region:
     """
     k0, k1 = (np.uint64(w) for w in _philox.split_seed(seed))
     dummy = np.zeros((1, 4))
-    loop = _loop_serial if stop - start < SERIAL_BELOW else _loop_parallel
+    loop = _loop_serial if stop - start < SERIAL_BELOW or numba.get_num_threads() == 1 else _loop_parallel
     return int(loop(stop - start, ref, lo, dummy[0, :1] if hi is None else hi, hi is not None,
                     dummy if region is None else region, region is not None, num, order, prop, float(param),
                     k0, k1, offset, start, out, dummy[0, :1] if out_iou is None else out_iou,

@@ -240,7 +240,8 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
         empty = torch.zeros(0, dtype=torch.int64, device=device)
         return PRoIs(torch.zeros(0, 4, dtype=dtype, device=device), torch.cat(labels)[:0], empty,
                      torch.zeros(0, dtype=torch.float64, device=device), empty)
-    if resolve_backend(backend, device, proposal) == "numba":
+    which = resolve_backend(backend, device, proposal)
+    if which == "numba":
         return _prois_numba(boxes, labels, lengths, num_rois, dist, fg_balanced, exact, proposal, image_sizes,
                             draw_seed(generator, device), num_out)
 
@@ -273,8 +274,14 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
     # inputs are valid by construction (checked GTs, thresholds in (0, 1], regions containing their GT):
     # skip generate_boxes' argument checks, a large share of a 128-RoI call
     lo_t, hi_t = (lo, hi) if exact else (threshold, None)
-    out, ious = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes,
-                                   "random", proposal, generator, t_min=min(dist.bases[0], T_MAX))  # bounds every T
+    if which == "triton":  # allocation and bins in torch ops, the boxes in the Triton kernel
+        from ..generator.fused_gpu import generate_triton  # noqa: PLC0415 (imports triton)
+
+        out, ious = generate_triton(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes, 1,
+                                    "random", proposal, draw_seed(generator, device), 0, with_iou=True)
+    else:
+        out, ious = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes,
+                                       "random", proposal, generator, t_min=min(dist.bases[0], T_MAX))  # bounds T
     return PRoIs(boxes=out[:, 0], labels=padded_labels.reshape(-1)[source].to(labels[0].dtype), gt_index=gt_index,
                  ious=ious[:, 0], image_index=image_index)
 
