@@ -193,3 +193,16 @@ def test_cli_and_import_do_not_load_numba():
     code = "import sys, bbgen, bbgen.cli, bbgen.generator, bbgen.roi; assert 'numba' not in sys.modules, 'numba'"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_cache_dir_fallback_when_nothing_is_writable(monkeypatch, tmp_path):
+    """A read-only install with a read-only home: numba's on-disk cache goes to $TMPDIR/bbgen-numba-cache."""
+    import numba
+
+    from bbgen.generator import fused_cpu
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    monkeypatch.setattr(fused_cpu.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(fused_cpu.tempfile, "gettempdir", lambda: str(tmp_path))
+    fused_cpu._ensure_cache_dir()
+    assert numba.config.CACHE_DIR == str(tmp_path / "bbgen-numba-cache")

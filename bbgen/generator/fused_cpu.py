@@ -38,7 +38,7 @@ from . import philox as _philox
 from . import scalar as _scalar
 from .backends import MAX_ATTEMPTS, MAX_TRIES
 
-__all__ = ["boxes_kernel", "one_box", "set_threads", "SERIAL_BELOW"]
+__all__ = ["boxes_kernel", "one_box", "set_threads", "use_parallel", "SERIAL_BELOW"]
 
 
 def _ensure_cache_dir() -> None:
@@ -55,9 +55,8 @@ _ensure_cache_dir()
 
 SERIAL_BELOW = 4096  # fewer boxes (or one thread): the serial twin, no thread pool
 
-_jit = numba.njit(cache=True, error_model="numpy", inline="always")  # small helpers
-_njit = numba.njit(cache=True, error_model="numpy")
-_philox4x32 = _jit(_philox.philox4x32)
+_njit = numba.njit(cache=True, error_model="numpy")  # numpy error model: no zero-division checks
+_philox4x32 = _njit(_philox.philox4x32)
 _x_range, _in_tl, _in_br = _scalar.x_range, _scalar.in_tl_space, _scalar.in_br_space
 _iou, _propose = _scalar.iou, _scalar.propose
 _IOU_MARGIN = _validate.IOU_MARGIN
@@ -66,7 +65,7 @@ _S32 = np.uint64(32)
 _ONE = np.uint64(1)
 
 
-@_jit
+@_njit
 def _pair(draw, spare, s0, s1, idx, stream, k0, k1):
     """The next two uniforms in (0, 1) of box ``idx``: each Philox call (counter ``(draw, idx_lo, idx_hi, stream)``)
     gives two pairs, the second kept in ``(s0, s1)`` while ``spare``. Returns ``(x, y, draw, spare, s0, s1)``."""
@@ -77,7 +76,7 @@ def _pair(draw, spare, s0, s1, idx, stream, k0, k1):
             (np.float64(w2) + 0.5) * _philox.TWO_M32, (np.float64(w3) + 0.5) * _philox.TWO_M32)
 
 
-@_jit
+@_njit
 def _round(x, f32):
     return np.float64(np.float32(x)) if f32 else x
 
@@ -188,9 +187,21 @@ def _loop_serial(count, *args):
     return failed
 
 
-def set_threads(num_threads: int) -> None:
-    """Use ``num_threads`` numba threads (capped at numba's pool size)."""
-    numba.set_num_threads(max(1, min(int(num_threads), numba.config.NUMBA_NUM_THREADS)))
+def set_threads(num_threads: int) -> int:
+    """Use ``num_threads`` numba threads (capped at numba's pool size); returns the number used."""
+    global _THREADS
+    _THREADS = max(1, min(int(num_threads), numba.config.NUMBA_NUM_THREADS))
+    if _THREADS > 1:  # one thread: the serial loops, no thread pool started
+        numba.set_num_threads(_THREADS)
+    return _THREADS
+
+
+_THREADS = 1
+
+
+def use_parallel(count: int) -> bool:
+    """Whether ``count`` items go to the parallel loop: enough of them, and more than one thread."""
+    return count >= SERIAL_BELOW and _THREADS > 1
 
 
 def boxes_kernel(ref: np.ndarray, lo: np.ndarray, hi: np.ndarray | None, region: np.ndarray | None, num: int,
@@ -217,7 +228,7 @@ def boxes_kernel(ref: np.ndarray, lo: np.ndarray, hi: np.ndarray | None, region:
     """
     k0, k1 = (np.uint64(w) for w in _philox.split_seed(seed))
     dummy = np.zeros((1, 4))
-    loop = _loop_serial if stop - start < SERIAL_BELOW or numba.get_num_threads() == 1 else _loop_parallel
+    loop = _loop_parallel if use_parallel(stop - start) else _loop_serial
     return int(loop(stop - start, ref, lo, dummy[0, :1] if hi is None else hi, hi is not None,
                     dummy if region is None else region, region is not None, num, order, prop, float(param),
                     k0, k1, offset, start, out, dummy[0, :1] if out_iou is None else out_iou,

@@ -27,7 +27,7 @@ __all__ = ["x_range", "in_tl_space", "in_br_space", "iou", "ndtr", "ndtri", "pro
 _TINY = 2.2250738585072014e-308  # float64 tiny, as torch.finfo(float64).tiny in proposals.py
 _SQRT2 = math.sqrt(2.0)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
-_jit = numba.njit(cache=True, error_model="numpy", inline="always")
+_jit = numba.njit(cache=True, error_model="numpy")
 
 
 @_jit

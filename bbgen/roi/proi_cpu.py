@@ -22,7 +22,7 @@ import numpy as np
 from numba import prange
 
 from ..generator import philox as _philox
-from ..generator.fused_cpu import SERIAL_BELOW, one_box
+from ..generator.fused_cpu import one_box, use_parallel
 from .distributions import T_MAX
 
 __all__ = ["prois_kernel"]
@@ -160,7 +160,7 @@ def prois_kernel(gt: np.ndarray, labels: np.ndarray, lengths: np.ndarray, num_ro
     starts = np.empty_like(lengths)  # first RoI of each image
     starts[0], starts[1:] = 0, np.cumsum(lengths[:-1] > 0) * num_rois
     has_size = sizes is not None
-    loop = _batch_serial if out.shape[0] < SERIAL_BELOW or numba.get_num_threads() == 1 else _batch_parallel
+    loop = _batch_parallel if use_parallel(out.shape[0]) else _batch_serial
     return int(loop(gt.shape[0], gt, labels, lengths, starts, num_rois, fg_balanced, table[3], table[0], table[1],
                     table[2], exact, sizes if has_size else np.zeros((1, 2)), has_size, prop, float(param),
                     k0, k1, out.dtype == np.float32, out, out_labels, out_gt, out_iou, out_image))
