@@ -63,6 +63,7 @@ _IOU_MARGIN = _validate.IOU_MARGIN
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _ONE = np.uint64(1)
+_STREAM = np.uint64(_philox.STREAM_BOXES)
 
 
 @_njit
@@ -81,6 +82,22 @@ def _round(x, f32):
     return np.float64(np.float32(x)) if f32 else x
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _sample(second, lx, ly, hx, hy, a, b, T, hi, has_hi, prop, param, draw, spare, s0, s1, idx, k0, k1):
+    """samplePolygon: the first accepted of up to :data:`MAX_TRIES` candidates in ``[lx, hx] x [ly, hy]`` — a first
+    corner in the TL space of ``T``, or (``second``) a second corner given the first ``(a, b)``. Returns
+    ``(x, y, found)`` and the stream state ``(draw, spare, s0, s1)``."""
+    for _ in range(MAX_TRIES):
+        u0, u1, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, _STREAM, k0, k1)
+        u2, u3 = 0.0, 0.0
+        if prop == 2:  # inside-biased: a second pair for the positions
+            u2, u3, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, _STREAM, k0, k1)
+        x, y = _propose(lx, ly, hx, hy, 1.0 if second else 0.0, prop, param, u0, u1, u2, u3)
+        if _in_br(a, b, x, y, T, hi, has_hi) if second else _in_tl(x, y, T):
+            return x, y, True, draw, spare, s0, s1
+    return 0.0, 0.0, False, draw, spare, s0, s1
+
+
 @_njit
 def one_box(r0, r1, r2, r3, T, hi, has_hi, g0, g1, g2, g3, has_reg, order, prop, param, k0, k1, idx, f32):
     """GENERATEBB for one box (module docstring); ``idx`` is its global index (uint64) in the random stream.
@@ -88,14 +105,13 @@ def one_box(r0, r1, r2, r3, T, hi, has_hi, g0, g1, g2, g3, has_reg, order, prop,
     Returns ``(x1, y1, x2, y2, iou, ok)``: the box in the output dtype's values (as float64) and its verified
     float64 IoU; ``ok`` is False only when no box passed the final check in :data:`MAX_ATTEMPTS` attempts.
     """
-    stream = np.uint64(_philox.STREAM_BOXES)
     draw, spare, s0, s1 = np.uint64(0), False, 0.0, 0.0
     w, h = r2 - r0, r3 - r1
     lo_ok = min(T + _IOU_MARGIN, 1.0)
     for _ in range(MAX_ATTEMPTS):
         flip = order == 2
         if order == 0:
-            c, _u, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, stream, k0, k1)
+            c, _u, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, _STREAM, k0, k1)
             flip = c < 0.5
         lx, ly, hx, hy = -math.inf, -math.inf, math.inf, math.inf
         if has_reg:  # image region in the unit frame, point-reflected with the problem
@@ -105,34 +121,16 @@ def one_box(r0, r1, r2, r3, T, hi, has_hi, g0, g1, g2, g3, has_reg, order, prop,
         # Alg. 1 lines 3-4: first corner in its rectangle (Eq. 4.1) clipped to the image
         t_lo, t_hi = 1.0 - 1.0 / T, 1.0 - T
         bx, by = max(t_lo, lx), max(t_lo, ly)
-        found = False
-        a, b = 0.0, 0.0
-        for _t in range(MAX_TRIES):
-            u0, u1, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, stream, k0, k1)
-            u2, u3 = 0.0, 0.0
-            if prop == 2:  # inside-biased: a second pair for the positions
-                u2, u3, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, stream, k0, k1)
-            a, b = _propose(bx, by, t_hi, t_hi, 0.0, prop, param, u0, u1, u2, u3)
-            if _in_tl(a, b, T):
-                found = True
-                break
+        a, b, found, draw, spare, s0, s1 = _sample(False, bx, by, t_hi, t_hi, 0.0, 0.0, T, hi, has_hi, prop, param,
+                                                   draw, spare, s0, s1, idx, k0, k1)
         if not found:
             continue
         # Alg. 1 lines 6-7: second corner in its rectangle given the first (Table B.2) clipped to the image
         c_min, c_max = _x_range(a, b, T)
         d_min, d_max = _x_range(b, a, T)
         c_max, d_max = min(c_max, hx), min(d_max, hy)
-        found = False
-        c, d = 1.0, 1.0
-        for _t in range(MAX_TRIES):
-            u0, u1, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, stream, k0, k1)
-            u2, u3 = 0.0, 0.0
-            if prop == 2:  # inside-biased: a second pair for the positions
-                u2, u3, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, stream, k0, k1)
-            c, d = _propose(c_min, d_min, c_max, d_max, 1.0, prop, param, u0, u1, u2, u3)
-            if _in_br(a, b, c, d, T, hi, has_hi):
-                found = True
-                break
+        c, d, found, draw, spare, s0, s1 = _sample(True, c_min, d_min, c_max, d_max, a, b, T, hi, has_hi, prop,
+                                                   param, draw, spare, s0, s1, idx, k0, k1)
         if not found:
             continue
         if flip:

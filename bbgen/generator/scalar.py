@@ -78,6 +78,24 @@ def ndtr(x: float) -> float:
     return 0.5 * math.erfc(-x / _SQRT2)
 
 
+# Acklam's rational approximation of the normal quantile: numerator / denominator coefficients, highest power first
+_TAIL_NUM = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
+             4.374664141464968e+00, 2.938163982698783e+00)
+_TAIL_DEN = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00, 1.0)
+_MID_NUM = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
+            -3.066479806614716e+01, 2.506628277459239e+00)
+_MID_DEN = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
+            -1.328068155288572e+01, 1.0)
+
+
+@_jit
+def _horner(x: float, coeffs: tuple) -> float:
+    acc = 0.0
+    for c in coeffs:
+        acc = acc * x + c
+    return acc
+
+
 @_jit
 def ndtri(p: float) -> float:
     """Inverse of :func:`ndtr` on ``[0, 1]`` (``∓inf`` at the ends, like ``torch.special.ndtri``)."""
@@ -88,17 +106,10 @@ def ndtri(p: float) -> float:
     q = min(p, 1.0 - p)  # 1 - p is exact for p >= 0.5: solve in the lower half, flip the sign
     if q < 0.02425:  # tail (Acklam)
         t = math.sqrt(-2.0 * math.log(q))
-        x = (((((-7.784894002430293e-03 * t - 3.223964580411365e-01) * t - 2.400758277161838e+00) * t
-               - 2.549732539343734e+00) * t + 4.374664141464968e+00) * t + 2.938163982698783e+00) / \
-            ((((7.784695709041462e-03 * t + 3.224671290700398e-01) * t + 2.445134137142996e+00) * t
-              + 3.754408661907416e+00) * t + 1.0)
+        x = _horner(t, _TAIL_NUM) / _horner(t, _TAIL_DEN)
     else:  # central region
         r = q - 0.5
-        s = r * r
-        x = (((((-3.969683028665376e+01 * s + 2.209460984245205e+02) * s - 2.759285104469687e+02) * s
-               + 1.383577518672690e+02) * s - 3.066479806614716e+01) * s + 2.506628277459239e+00) * r / \
-            (((((-5.447609879822406e+01 * s + 1.615858368580409e+02) * s - 1.556989798598866e+02) * s
-               + 6.680131188771972e+01) * s - 1.328068155288572e+01) * s + 1.0)
+        x = _horner(r * r, _MID_NUM) * r / _horner(r * r, _MID_DEN)
     e = ndtr(x) - q  # one Halley step
     u = e * _SQRT2PI * math.exp(0.5 * x * x)
     x = x - u / (1.0 + 0.5 * x * u)

@@ -1,6 +1,6 @@
 """GENERATEPROI (thesis Alg. 2) for a whole batch of images in one compiled call (numba, CPU).
 
-:func:`prois_kernel` does per image, ``prange`` over images:
+:func:`prois_kernel` does per image, one image after the other (a training batch is small):
 
 1. ``fgBalancedRoIAlloc``: ``num_rois`` split equally over the classes present (or over all instances), each
    share equally over its instances, remainders to members drawn at random — exactly ``num_rois`` per image
@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import prange
 
 from ..generator import philox as _philox
-from ..generator.fused_cpu import one_box, use_parallel
+from ..generator.fused_cpu import one_box
 from .distributions import T_MAX
 
 __all__ = ["prois_kernel"]
@@ -108,21 +107,13 @@ def _image(b, gt, labels, lengths, starts, num_rois, fg_balanced, cdf, lo, hi, w
     return failed
 
 
-# the same loop twice (numba caches by function: a parallel and a serial build of one function would collide)
-@numba.njit(cache=True, error_model="numpy", parallel=True)
-def _batch_parallel(num_images, *args):
-    failed = 0
-    for b in prange(num_images):
-        failed += _image(b, *args)
-    return failed
-
-
 @_njit
-def _batch_serial(num_images, *args):
-    failed = 0
+def _batch(num_images, *args):
+    """All images one after the other: a training batch is small (16 x 128 RoIs take ~0.5 ms), no thread pool."""
+    failures = np.zeros(num_images, np.int64)
     for b in range(num_images):
-        failed += _image(b, *args)
-    return failed
+        failures[b] = _image(b, *args)
+    return failures.sum()
 
 
 def prois_kernel(gt: np.ndarray, labels: np.ndarray, lengths: np.ndarray, num_rois: int, fg_balanced: bool,
@@ -160,7 +151,6 @@ def prois_kernel(gt: np.ndarray, labels: np.ndarray, lengths: np.ndarray, num_ro
     starts = np.empty_like(lengths)  # first RoI of each image
     starts[0], starts[1:] = 0, np.cumsum(lengths[:-1] > 0) * num_rois
     has_size = sizes is not None
-    loop = _batch_parallel if use_parallel(out.shape[0]) else _batch_serial
-    return int(loop(gt.shape[0], gt, labels, lengths, starts, num_rois, fg_balanced, table[3], table[0], table[1],
+    return int(_batch(gt.shape[0], gt, labels, lengths, starts, num_rois, fg_balanced, table[3], table[0], table[1],
                     table[2], exact, sizes if has_size else np.zeros((1, 2)), has_size, prop, float(param),
                     k0, k1, out.dtype == np.float32, out, out_labels, out_gt, out_iou, out_image))
