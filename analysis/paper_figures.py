@@ -16,6 +16,7 @@ import torch  # noqa: E402
 
 from bbgen.generator.reference import generate_bb  # noqa: E402
 from bbgen.generator.batched import generate_boxes  # noqa: E402
+from bbgen.imbalance.regression_profile import IOU_BIN_BASES  # noqa: E402
 from bbgen.plot.geometry import (plot_feasible_spaces, plot_generated_boxes, plot_tl_boundaries,  # noqa: E402
                                  plot_tl_space)
 
@@ -30,12 +31,12 @@ def make_figures(out: Path, seed: int = 0, num_boxes: int = 1000) -> list[Path]:
     figs = {}
 
     fig, ax = plt.subplots(figsize=(6, 6))  # Fig. 4.2: TL then BR, T = 0.5
-    plot_feasible_spaces(ref, 0.5, generate_bb(ref, 0.5, order="tl", rng=g), ax=ax)
+    plot_feasible_spaces(ref, 0.5, generate_bb(ref, 0.5, order="tl", generator=g), ax=ax)
     figs["fig4_2_feasible_spaces.png"] = fig
 
     fig, ax = plt.subplots(figsize=(6, 6))  # Fig. 4.3: 1K boxes, T = 0.6
     boxes = generate_boxes(ref[None], 0.6, num=num_boxes, generator=g)[0]
-    plot_generated_boxes(ref, boxes, ax=ax, T=0.6)
+    plot_generated_boxes(ref, boxes, ax=ax, iou=0.6)
     figs["fig4_3_generated_boxes.png"] = fig
 
     fig, ax = plt.subplots(figsize=(5, 5))  # Fig. 4.4b: TL polygon and its enclosing box, T = 0.75
@@ -43,7 +44,7 @@ def make_figures(out: Path, seed: int = 0, num_boxes: int = 1000) -> list[Path]:
     figs["fig4_4b_tl_space.png"] = fig
 
     fig, ax = plt.subplots(figsize=(5, 5))  # Fig. 4.6 boundaries: ref [0.3, 0.3, 0.6, 0.6], T = 0.5..0.9
-    plot_tl_boundaries([0.3, 0.3, 0.6, 0.6], [0.5, 0.6, 0.7, 0.8, 0.9], ax=ax)
+    plot_tl_boundaries([0.3, 0.3, 0.6, 0.6], IOU_BIN_BASES, ax=ax)
     figs["fig4_6_tl_boundaries.png"] = fig
 
     paths = []

@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --n and --n-tl must be positive, got {args.n} and {args.n_tl}", file=sys.stderr)
         return 2
     try:
-        hists = [iou_histograms(args.n, exact=e, seed=args.seed) for e in (False, True)]
-        tl = tl_corners(args.n_tl, proposals=args.proposals, seed=args.seed)
+        hists = [iou_histograms(args.n, exact=e, generator=args.seed) for e in (False, True)]
+        tl = tl_corners(args.n_tl, proposals=args.proposals, generator=args.seed)
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,13 +1,23 @@
-"""Argument checks shared by the generators (clear ``ValueError``/``TypeError`` naming argument and value)."""
+"""Every argument check shared across bbgen, written once (docs/architecture.md, "One validator").
+
+Each function takes the user's value and the argument's name, and returns the canonical form or raises a
+``ValueError`` / ``TypeError`` that names the argument and the value (never NaN, a hang or a deep torch
+traceback). Private module: the rest of bbgen imports it as ``from .. import _validate``.
+"""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from ._typing import BoxesLike, ImageSizeLike, SeedLike, ThresholdLike
 from .boxes import as_boxes, check_boxes
+
+__all__ = ["IOU_MARGIN", "as_generator", "count", "finite_float", "image_sizes", "interval", "iou_threshold",
+           "order", "positive_float", "positive_int", "ref_boxes_2d", "thresholds"]
 
 # Generated boxes are verified in float64 with this margin, so that any float64 IoU formula a user writes
 # agrees that the constraint holds (different operation orders differ by a few ulps).
@@ -16,7 +26,7 @@ IOU_MARGIN = 1e-12
 _ORDERS = ("random", "tl", "br")
 
 
-def ref_boxes_2d(ref_boxes: Any, name: str = "ref_boxes") -> Tensor:
+def ref_boxes_2d(ref_boxes: BoxesLike, name: str = "ref_boxes") -> Tensor:
     """Validate ``[N, 4]`` float32/float64 reference boxes (finite, x2 > x1, y2 > y1)."""
     ref = as_boxes(ref_boxes, name)
     if ref.ndim != 2:
@@ -28,7 +38,7 @@ def ref_boxes_2d(ref_boxes: Any, name: str = "ref_boxes") -> Tensor:
     return ref
 
 
-def thresholds(value: Any, n: int, num: int, name: str, device: torch.device) -> Tensor:
+def thresholds(value: ThresholdLike, n: int, num: int, name: str, device: torch.device) -> Tensor:
     """Broadcast an IoU threshold (float, ``[N]`` or ``[N, num]``) to a float64 ``[N, num]`` tensor in (0, 1]."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a float or a tensor, got bool")
@@ -52,31 +62,37 @@ def thresholds(value: Any, n: int, num: int, name: str, device: torch.device) ->
     return t.contiguous()
 
 
-def interval(lo: Tensor, hi: Tensor | None, name: str = "max_iou") -> None:
-    """Check ``iou < max_iou`` elementwise for the interval mode."""
-    if hi is not None and hi.numel() and bool((hi <= lo).any()):
-        i = int((hi <= lo).reshape(-1).nonzero()[0, 0])
-        raise ValueError(f"{name} must be greater than iou (interval mode lo <= IoU < hi), got "
-                         f"iou = {float(lo.reshape(-1)[i])}, {name} = {float(hi.reshape(-1)[i])}")
+def interval(iou: Tensor, max_iou: Tensor | None, name: str = "max_iou") -> None:
+    """Check ``iou < max_iou`` elementwise for the interval mode (``max_iou=None``: threshold mode, nothing to check)."""
+    if max_iou is not None and max_iou.numel() and bool((max_iou <= iou).any()):
+        i = int((max_iou <= iou).reshape(-1).nonzero()[0, 0])
+        raise ValueError(f"{name} must be greater than iou (interval mode iou <= IoU < max_iou), got "
+                         f"iou = {float(iou.reshape(-1)[i])}, {name} = {float(max_iou.reshape(-1)[i])}")
 
 
-def order(value: Any) -> str:
+def order(value: str) -> str:
+    """``"random"``, ``"tl"`` or ``"br"``: which corner GENERATEBB samples first."""
     if value not in _ORDERS:
         raise ValueError(f"order must be one of {_ORDERS}, got {value!r}")
     return value
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def count(value: Any, name: str) -> int:
+    """A non-negative int (``bool`` refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return int(value)
 
 
-def image_sizes(image_size: Any, ref: Tensor, name: str = "image_size") -> Tensor | None:
+def image_sizes(image_size: ImageSizeLike, ref: Tensor, name: str = "image_size") -> Tensor | None:
     """Parse ``(W, H)``, ``[N, 2]`` sizes or ``[N, 4]`` allowed regions ``[x_min, y_min, x_max, y_max]`` to a
     float64 region tensor ``[N, 4]``; every reference box must lie inside its region.
 
-    A box inside the region with IoU >= T exists for every T only when the reference box itself is inside
+    A box inside the region with IoU >= iou exists for every iou only when the reference box itself is inside
     (it is such a box); otherwise we refuse rather than clamp, which would break the IoU guarantee.
     """
     if image_size is None:
@@ -108,3 +124,70 @@ def image_sizes(image_size: Any, ref: Tensor, name: str = "image_size") -> Tenso
                          f"[x_min, y_min, x_max, y_max] = {t[i].tolist()}; boxes can only be generated inside "
                          "the image around a box that lies in it")
     return t.contiguous()
+
+
+def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """An int ``>= minimum`` (``bool`` refused): ``"<name> must be a positive int, got <value>"``."""
+    if not _is_int(value) or value < minimum:
+        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def finite_float(value: Any, name: str) -> float:
+    """A finite real number (Python, numpy or a one-element tensor) as ``float``."""
+    if isinstance(value, (bool, np.bool_)) or not (isinstance(value, (int, float, np.integer, np.floating))
+                                                  or isinstance(value, Tensor) and value.numel() == 1):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
+def positive_float(value: Any, name: str) -> float:
+    """A finite real number ``> 0`` as ``float``."""
+    v = finite_float(value, name)
+    if v <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {v}")
+    return v
+
+
+def iou_threshold(value: Any, name: str = "iou") -> float:
+    """One IoU threshold in ``(0, 1]`` as ``float`` (:func:`thresholds` broadcasts one to a tensor)."""
+    if isinstance(value, (bool, np.bool_)) or not (isinstance(value, (int, float, np.integer, np.floating))
+                                                  or isinstance(value, Tensor) and value.numel() == 1):
+        raise TypeError(f"{name} must be a real number in (0, 1], got {type(value).__name__}")
+    v = float(value)
+    if not (0.0 < v <= 1.0):
+        raise ValueError(f"{name} must lie in (0, 1], got {v}")
+    return v
+
+
+def as_generator(generator: SeedLike, device: torch.device | str | None = None, *,
+                 name: str = "generator") -> torch.Generator:
+    """The one randomness normalisation of bbgen: a ``torch.Generator`` on ``device``.
+
+    Accepts the caller's ``torch.Generator`` (returned as is; it must be on ``device``'s type), an int seed,
+    a ``numpy.random.Generator`` (one 64-bit seed is drawn from it, so the numpy stream advances) or ``None``
+    (a fresh OS seed: not reproducible). bbgen never touches torch's global RNG.
+    """
+    dev = torch.device("cpu" if device is None else device)
+    if isinstance(generator, torch.Generator):
+        if generator.device.type != dev.type:
+            raise ValueError(f"{name} is on {generator.device} but the tensors are on {dev}")
+        return generator
+    g = torch.Generator(device=dev)
+    if generator is None:
+        g.seed()
+    elif isinstance(generator, np.random.Generator):
+        g.manual_seed(int(generator.integers(0, 2**64, dtype=np.uint64)))
+    elif _is_int(generator):
+        try:
+            g.manual_seed(int(generator))
+        except (RuntimeError, OverflowError, ValueError) as exc:
+            raise ValueError(f"{name} seed must fit in 64 bits, got {generator!r}") from exc
+    else:
+        raise TypeError(f"{name} must be a torch.Generator, an int seed, a numpy.random.Generator or None, "
+                        f"got {type(generator).__name__}")
+    return g

@@ -5,7 +5,7 @@ tensors (numpy arrays are converted) and returns tensors on the caller's device 
 
 The *unit frame* of a reference box ``B`` is the affine map of each axis that sends ``B`` to
 ``[0, 0, 1, 1]``: ``u = (x - x1) / w``, ``v = (y - y1) / h``. IoU is invariant under independent positive
-affine maps of the axes (design notes §1), so every feasible-space computation of the Bounding Box
+affine maps of the axes (docs/architecture.md, "Unit frame"), so every feasible-space computation of the Bounding Box
 Generator (thesis §4.3.1, App. B) is done there and mapped back.
 
 Example
@@ -20,11 +20,11 @@ tensor([[0.5000, 0.5000, 1.5000, 1.5000]])
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import Tensor
+
+from ._typing import BoxesLike, CoordLike
 
 __all__ = [
     "as_boxes",
@@ -41,12 +41,33 @@ __all__ = [
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
-def as_boxes(boxes: Any, name: str = "boxes", *, dtype: torch.dtype | None = None,
+def as_boxes(boxes: BoxesLike, name: str = "boxes", *, dtype: torch.dtype | None = None,
              device: torch.device | str | None = None) -> Tensor:
-    """Convert ``boxes`` (tensor, ndarray or nested sequence) to a floating tensor ``[..., 4]``.
+    """Convert ``boxes`` to a floating tensor ``[..., 4]``.
 
-    Integer input is promoted to ``float32`` (torch's default). Raises ``TypeError`` for non-numeric
-    input and ``ValueError`` when the last dimension is not 4.
+    Integer input is promoted to torch's default dtype (``float32``).
+
+    Parameters
+    ----------
+    boxes : Tensor[..., 4] or ndarray or nested sequence
+        ``[x1, y1, x2, y2]`` boxes.
+    name : str, default "boxes"
+        Argument name for error messages.
+    dtype : torch.dtype, optional
+        Convert to this dtype.
+    device : torch.device or str, optional
+        Move to this device.
+
+    Returns
+    -------
+    Tensor[..., 4]
+
+    Raises
+    ------
+    TypeError
+        Non-numeric input.
+    ValueError
+        The last dimension is not 4.
     """
     if isinstance(boxes, Tensor):
         t = boxes
@@ -75,6 +96,14 @@ def check_boxes(boxes: Tensor, name: str = "boxes", *, positive: bool = True) ->
     """Raise ``ValueError`` if ``boxes`` holds NaN/inf or (``positive``) a box with ``x2 <= x1`` or ``y2 <= y1``.
 
     The message names the argument, the index of the first bad box and its value.
+
+    Parameters
+    ----------
+    boxes : Tensor[..., 4]
+    name : str, default "boxes"
+        Argument name for error messages.
+    positive : bool, default True
+        Also require positive width and height.
     """
     if boxes.numel() == 0:
         return
@@ -91,16 +120,37 @@ def check_boxes(boxes: Tensor, name: str = "boxes", *, positive: bool = True) ->
 
 
 def box_area(boxes: Tensor) -> Tensor:
-    """Area of ``[..., 4]`` boxes -> ``[...]``; negative extents give negative area (not clamped)."""
+    """Area of boxes; negative extents give negative area (not clamped).
+
+    Parameters
+    ----------
+    boxes : Tensor[..., 4]
+
+    Returns
+    -------
+    Tensor[...]
+    """
     boxes = as_boxes(boxes)
     return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
 
 
-def iou_xyxy(ax1: Any, ay1: Any, ax2: Any, ay2: Any, bx1: Any, by1: Any, bx2: Any, by2: Any) -> Any:
-    """IoU of boxes given coordinate-wise (tensors or floats, broadcast); the one IoU formula of bbgen.
+def iou_xyxy(ax1: CoordLike, ay1: CoordLike, ax2: CoordLike, ay2: CoordLike,
+             bx1: CoordLike, by1: CoordLike, bx2: CoordLike, by2: CoordLike) -> Tensor:
+    """IoU of boxes given coordinate-wise; the one IoU formula of bbgen.
 
     ``IoU = A(B ∩ B̄) / (A(B) + A(B̄) − A(B ∩ B̄))`` (thesis Eq. 2.2 / B.1). Taking coordinates separately lets
     the batched kernels test millions of candidates without stacking them into ``[..., 4]`` tensors.
+
+    Parameters
+    ----------
+    ax1, ay1, ax2, ay2 : Tensor[...] or float
+        First boxes, one coordinate each.
+    bx1, by1, bx2, by2 : Tensor[...] or float
+        Second boxes; everything broadcasts.
+
+    Returns
+    -------
+    Tensor[...]
     """
     ax1, ay1, ax2, ay2, bx1, by1, bx2, by2 = (v if isinstance(v, Tensor) else torch.as_tensor(v)
                                               for v in (ax1, ay1, ax2, ay2, bx1, by1, bx2, by2))
@@ -112,13 +162,38 @@ def iou_xyxy(ax1: Any, ay1: Any, ax2: Any, ay2: Any, bx1: Any, by1: Any, bx2: An
 
 
 def elementwise_box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
-    """IoU of corresponding boxes: ``[..., 4]`` x ``[..., 4]`` (broadcast) -> ``[...]``."""
+    """IoU of corresponding boxes.
+
+    Parameters
+    ----------
+    boxes1, boxes2 : Tensor[..., 4]
+        Broadcast against each other.
+
+    Returns
+    -------
+    Tensor[...]
+    """
     a, b = as_boxes(boxes1, "boxes1"), as_boxes(boxes2, "boxes2")
     return iou_xyxy(*a.unbind(-1), *b.unbind(-1))
 
 
 def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
-    """Pairwise IoU: ``[N, 4]`` x ``[M, 4]`` -> ``[N, M]`` (same values as ``torchvision.ops.box_iou``)."""
+    """Pairwise IoU (same values as ``torchvision.ops.box_iou``).
+
+    Parameters
+    ----------
+    boxes1 : Tensor[N, 4]
+    boxes2 : Tensor[M, 4]
+
+    Returns
+    -------
+    Tensor[N, M]
+
+    Examples
+    --------
+    >>> box_iou(torch.tensor([[0., 0., 2., 2.]]), torch.tensor([[0., 0., 1., 2.]]))
+    tensor([[0.5000]])
+    """
     a, b = as_boxes(boxes1, "boxes1"), as_boxes(boxes2, "boxes2")
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"box_iou expects [N, 4] and [M, 4], got {tuple(a.shape)} and {tuple(b.shape)}")
@@ -126,7 +201,18 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
 
 
 def box_convert(boxes: Tensor, in_fmt: str, out_fmt: str) -> Tensor:
-    """Convert ``[..., 4]`` boxes between ``"xyxy"``, ``"xywh"`` and ``"cxcywh"``."""
+    """Convert boxes between formats.
+
+    Parameters
+    ----------
+    boxes : Tensor[..., 4]
+    in_fmt, out_fmt : {"xyxy", "xywh", "cxcywh"}
+
+    Returns
+    -------
+    Tensor[..., 4]
+        A new tensor (also when the formats are equal).
+    """
     fmts = ("xyxy", "xywh", "cxcywh")
     for arg, fmt in (("in_fmt", in_fmt), ("out_fmt", out_fmt)):
         if fmt not in fmts:
@@ -148,7 +234,19 @@ def box_convert(boxes: Tensor, in_fmt: str, out_fmt: str) -> Tensor:
 
 
 def to_unit_frame(boxes: Tensor, ref: Tensor) -> Tensor:
-    """Map ``boxes [..., 4]`` into the unit frame of ``ref [..., 4]`` (broadcast): ``ref`` -> ``[0, 0, 1, 1]``."""
+    """Map boxes into the unit frame of ``ref`` (``ref`` -> ``[0, 0, 1, 1]``): ``u = (x - x1) / w``.
+
+    Parameters
+    ----------
+    boxes : Tensor[..., 4]
+        Boxes in image coordinates.
+    ref : Tensor[..., 4]
+        Reference boxes; broadcasts with ``boxes``.
+
+    Returns
+    -------
+    Tensor[..., 4]
+    """
     b, r = as_boxes(boxes), as_boxes(ref, "ref")
     w, h = r[..., 2] - r[..., 0], r[..., 3] - r[..., 1]
     scale = torch.stack((w, h, w, h), -1)
@@ -157,7 +255,19 @@ def to_unit_frame(boxes: Tensor, ref: Tensor) -> Tensor:
 
 
 def from_unit_frame(boxes: Tensor, ref: Tensor) -> Tensor:
-    """Inverse of :func:`to_unit_frame`: ``x = x1 + w·u``, ``y = y1 + h·v``."""
+    """Inverse of :func:`to_unit_frame`: ``x = x1 + w·u``, ``y = y1 + h·v``.
+
+    Parameters
+    ----------
+    boxes : Tensor[..., 4]
+        Boxes in the unit frame.
+    ref : Tensor[..., 4]
+        The reference boxes they were mapped with.
+
+    Returns
+    -------
+    Tensor[..., 4]
+    """
     b, r = as_boxes(boxes), as_boxes(ref, "ref")
     tl, wh = r[..., :2], r[..., 2:] - r[..., :2]
     return torch.cat((tl + b[..., :2] * wh, tl + b[..., 2:] * wh), -1)

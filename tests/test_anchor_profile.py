@@ -112,6 +112,20 @@ def test_to_dict_is_json_and_complete(profile):
     assert np.asarray(d["overlap"]).shape == (64, 64) and len(d["level_names"]) == 5
 
 
+def test_derived_numbers_have_one_source(profile):
+    """The per-image means, quantiles and per-class / per-level rates that plots and the report show."""
+    p, s = profile, profile.to_dict()["summary"]
+    n = p.num_images
+    assert p.mean_per_image() == pytest.approx({"positives": p.positives.mean(), "negatives": p.negatives.mean(),
+                                                "ignored": p.ignored.mean()})
+    assert s["mean_positives"] == p.mean_per_image()["positives"]
+    assert np.allclose(p.positives_per_class_per_image * n, p.positives_per_class)
+    assert np.allclose(p.positives_per_level_per_image * n, p.positives_per_level)
+    assert sum(p.gts_by_size().values()) == len(p.gt_size)
+    q = s["positives_per_image"]
+    assert q["p50"] == pytest.approx(float(np.median(p.positives))) and q["mean"] == pytest.approx(p.positives.mean())
+
+
 def test_tl_corners_of_positives_lie_in_the_feasible_space():
     # without low-quality matches every positive has IoU >= 0.5: its TL corner must be inside the
     # IoU-0.5 TL feasible space of the reference box (thesis §4.5.4 observation 2)

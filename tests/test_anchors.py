@@ -124,3 +124,15 @@ def test_detector_view_rejects_bad_sizes():
         detector_view(np.array([[0, 10]]), anchor_config("rpn"))
     with pytest.raises(ValueError, match="image_sizes"):
         detector_view(np.array([1, 2, 3]), anchor_config("rpn"))
+
+
+def test_cached_anchor_arrays_are_read_only():
+    from bbgen.anchors import anchor_columns, anchor_config, cell_anchors
+
+    config = anchor_config("retinanet")
+    cells = cell_anchors(config)
+    with pytest.raises(ValueError, match="read-only"):
+        cells[0][0, 0] = 1.0
+    for arr in anchor_columns(config):
+        assert not arr.flags.writeable
+    assert float(cell_anchors(config)[0][0, 0]) == float(cells[0][0, 0])

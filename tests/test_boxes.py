@@ -52,7 +52,7 @@ def test_unit_frame_roundtrip_and_invariance(seed):
     u = to_unit_frame(boxes, ref)
     torch.testing.assert_close(from_unit_frame(u, ref), boxes)
     torch.testing.assert_close(to_unit_frame(ref, ref), torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=torch.float64))
-    # IoU is invariant under the per-axis affine map (design §1)
+    # IoU is invariant under the per-axis affine map (docs/architecture.md, "Unit frame")
     torch.testing.assert_close(elementwise_box_iou(u, torch.tensor([0.0, 0, 1, 1], dtype=torch.float64)),
                                elementwise_box_iou(boxes, ref))
 

@@ -141,9 +141,9 @@ def test_degenerate_cases():
 
 
 @pytest.mark.parametrize("call,exc,match", [
-    (lambda: tl_feasible_space([0, 0, 1, 1], 0.0), ValueError, r"T must lie in \(0, 1\]"),
-    (lambda: tl_feasible_space([0, 0, 1, 1], 1.5), ValueError, r"T must lie in \(0, 1\]"),
-    (lambda: tl_feasible_space([0, 0, 1, 1], "0.5"), TypeError, "T must be a real number"),
+    (lambda: tl_feasible_space([0, 0, 1, 1], 0.0), ValueError, r"iou must lie in \(0, 1\]"),
+    (lambda: tl_feasible_space([0, 0, 1, 1], 1.5), ValueError, r"iou must lie in \(0, 1\]"),
+    (lambda: tl_feasible_space([0, 0, 1, 1], "0.5"), TypeError, "iou must be a real number"),
     (lambda: tl_feasible_space([1, 0, 0, 1], 0.5), ValueError, "degenerate or inverted"),
     (lambda: tl_feasible_space([[0, 0, 1, 1]] * 2, 0.5), ValueError, "single box"),
     (lambda: tl_feasible_space([0, 0, 1, 1], 0.5, resolution=2), ValueError, "resolution"),

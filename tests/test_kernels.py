@@ -26,7 +26,7 @@ def unit_stats(boxes, ref=REF[0]):
 
 def reference_sample(n, T, seed, **kw):
     g = torch.Generator().manual_seed(seed)
-    return torch.stack([generate_bb(REF[0], T, rng=g, **kw) for _ in range(n)])
+    return torch.stack([generate_bb(REF[0], T, generator=g, **kw) for _ in range(n)])
 
 
 CASES = [(T, hi, order, "uniform") for T in (0.3, 0.5, 0.7, 0.9) for hi in (None, "bin") for order in ("tl", "br")]

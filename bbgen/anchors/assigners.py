@@ -15,10 +15,11 @@ evaluates them sparsely.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
+
+from .. import _validate
 
 __all__ = ["ATSSAssigner", "MaxIoUAssigner", "assigner_config", "max_iou_matches"]
 
@@ -28,7 +29,22 @@ BETWEEN = -2
 
 @dataclass(frozen=True)
 class MaxIoUAssigner:
-    """Max-IoU labelling; defaults are RetinaNet's (0.5 / 0.4, low-quality matches on)."""
+    """Max-IoU labelling (torchvision's ``Matcher``); defaults are RetinaNet's.
+
+    ``high`` / ``low`` keep torchvision's names (``high_threshold`` / ``low_threshold``): two IoU thresholds
+    with different roles, positive and negative.
+
+    Parameters
+    ----------
+    high : float, default 0.5
+        IoU threshold in ``(0, 1]`` at and above which an anchor is positive.
+    low : float, default 0.4
+        IoU threshold below which an anchor is negative (``low <= high``); ``[low, high)`` is ignored.
+    allow_low_quality : bool, default True
+        Every GT's highest-IoU anchors (ties included) become positive for their best GT.
+    ssd_rule : bool, default False
+        ``SSDMatcher``: each GT's single best anchor is forced to that GT.
+    """
 
     high: float = 0.5
     low: float = 0.4
@@ -37,23 +53,28 @@ class MaxIoUAssigner:
 
     def __post_init__(self) -> None:
         for name in ("high", "low"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not 0.0 < v <= 1.0:
-                raise ValueError(f"MaxIoUAssigner: {name} must be in (0, 1], got {v!r}")
+            _validate.iou_threshold(getattr(self, name), f"MaxIoUAssigner: {name}")
         if self.low > self.high:
             raise ValueError(f"MaxIoUAssigner: low={self.low} must be <= high={self.high}")
 
 
 @dataclass(frozen=True)
 class ATSSAssigner:
-    """ATSS with ``topk`` candidates per level (9 in the paper)."""
+    """ATSS (Zhang et al., CVPR 2020, Alg. 1).
+
+    Parameters
+    ----------
+    topk : int, default 9
+        Candidates per GT and level (9 in the paper).
+    centre_eps : float, default 0.01
+        Margin (px) by which an anchor centre must lie inside the GT (as mmdetection).
+    """
 
     topk: int = 9
     centre_eps: float = 0.01
 
     def __post_init__(self) -> None:
-        if not isinstance(self.topk, int) or self.topk < 1:
-            raise ValueError(f"ATSSAssigner: topk must be a positive int, got {self.topk!r}")
+        _validate.positive_int(self.topk, "ATSSAssigner: topk")
 
 
 # torchvision's thresholds for each preset anchor set
@@ -64,11 +85,21 @@ _MAXIOU = {
 }
 
 
-def assigner_config(assigner: Any, anchors_name: str = "retinanet") -> MaxIoUAssigner | ATSSAssigner:
-    """Resolve ``"maxiou" | "atss" | MaxIoUAssigner | ATSSAssigner``.
+def assigner_config(assigner: str | MaxIoUAssigner | ATSSAssigner,
+                    anchors_name: str = "retinanet") -> MaxIoUAssigner | ATSSAssigner:
+    """Resolve an assigner name or object.
 
-    ``"maxiou"`` takes the detector's own thresholds for a preset anchor set (RetinaNet 0.5/0.4,
-    RPN 0.7/0.3, SSD 0.5 with SSD's rule) and RetinaNet's for user configs.
+    Parameters
+    ----------
+    assigner : {"maxiou", "atss"} or MaxIoUAssigner or ATSSAssigner
+        ``"maxiou"`` takes the detector's own thresholds for a preset anchor set (RetinaNet 0.5/0.4,
+        RPN 0.7/0.3, SSD 0.5 with SSD's rule) and RetinaNet's for user configs.
+    anchors_name : str, default "retinanet"
+        Name of the anchor set.
+
+    Returns
+    -------
+    MaxIoUAssigner or ATSSAssigner
     """
     if isinstance(assigner, (MaxIoUAssigner, ATSSAssigner)):
         return assigner
@@ -80,8 +111,19 @@ def assigner_config(assigner: Any, anchors_name: str = "retinanet") -> MaxIoUAss
 
 
 def max_iou_matches(iou: Tensor, assigner: MaxIoUAssigner) -> Tensor:
-    """Dense max-IoU matching of an ``[G, K]`` IoU matrix -> ``[K]`` int64 (GT index, -1 negative,
-    -2 ignored); the same tensor operations as torchvision's ``Matcher`` / ``SSDMatcher``."""
+    """Dense max-IoU matching, the same tensor operations as torchvision's ``Matcher`` / ``SSDMatcher``.
+
+    Parameters
+    ----------
+    iou : Tensor[G, K]
+        IoU of every GT with every anchor (non-empty).
+    assigner : MaxIoUAssigner
+
+    Returns
+    -------
+    Tensor[K] of int64
+        Matched GT index, ``-1`` negative, ``-2`` ignored.
+    """
     if iou.ndim != 2 or iou.shape[0] == 0 or iou.shape[1] == 0:
         raise ValueError(f"iou must be a non-empty [G, K] matrix, got shape {tuple(iou.shape)}")
     matched_vals, matches = iou.max(dim=0)

@@ -21,7 +21,16 @@ __all__ = ["atss_chunk", "centre_distance"]
 
 
 def centre_distance(gt: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Distance [K] between the centres of corresponding boxes [K, 4], float32 (as mmdetection)."""
+    """Distance between the centres of corresponding boxes, in float32 (as mmdetection).
+
+    Parameters
+    ----------
+    gt, boxes : ndarray[K, 4] of float32
+
+    Returns
+    -------
+    ndarray[K] of float32
+    """
     two = np.float32(2)
     dx = (gt[:, 0] + gt[:, 2]) / two - (boxes[:, 0] + boxes[:, 2]) / two
     dy = (gt[:, 1] + gt[:, 3]) / two - (boxes[:, 1] + boxes[:, 3]) / two
@@ -48,8 +57,22 @@ def _block_windows(w: Windows, k: int) -> tuple[np.ndarray, ...]:
     return x_lo, x_hi - x_lo + 1, y_lo, y_hi - y_lo + 1
 
 
-def atss_chunk(config: AnchorConfig, ch: Chunk, asg: ATSSAssigner):
-    """ATSS on one chunk -> (keys, gt, iou, boxes, level of positives, keys of ignored (none))."""
+def atss_chunk(config: AnchorConfig, ch: Chunk, asg: ATSSAssigner) -> tuple[np.ndarray, ...]:
+    """ATSS on one chunk of images (the sparse counterpart of the dense definition in :mod:`.assigners`).
+
+    Parameters
+    ----------
+    config : AnchorConfig
+    ch : Chunk
+        GTs and grids of a block of images (:mod:`._windows`).
+    asg : ATSSAssigner
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(keys [P], gt [P], iou [P], boxes [P, 4], level [P])`` of the positives and the keys of the ignored
+        anchors (none for ATSS), as :func:`bbgen.anchors.maxiou.match_chunk` expects.
+    """
     n_col, n_lvl = len(anchor_columns(config)[0]), len(ch.levels)
     w = grid_windows(config, ch, np.repeat(np.arange(len(ch.gt)), n_col), np.tile(np.arange(n_col), len(ch.gt)))
     rep, ix, iy = expand(*_block_windows(w, asg.topk))

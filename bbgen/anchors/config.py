@@ -13,24 +13,42 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from .. import _validate
+from .._typing import ArrayLike, BoxesLike
 
 __all__ = ["AnchorConfig", "PRESETS", "anchor_config", "detector_view", "load_anchor_config", "scale_boxes"]
 
 
 @dataclass(frozen=True)
 class AnchorConfig:
-    """Anchors of one detector plus the resize/pad rule it applies to images.
+    """Anchors of one detector plus the resize/pad rule it applies to images (thesis §3.2.1).
 
-    ``sizes[l]`` / ``aspect_ratios[l]`` (height / width) follow torchvision's ``AnchorGenerator``;
-    ``strides[l]`` is the nominal downsampling of level ``l`` (feature size = ceil(padded / stride),
-    which is the ResNet-FPN rule: exact for P2–P5 on a padded image, ceil-halving for P6/P7).
-    ``kind="ssd"`` uses torchvision's ``DefaultBoxGenerator`` with ``ssd_scales``; then
-    ``aspect_ratios`` are SSD's extra ratios, ``strides`` its ``steps`` and ``fixed_feature_sizes``
-    the network's feature-map sizes.  The view: ``min_size``/``max_size`` (s = min(min/short,
-    max/long)), ``size_divisible`` padding, or ``fixed_size`` (width, height) as in SSD.
+    Parameters
+    ----------
+    name : str
+    sizes : tuple of tuple of float
+        ``sizes[l]``: anchor sizes of level ``l`` (torchvision's ``AnchorGenerator``).
+    aspect_ratios : tuple of tuple of float
+        ``aspect_ratios[l]`` (height / width); for ``kind="ssd"`` SSD's extra ratios.
+    strides : tuple of int
+        Nominal downsampling of each level: feature size = ceil(padded / stride), the ResNet-FPN rule (exact
+        for P2–P5 on a padded image, ceil-halving for P6/P7); for SSD its ``steps``.
+    level_names : tuple of str
+    kind : {"grid", "ssd"}, default "grid"
+        ``"ssd"`` uses torchvision's ``DefaultBoxGenerator`` with ``ssd_scales``.
+    ssd_scales : tuple of float, optional
+        SSD only: ``L + 1`` scales.
+    fixed_feature_sizes : tuple of int, optional
+        SSD only: the network's feature-map sizes.
+    min_size, max_size : int, default 800, 1333
+        Resize rule s = min(min_size / short, max_size / long).
+    size_divisible : int, default 32
+        Padding multiple.
+    fixed_size : (int, int), optional
+        Resize to this (width, height) instead, as SSD.
     """
 
     name: str
@@ -68,12 +86,11 @@ class AnchorConfig:
             raise ValueError(f"{self.name}: sizes and aspect_ratios must be positive finite numbers")
         if any(len(g) == 0 for g in (*self.sizes, *self.aspect_ratios)) and self.kind == "grid":
             raise ValueError(f"{self.name}: every level needs at least one size and one aspect ratio")
-        if not all(isinstance(s, int) and s > 0 for s in self.strides):
-            raise ValueError(f"{self.name}: strides must be positive integers, got {self.strides}")
+        for s in self.strides:
+            _validate.positive_int(s, f"{self.name}: strides")
         if self.fixed_size is None and not (0 < self.min_size <= self.max_size):
             raise ValueError(f"{self.name}: need 0 < min_size <= max_size, got {self.min_size}, {self.max_size}")
-        if not (isinstance(self.size_divisible, int) and self.size_divisible >= 1):
-            raise ValueError(f"{self.name}: size_divisible must be a positive int, got {self.size_divisible}")
+        _validate.positive_int(self.size_divisible, f"{self.name}: size_divisible")
 
     @property
     def num_levels(self) -> int:
@@ -111,8 +128,18 @@ PRESETS = {"retinanet": _retinanet, "rpn": _rpn, "ssd300": _ssd300}
 
 
 def load_anchor_config(path: str | Path) -> AnchorConfig:
-    """Read a user anchor config from JSON (keys: sizes, aspect_ratios, strides, optional
-    level_names, min_size, max_size, size_divisible, fixed_size, name)."""
+    """Read a user anchor configuration from JSON.
+
+    Parameters
+    ----------
+    path : str or Path
+        A JSON object with keys ``sizes``, ``aspect_ratios``, ``strides`` and optionally ``level_names``,
+        ``min_size``, ``max_size``, ``size_divisible``, ``fixed_size``, ``name``.
+
+    Returns
+    -------
+    AnchorConfig
+    """
     path = Path(path)
     try:
         raw = json.loads(path.read_text())
@@ -146,7 +173,17 @@ def load_anchor_config(path: str | Path) -> AnchorConfig:
 
 
 def anchor_config(anchors: str | Path | AnchorConfig) -> AnchorConfig:
-    """Resolve ``"retinanet" | "rpn" | "ssd300" | path/to/config.json | AnchorConfig``."""
+    """Resolve a preset name, a JSON path or a configuration.
+
+    Parameters
+    ----------
+    anchors : {"retinanet", "rpn", "ssd300"} or str or Path or AnchorConfig
+        A preset, a ``.json`` file (:func:`load_anchor_config`) or a configuration.
+
+    Returns
+    -------
+    AnchorConfig
+    """
     if isinstance(anchors, AnchorConfig):
         return anchors
     if isinstance(anchors, str) and anchors in PRESETS:
@@ -156,12 +193,22 @@ def anchor_config(anchors: str | Path | AnchorConfig) -> AnchorConfig:
     raise ValueError(f"anchors must be one of {sorted(PRESETS)}, a .json file or an AnchorConfig, got {anchors!r}")
 
 
-def detector_view(image_sizes: Any, config: AnchorConfig) -> tuple[np.ndarray, np.ndarray]:
+def detector_view(image_sizes: ArrayLike, config: AnchorConfig) -> tuple[np.ndarray, np.ndarray]:
     """Resized and padded sizes of images as torchvision's ``GeneralizedRCNNTransform`` sees them.
 
-    image_sizes: [N, 2] (width, height).  Returns ``resized [N, 2]`` and ``padded [N, 2]`` (width,
-    height, int64): s = min(min_size/short, max_size/long), resized = floor(side * s) (as
+    s = min(min_size/short, max_size/long), resized = floor(side * s) (as
     ``F.interpolate(recompute_scale_factor=True)``), padded up to a multiple of ``size_divisible``.
+
+    Parameters
+    ----------
+    image_sizes : ndarray[N, 2]
+        (width, height), finite and >= 1.
+    config : AnchorConfig
+
+    Returns
+    -------
+    resized, padded : ndarray[N, 2] of int64
+        (width, height).
     """
     sizes = np.asarray(image_sizes, dtype=np.float64)
     if sizes.ndim != 2 or sizes.shape[1] != 2 or not np.all(np.isfinite(sizes)) or np.any(sizes < 1):
@@ -180,10 +227,20 @@ def detector_view(image_sizes: Any, config: AnchorConfig) -> tuple[np.ndarray, n
     return resized, padded
 
 
-def scale_boxes(boxes: Any, original: Any, resized: Any) -> np.ndarray:
-    """Scale GT boxes [M, 4] per axis by resized/original size [M, 2] (width, height), float32.
+def scale_boxes(boxes: BoxesLike, original: ArrayLike, resized: ArrayLike) -> np.ndarray:
+    """Scale GT boxes per axis by resized / original image size, in float32.
 
     Same arithmetic as torchvision ``transform.resize_boxes`` (float32 ratio, float32 product).
+
+    Parameters
+    ----------
+    boxes : ndarray[M, 4]
+    original, resized : ndarray[M, 2]
+        (width, height) of each box's image.
+
+    Returns
+    -------
+    ndarray[M, 4] of float32
     """
     b = np.asarray(boxes, dtype=np.float32)
     ratio = np.asarray(resized, dtype=np.float32) / np.asarray(original, dtype=np.float32)

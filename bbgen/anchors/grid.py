@@ -11,22 +11,39 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import torch
 
+from .._typing import ArrayLike
 from .config import AnchorConfig
 
 __all__ = ["LevelGeometry", "anchor_columns", "anchor_coords", "cell_anchors", "feature_sizes", "grid_anchors",
            "level_geometry"]
 
 
-def feature_sizes(padded: Any, config: AnchorConfig) -> np.ndarray:
-    """Feature-map sizes [N, L, 2] (width, height) for padded sizes [N, 2].
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """Cached arrays are shared by every caller: make writes fail loudly instead of corrupting the cache."""
+    a.setflags(write=False)
+    return a
+
+
+def feature_sizes(padded: ArrayLike, config: AnchorConfig) -> np.ndarray:
+    """Feature-map sizes of padded images.
 
     ResNet-FPN: every stride-2 stage maps n -> ceil(n / 2), so level stride s has ceil(padded / s)
     cells (P6/P7 ceil-halve P5).  SSD uses the network's fixed sizes.
+
+    Parameters
+    ----------
+    padded : ndarray[N, 2] of int
+        Padded image sizes (width, height) as the network sees them (:func:`bbgen.anchors.detector_view`).
+    config : AnchorConfig
+
+    Returns
+    -------
+    ndarray[N, L, 2] of int64
+        (width, height) of each level.
     """
     padded = np.asarray(padded, dtype=np.int64).reshape(-1, 2)
     if config.fixed_feature_sizes is not None:
@@ -38,10 +55,19 @@ def feature_sizes(padded: Any, config: AnchorConfig) -> np.ndarray:
 
 @lru_cache(maxsize=32)
 def cell_anchors(config: AnchorConfig) -> tuple[np.ndarray, ...]:
-    """Zero-centred anchors [A_l, 4] float32 per level, as torchvision generates them.
+    """Zero-centred anchors per level, as torchvision generates them (cached; the arrays are read-only).
 
     grid kind: ``AnchorGenerator.generate_anchors`` (rounded half-sizes).  ssd kind: the
     (w, h) pairs of ``DefaultBoxGenerator`` (normalised, clipped to [0, 1]) as ``[0, 0, w, h]``.
+
+    Parameters
+    ----------
+    config : AnchorConfig
+
+    Returns
+    -------
+    tuple of ndarray[A_l, 4] of float32
+        One read-only array per level.
     """
     out = []
     if config.kind == "ssd":
@@ -53,7 +79,7 @@ def cell_anchors(config: AnchorConfig) -> tuple[np.ndarray, ...]:
                 sq = math.sqrt(ar)
                 pairs.extend([[s_k * sq, s_k / sq], [s_k / sq, s_k * sq]])
             wh = torch.as_tensor(pairs, dtype=torch.float32).clamp(min=0, max=1)
-            out.append(torch.cat([torch.zeros_like(wh), wh], 1).numpy())
+            out.append(_read_only(torch.cat([torch.zeros_like(wh), wh], 1).numpy()))
         return tuple(out)
     for size, ratios in zip(config.sizes, config.aspect_ratios):
         scales = torch.as_tensor(size, dtype=torch.float32)
@@ -62,16 +88,31 @@ def cell_anchors(config: AnchorConfig) -> tuple[np.ndarray, ...]:
         w_ratios = 1 / h_ratios
         ws = (w_ratios[:, None] * scales[None, :]).view(-1)
         hs = (h_ratios[:, None] * scales[None, :]).view(-1)
-        out.append((torch.stack([-ws, -hs, ws, hs], dim=1) / 2).round().numpy())
+        out.append(_read_only((torch.stack([-ws, -hs, ws, hs], dim=1) / 2).round().numpy()))
     return tuple(out)
 
 
 @dataclass(frozen=True)
 class LevelGeometry:
-    """Grid of one level for a batch of images (arrays [N]).
+    """Grid of one level for a batch of images.
 
     Anchor centre of column ``ix`` is ``origin_x + ix * spacing_x`` (exact for grid anchors, up to
-    float32 rounding for SSD); ``step_x`` is torchvision's integer stride (grid kind).
+    float32 rounding for SSD).
+
+    Attributes
+    ----------
+    width, height : ndarray[N] of int64
+        Feature-map size.
+    step_x, step_y : ndarray[N]
+        torchvision's integer stride (grid kind).
+    spacing_x, spacing_y : ndarray[N] of float64
+        Distance between anchor centres.
+    origin_x, origin_y : ndarray[N] of float64
+        Centre of the first column / row.
+    offset : ndarray[N] of int64
+        Flat index of the level's first anchor.
+    shapes : ndarray[A_l, 2] of float64
+        Anchor (width, height) in pixels (approximate for SSD).
     """
 
     width: np.ndarray
@@ -83,11 +124,25 @@ class LevelGeometry:
     origin_x: np.ndarray
     origin_y: np.ndarray
     offset: np.ndarray
-    shapes: np.ndarray  # [A_l, 2] anchor (width, height) in pixels (float64, approximate for SSD)
+    shapes: np.ndarray
 
 
-def level_geometry(padded: Any, config: AnchorConfig) -> tuple[list[LevelGeometry], np.ndarray]:
-    """Per-level grids for padded sizes [N, 2] and the total number of anchors per image [N]."""
+def level_geometry(padded: ArrayLike, config: AnchorConfig) -> tuple[list[LevelGeometry], np.ndarray]:
+    """Per-level grids of padded images.
+
+    Parameters
+    ----------
+    padded : ndarray[N, 2] of int
+        Padded image sizes (width, height).
+    config : AnchorConfig
+
+    Returns
+    -------
+    levels : list of LevelGeometry
+        One per pyramid level.
+    total : ndarray[N] of int64
+        Anchors per image.
+    """
     padded = np.asarray(padded, dtype=np.int64).reshape(-1, 2)
     feats = feature_sizes(padded, config)
     counts = feats[..., 0] * feats[..., 1] * np.asarray(config.anchors_per_location())[None]
@@ -114,21 +169,49 @@ def level_geometry(padded: Any, config: AnchorConfig) -> tuple[list[LevelGeometr
 
 @lru_cache(maxsize=32)
 def anchor_columns(config: AnchorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (level, shape) pair as a column: ``level [T]``, ``shape [T]`` and zero-centred cells [T, 4]."""
+    """Every (level, shape) pair of anchors as a column (cached; the arrays are read-only).
+
+    Parameters
+    ----------
+    config : AnchorConfig
+
+    Returns
+    -------
+    level : ndarray[T] of int
+        Pyramid level of each column.
+    shape : ndarray[T] of int
+        Index of the anchor shape within its level.
+    cells : ndarray[T, 4] of float32
+        Zero-centred anchors (:func:`cell_anchors`).
+    """
     cells = cell_anchors(config)
     level = np.concatenate([np.full(len(c), i) for i, c in enumerate(cells)])
     shape = np.concatenate([np.arange(len(c)) for c in cells])
-    return level, shape, np.concatenate(cells)
+    return _read_only(level), _read_only(shape), _read_only(np.concatenate(cells))
 
 
 def anchor_coords(config: AnchorConfig, col: np.ndarray, ix: np.ndarray, iy: np.ndarray, step_x: np.ndarray,
                   step_y: np.ndarray, padded: np.ndarray | None = None) -> np.ndarray:
-    """Exact float32 coordinates [K, 4] of anchors (column, ix, iy), as torchvision builds them.
+    """Exact float32 coordinates of anchors (column, ix, iy), as torchvision builds them.
 
-    ``col`` [K] indexes :func:`anchor_columns`; ``ix``/``iy`` [K] grid column/row; ``step_*`` [K]
-    the level's integer strides (``padded // feature size``); ``padded`` [K, 2] is needed for SSD.
     grid: ``float32(i * step) + cell`` as ``AnchorGenerator.grid_anchors``; ssd: the op sequence of
     ``DefaultBoxGenerator`` in torch float32.
+
+    Parameters
+    ----------
+    config : AnchorConfig
+    col : ndarray[K] of int
+        Columns of :func:`anchor_columns`.
+    ix, iy : ndarray[K] of int
+        Grid column and row.
+    step_x, step_y : ndarray[K] of int
+        The level's integer strides (``padded // feature size``).
+    padded : ndarray[K, 2] of int, optional
+        Padded image sizes; needed for SSD.
+
+    Returns
+    -------
+    ndarray[K, 4] of float32
     """
     level, shape, cells = anchor_columns(config)
     if config.kind == "ssd":
@@ -153,7 +236,7 @@ def _ssd_coords(config: AnchorConfig, level: int, ix: np.ndarray, iy: np.ndarray
     # Same op sequence as DefaultBoxGenerator._grid_default_boxes + forward, in torch float32.
     step = config.strides[level]
     out = np.empty((len(ix), 4), np.float32)
-    wh_all = torch.from_numpy(cell_anchors(config)[level][:, 2:])
+    wh_all = torch.tensor(cell_anchors(config)[level][:, 2:])  # a copy: the cached array is read-only
     pads = np.asarray(padded, np.int64).reshape(-1, 2)
     for pw, ph in {tuple(p) for p in pads.tolist()}:
         sel = np.flatnonzero((pads[:, 0] == pw) & (pads[:, 1] == ph))
@@ -167,7 +250,18 @@ def _ssd_coords(config: AnchorConfig, level: int, ix: np.ndarray, iy: np.ndarray
 
 
 def grid_anchors(config: AnchorConfig, padded: tuple[int, int]) -> torch.Tensor:
-    """All anchors [K, 4] float32 of a padded image (width, height), torchvision's order."""
+    """All anchors of one padded image in torchvision's order (what ``AnchorGenerator`` returns).
+
+    Parameters
+    ----------
+    config : AnchorConfig
+    padded : (int, int)
+        Padded image size (width, height).
+
+    Returns
+    -------
+    Tensor[K, 4] of float32
+    """
     levels, total = level_geometry(np.asarray([padded]), config)
     col0 = np.cumsum([0] + [len(g.shapes) for g in levels])
     out = []

@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .. import _validate
 from ..boxes import iou_xyxy
 from ._windows import (IMG_SHIFT, Chunk, best_per_key, boxes_at, expand, first_per_group, iou_windows, lower_bound,
                        pair_iou, ragged)
@@ -41,10 +42,22 @@ __all__ = ["MatchResult", "chunk_plan", "match_anchors", "match_chunk"]
 class MatchResult:
     """Labels of all anchors of N images; positives listed individually (P of them).
 
-    positives, negatives, ignored, total : [N] int64 counts per image.
-    pos_image, pos_anchor, pos_level, pos_gt : [P] int64 — image row, anchor index within the image
-    (torchvision order), pyramid level, matched GT (row of the ``gt_boxes`` given).
-    pos_iou : [P] float32 IoU with the matched GT.  pos_boxes : [P, 4] float32 anchor boxes.
+    Attributes
+    ----------
+    positives, negatives, ignored, total : ndarray[N] of int64
+        Counts per image.
+    pos_image : ndarray[P] of int64
+        Image row of each positive.
+    pos_anchor : ndarray[P] of int64
+        Anchor index within the image (torchvision order).
+    pos_level : ndarray[P] of int64
+        Pyramid level.
+    pos_gt : ndarray[P] of int64
+        Matched GT (row of the ``gt_boxes`` given).
+    pos_iou : ndarray[P] of float32
+        IoU with the matched GT.
+    pos_boxes : ndarray[P, 4] of float32
+        Anchor boxes.
     """
 
     positives: np.ndarray
@@ -146,13 +159,26 @@ def _check_inputs(gt_boxes, gt_image, padded, chunk_boxes) -> tuple[np.ndarray, 
     if not np.isfinite(gt_boxes).all():
         raise ValueError(f"gt_boxes must be finite, row {int(np.flatnonzero(~np.isfinite(gt_boxes).all(1))[0])} "
                          "is not")
-    if not isinstance(chunk_boxes, int) or chunk_boxes < 1:
-        raise ValueError(f"chunk_boxes must be a positive int, got {chunk_boxes!r}")
+    _validate.positive_int(chunk_boxes, "chunk_boxes")
     return gt_boxes, gt_image, padded
 
 
 def chunk_plan(gt_image: np.ndarray, num_images: int, chunk_boxes: int = 20000) -> list[tuple[int, int, np.ndarray]]:
-    """Blocks of consecutive images with about ``chunk_boxes`` GTs: ``(i0, i1, GT rows of images i0..i1-1)``."""
+    """Blocks of consecutive images with about ``chunk_boxes`` GTs each.
+
+    Parameters
+    ----------
+    gt_image : ndarray[M] of int
+        Image row of each GT.
+    num_images : int
+    chunk_boxes : int, default 20000
+        Target GTs per block (blocks also never exceed 20000 images).
+
+    Returns
+    -------
+    list of (int, int, ndarray)
+        ``(i0, i1, rows)``: images ``i0 .. i1-1`` and the GT rows of those images, sorted by image.
+    """
     gt_image = np.asarray(gt_image, np.int64)
     order = np.argsort(gt_image, kind="stable")
     counts = np.bincount(gt_image, minlength=num_images)
@@ -164,8 +190,28 @@ def chunk_plan(gt_image: np.ndarray, num_images: int, chunk_boxes: int = 20000) 
 
 def match_chunk(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray, config: AnchorConfig,
                 assigner: MaxIoUAssigner | ATSSAssigner, i0: int, i1: int, rows: np.ndarray) -> MatchResult:
-    """Match images ``i0 .. i1-1`` (their GTs are ``rows``, sorted by image) -> counts [i1 - i0] and positives
-    with global image and GT indices."""
+    """Match one block of images of :func:`chunk_plan`.
+
+    Parameters
+    ----------
+    gt_boxes : ndarray[M, 4] of float32
+        GT boxes in the detector frame.
+    gt_image : ndarray[M] of int64
+        Image row of each GT.
+    padded : ndarray[N, 2] of int64
+        Padded image sizes.
+    config : AnchorConfig
+    assigner : MaxIoUAssigner or ATSSAssigner
+    i0, i1 : int
+        The images ``i0 .. i1-1`` of the block.
+    rows : ndarray of int64
+        Their GT rows, sorted by image.
+
+    Returns
+    -------
+    MatchResult
+        Counts for the ``i1 - i0`` images; positives with global image and GT indices.
+    """
     counts = np.bincount(gt_image[rows] - i0, minlength=i1 - i0)
     levels, total = level_geometry(padded[i0:i1], config)
     ch = Chunk(gt_boxes[rows], gt_image[rows] - i0, padded[i0:i1], levels, total, np.cumsum(counts) - counts,
@@ -189,11 +235,29 @@ def match_chunk(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray, 
 def match_anchors(gt_boxes: np.ndarray, gt_image: np.ndarray, padded: np.ndarray, config: AnchorConfig,
                   assigner: MaxIoUAssigner | ATSSAssigner, *, chunk_boxes: int = 20000,
                   progress: Callable[[int], object] | None = None) -> MatchResult:
-    """Label the anchors of N padded images [N, 2] against GTs [M, 4] (detector frame) of image rows [M].
+    """Label the anchors of many images exactly, without materialising them.
 
     Results equal dense torchvision matching (``box_iou`` + ``Matcher``) for max-IoU, and the
-    dense ATSS definition of :mod:`bbgen.anchors.assigners` for ATSS.  GTs are processed in chunks of about
-    ``chunk_boxes`` (:func:`chunk_plan`); ``progress(n_images)`` is called after each chunk.
+    dense ATSS definition of :mod:`bbgen.anchors.assigners` for ATSS.
+
+    Parameters
+    ----------
+    gt_boxes : ndarray[M, 4]
+        GT boxes in the detector frame (finite).
+    gt_image : ndarray[M] of int
+        Image row of each GT, in ``[0, N)``.
+    padded : ndarray[N, 2] of int
+        Padded image sizes (width, height).
+    config : AnchorConfig
+    assigner : MaxIoUAssigner or ATSSAssigner
+    chunk_boxes : int, default 20000
+        GTs per chunk (:func:`chunk_plan`); memory is bounded by the chunk.
+    progress : callable, optional
+        ``progress(n_images)`` is called after each chunk.
+
+    Returns
+    -------
+    MatchResult
     """
     gt_boxes, gt_image, padded = _check_inputs(gt_boxes, gt_image, padded, chunk_boxes)
     parts = []

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .proposals import InsideBiased, TruncatedNormal, make_generator, uniform
+from .._validate import as_generator
+from .proposals import InsideBiased, TruncatedNormal, uniform
 
 __all__ = ["BACKENDS", "PROPOSAL_IDS", "resolve_backend", "draw_seed", "proposal_code", "bytes_needed",
            "check_memory", "run_chunked", "as_numpy", "CHUNK_BOXES", "PROGRESS_MIN_BOXES", "MAX_ATTEMPTS",
@@ -83,7 +84,7 @@ def resolve_backend(backend: Any, device: torch.device, prop: Any) -> str:
 
 def draw_seed(generator: torch.Generator | int | None, device: torch.device) -> int:
     """The 64-bit Philox key of a call: one draw (two 32-bit words) from the caller's generator or int seed."""
-    g = make_generator(generator, device)
+    g = as_generator(generator, device)
     words = torch.randint(0, 1 << 32, (2,), generator=g, device=g.device, dtype=torch.int64).tolist()
     return (words[1] << 32) | words[0]
 

@@ -1,14 +1,14 @@
 """Batched box-generation kernel: thesis Alg. 1 for millions of boxes, CPU and GPU through one code path.
 
 :func:`generate_boxes` runs GENERATEBB for every (reference box, threshold) pair at once with torch tensor
-ops (design §2):
+ops (docs/architecture.md, "Data flow"):
 
 * no Python loop over boxes — rejection proceeds in rounds over all rows with several candidates per row
   (:func:`bbgen.generator.proposals.sample_batched`); the first round needs no host–device synchronisation, a few
   percent of rows fall through to a bounded, compacted fallback, and the rare box whose corner found no
   point (a numerically empty space) or failed the final float64 check is generated again;
-* everything happens in the unit frame of each reference box (design §1), so float32 keeps its precision
-  for coordinates up to 1e5 whatever the box size;
+* everything happens in the unit frame of each reference box (docs/architecture.md, "Unit frame"), so
+  float32 keeps its precision for coordinates up to 1e5 whatever the box size;
 * the corner-acceptance tests, rectangles and the final float64 verification are the very functions of the
   reference path :func:`bbgen.generator.reference.generate_bb` — the two differ only in how many proposals they draw
   at once, hence draw from the same distribution (tested with two-sample KS tests);
@@ -40,7 +40,7 @@ from ..boxes import from_unit_frame
 from .feasible import tl_area
 from .reference import (first_corner_ok, first_corner_rect, meets_constraint, reflect, second_corner_ok,
                         second_rect, unit_image_bounds)
-from .proposals import get_proposal, make_generator, sample_batched
+from .proposals import get_proposal, sample_batched
 from .backends import as_numpy, check_memory, draw_seed, proposal_code, resolve_backend, run_chunked
 
 __all__ = ["generate_boxes", "generate_validated", "generate_numba", "candidates_per_round"]
@@ -155,7 +155,7 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
         if offset:
             raise ValueError(f"offset={offset} needs a counter-based backend ('numba' or 'triton'), got backend='torch'")
         lo, hi = (None if t is None else t.expand(n, num).contiguous() for t in (lo, hi))
-        return generate_validated(ref, lo, hi, region, order, prop, make_generator(generator, dev))[0]
+        return generate_validated(ref, lo, hi, region, order, prop, _validate.as_generator(generator, dev))[0]
     seed = draw_seed(generator, dev)
     if which == "numba":
         return generate_numba(ref, lo, hi, region, num, order, prop, seed, offset)[0]

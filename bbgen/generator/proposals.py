@@ -33,13 +33,14 @@ from typing import Callable, Union
 import torch
 from torch import Tensor
 
+from .. import _validate
+
 __all__ = [
     "Proposal",
     "uniform",
     "TruncatedNormal",
     "InsideBiased",
     "get_proposal",
-    "make_generator",
     "sample_polygon",
     "sample_batched",
 ]
@@ -65,7 +66,22 @@ def _rows_view(planar: Tensor) -> Tensor:
 
 
 def uniform(low: Tensor, high: Tensor, corner: Tensor, num: int, generator: torch.Generator) -> Tensor:
-    """Uniform proposal over the rectangle (the paper's choice; thesis Fig. 4.4b)."""
+    """Uniform proposal over the rectangle (the paper's choice; thesis Fig. 4.4b).
+
+    Parameters
+    ----------
+    low, high : Tensor[R, 2]
+        The rectangle of each row (unit frame).
+    corner : Tensor[R, 2]
+        The matching corner of the reference box (``(0, 0)`` first, ``(1, 1)`` second).
+    num : int
+        Points per row.
+    generator : torch.Generator
+
+    Returns
+    -------
+    Tensor[R, num, 2]
+    """
     lo, hi = _planar(low, high)
     return _rows_view(torch.addcmul(lo, hi - lo, _rand(lo, num, generator)))
 
@@ -75,14 +91,18 @@ class TruncatedNormal:
     """Normal centred on the reference corner, std ``scale × side`` per axis, truncated to the rectangle.
 
     Favours boxes whose corners stay close to the reference box's (tight, well-localised RoIs). Sampled
-    exactly by inverse CDF: ``x = μ + σ Φ⁻¹(Φ(a) + U (Φ(b) − Φ(a)))``.
+    exactly by inverse CDF: ``x = μ + σ Φ⁻¹(Φ(a) + U (Φ(b) − Φ(a)))``. Called like :func:`uniform`.
+
+    Parameters
+    ----------
+    scale : float, default 0.25
+        Standard deviation as a fraction of the rectangle's side (positive).
     """
 
     scale: float = 0.25
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.scale, (int, float)) and self.scale > 0):
-            raise ValueError(f"scale must be a positive number, got {self.scale!r}")
+        _validate.positive_float(self.scale, "scale")
 
     def __call__(self, low: Tensor, high: Tensor, corner: Tensor, num: int, generator: torch.Generator) -> Tensor:
         lo, hi, mu = _planar(low, high, corner.to(low.dtype).expand_as(low))
@@ -99,14 +119,19 @@ class InsideBiased:
     """Piecewise-uniform proposal, ``weight`` times denser on the inner side of the reference corner (per axis).
 
     With ``weight > 1`` generated boxes tend to lie inside the reference box (more truncated views of the
-    object); ``weight < 1`` favours enclosing boxes. ``weight = 1`` is :func:`uniform`.
+    object); ``weight < 1`` favours enclosing boxes. ``weight = 1`` is :func:`uniform`. Called like
+    :func:`uniform`.
+
+    Parameters
+    ----------
+    weight : float, default 4.0
+        Density ratio inner : outer side (positive).
     """
 
     weight: float = 4.0
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.weight, (int, float)) and self.weight > 0):
-            raise ValueError(f"weight must be a positive number, got {self.weight!r}")
+        _validate.positive_float(self.weight, "weight")
 
     def __call__(self, low: Tensor, high: Tensor, corner: Tensor, num: int, generator: torch.Generator) -> Tensor:
         lo, hi, c = _planar(low, high, corner.to(low.dtype).expand_as(low))
@@ -125,7 +150,17 @@ _BUILTIN = {"uniform": uniform, "normal": TruncatedNormal(), "inside": InsideBia
 
 
 def get_proposal(proposal: Union[str, Proposal]) -> Proposal:
-    """Resolve ``"uniform"``, ``"normal"``, ``"inside"`` or a callable to a proposal function."""
+    """Resolve a proposal name or callable to a proposal function.
+
+    Parameters
+    ----------
+    proposal : {"uniform", "normal", "inside"} or callable
+        A built-in by name, or any callable with the proposal signature (module docstring).
+
+    Returns
+    -------
+    Proposal
+    """
     if isinstance(proposal, str):
         if proposal not in _BUILTIN:
             raise ValueError(f"proposal must be one of {sorted(_BUILTIN)} or a callable, got {proposal!r}")
@@ -133,25 +168,6 @@ def get_proposal(proposal: Union[str, Proposal]) -> Proposal:
     if callable(proposal):
         return proposal
     raise TypeError(f"proposal must be a name or a callable, got {type(proposal).__name__}")
-
-
-def make_generator(generator: torch.Generator | int | None, device: torch.device) -> torch.Generator:
-    """Return a ``torch.Generator`` on ``device``: the caller's, one seeded with an int, or a fresh OS-seeded one.
-
-    bbgen never touches torch's global RNG; pass a generator (or an int seed) for reproducible output.
-    """
-    if isinstance(generator, torch.Generator):
-        if generator.device.type != torch.device(device).type:
-            raise ValueError(f"generator is on {generator.device} but the tensors are on {device}")
-        return generator
-    g = torch.Generator(device=device)
-    if generator is None:
-        g.seed()
-    elif isinstance(generator, int) and not isinstance(generator, bool):
-        g.manual_seed(generator)
-    else:
-        raise TypeError(f"generator must be a torch.Generator, an int seed or None, got {type(generator).__name__}")
-    return g
 
 
 def _propose(proposal: Proposal, low: Tensor, high: Tensor, corner: Tensor, num: int,
@@ -182,9 +198,24 @@ def sample_polygon(low: Tensor, high: Tensor, corner: Tensor, accept: Callable[[
                    proposal: Proposal, generator: torch.Generator, max_tries: int = 1000) -> Tensor | None:
     """samplePolygon, literally: propose one point at a time from ``proposal`` until ``accept(point)``.
 
-    ``low``, ``high``, ``corner`` are ``[2]``; returns the accepted point ``[2]``, or ``None`` after
-    ``max_tries`` proposals — only for a feasible set of (numerically) zero measure, e.g. the BR space of a
-    TL lying on the TL boundary; the caller then starts the box again.
+    Parameters
+    ----------
+    low, high : Tensor[2]
+        The proposal rectangle.
+    corner : Tensor[2]
+        The matching corner of the reference box.
+    accept : callable
+        ``accept(point: Tensor[2]) -> bool``, the exact membership test.
+    proposal : Proposal
+    generator : torch.Generator
+    max_tries : int, default 1000
+        Proposals before giving up.
+
+    Returns
+    -------
+    Tensor[2] or None
+        The accepted point; ``None`` after ``max_tries`` proposals — only for a feasible set of (numerically)
+        zero measure, e.g. the BR space of a TL lying on the TL boundary; the caller then starts the box again.
     """
     for _ in range(max_tries):
         p = _propose(proposal, low[None], high[None], corner[None], 1, generator)[0, 0]
@@ -196,17 +227,37 @@ def sample_polygon(low: Tensor, high: Tensor, corner: Tensor, accept: Callable[[
 def sample_batched(low: Tensor, high: Tensor, corner: Tensor, accept: Accept, params: tuple, *,
                    proposal: Proposal, generator: torch.Generator, num_candidates: int,
                    max_rounds: int = 8) -> tuple[Tensor, Tensor]:
-    """Batched samplePolygon: one point per row of ``low``/``high`` ``[R, 2]`` from the same distribution.
+    """Batched samplePolygon: one point per row from the same distribution as :func:`sample_polygon`.
 
     Round 1 proposes ``num_candidates`` points for *every* row and keeps the first accepted one (the first
     success of an i.i.d. sequence has the target distribution), with no host–device synchronisation. The rows
     left (a few percent) are compacted once and retried with 4× the candidates for at most ``max_rounds``
-    rounds. ``accept(x [K, R'], y [K, R'], params_rows) -> bool [K, R']`` where ``params_rows`` are the
-    ``params`` (each ``[R]`` or ``None``) indexed to the pending rows; candidates are laid out ``[K, R]`` so
-    that every test runs over contiguous rows.
+    rounds. Candidates are laid out ``[K, R]`` so that every test runs over contiguous rows.
 
-    Returns ``(points [R, 2], found [R])``; rows not found (a feasible set of numerically zero measure) hold
-    an arbitrary point and must be started again by the caller.
+    Parameters
+    ----------
+    low, high : Tensor[R, 2]
+        The proposal rectangles.
+    corner : Tensor[2] or Tensor[R, 2]
+        The matching corner of the reference box.
+    accept : callable
+        ``accept(x: Tensor[K, R'], y: Tensor[K, R'], params_rows) -> Tensor[K, R'] of bool`` where
+        ``params_rows`` are the ``params`` indexed to the pending rows.
+    params : tuple of (Tensor[R] or None)
+        Per-row parameters of ``accept``.
+    proposal : Proposal
+    generator : torch.Generator
+    num_candidates : int
+        Candidates per row in the first round.
+    max_rounds : int, default 8
+        Retry rounds for the rows left.
+
+    Returns
+    -------
+    points : Tensor[R, 2]
+    found : Tensor[R] of bool
+        Rows not found (a feasible set of numerically zero measure) hold an arbitrary point and must be
+        started again by the caller.
     """
     def one_round(lo: Tensor, hi: Tensor, prm: tuple, k: int) -> tuple[Tensor, Tensor]:
         pts = _propose(proposal, lo, hi, corner, k, generator)  # [k, R, 2]

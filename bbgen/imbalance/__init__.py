@@ -16,7 +16,7 @@ _MODULES = {
     "data_measures": ["chi_square_uniform", "gini", "imbalance_ratio", "normalized_entropy"],
     "data_profile": ["DatasetProfile", "DatasetSummary", "dataset_summary", "profile_dataset"],
     "data_scale": ["ScaleProfile", "fpn_level", "scale_profile", "size_category"],
-    "regression_profile": ["IOU_BINS", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile"],
+    "regression_profile": ["IOU_BINS", "IOU_BIN_BASES", "IOU_BIN_EDGES", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile"],
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 

@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from .. import _validate
 from ..anchors import AnchorConfig, anchor_config, detector_view, scale_boxes
 from ..anchors.assigners import ATSSAssigner, MaxIoUAssigner, assigner_config
 from ..datasets.annotations import Annotations
 from ..anchors.maxiou import chunk_plan
 from .anchor_stats import REFERENCE_BOX, ChunkJob, chunk_stats, merge_stats, overlap_heatmap, regression_targets
+from .data_measures import quantiles
 from .data_scale import SIZE_NAMES, size_category
 
 __all__ = ["AnchorProfile", "REFERENCE_BOX", "anchor_profile", "overlap_heatmap", "regression_targets"]
@@ -39,17 +41,47 @@ _TARGET_RANGE = ((-0.5, 0.5), (-0.5, 0.5), (-1.5, 1.5), (-1.5, 1.5))
 
 @dataclass(frozen=True)
 class AnchorProfile:
-    """Anchor imbalance statistics of a dataset.
+    """Anchor imbalance statistics of a dataset (made by :func:`anchor_profile`; thesis Fig. 3.4, 3.12a, 3.15, 4.6).
 
-    Per image ([N], in the order of ``annotations``): ``positives``, ``negatives``, ``ignored``,
-    ``total`` anchors.  ``positives_per_class`` [C].  ``positives_per_gt`` [G] for the matched GTs
-    (``gt_rows`` [G] rows of ``annotations.boxes``, ``gt_size`` [G] COCO band).
-    ``iou_edges`` [B+1] / ``iou_hist`` [B] of positive IoUs.  ``positives_per_level`` [L].
-    ``tl_points`` [S, 2] a deterministic subsample of TL corners in the reference frame
-    ``REFERENCE_BOX``; ``tl_quadrants`` shares of all positives with TL inside (x > 0.3 and y > 0.3),
-    outside (x < 0.3 and y < 0.3) and mixed.  ``overlap`` [R, R] mean count per image of positive
-    anchors covering each cell of the normalised image (rows = y).  ``target_edges`` [4, B+1],
-    ``target_hist`` [4, B], ``target_mean`` / ``target_std`` [4] of (dx, dy, dw, dh).
+    Every number of the anchor side lives here; plots and the report only select from it.
+
+    Attributes
+    ----------
+    anchors : str
+        Name of the anchor configuration.
+    assigner : dict
+        The assigner's name and parameters.
+    category_names : tuple of str
+        Class names ``[C]``.
+    level_names : tuple of str
+        Pyramid level names ``[L]``.
+    positives, negatives, ignored, total : ndarray[N] of int64
+        Anchors per image, in the order of the annotations.
+    positives_per_class : ndarray[C] of int64
+        Positive anchors per class over the dataset.
+    gt_rows : ndarray[G] of int64
+        Rows of ``annotations.boxes`` that were matched (crowd and degenerate boxes are not).
+    gt_size : ndarray[G] of int64
+        COCO size band of each matched GT.
+    positives_per_gt : ndarray[G] of int64
+        Positive anchors of each matched GT.
+    iou_edges : ndarray[B + 1]
+        Edges of ``iou_hist``.
+    iou_hist : ndarray[B] of int64
+        IoU histogram of the positives with their GT.
+    positives_per_level : ndarray[L] of int64
+    tl_points : ndarray[S, 2]
+        Deterministic subsample of the positives' TL corners in the frame of ``REFERENCE_BOX``.
+    tl_quadrants : dict of str to float
+        Shares of the positives with TL ``inside`` (x > 0.3 and y > 0.3), ``outside`` (both < 0.3), ``mixed``.
+    overlap : ndarray[R, R]
+        Mean count per image of positive anchors covering each cell of the normalised image (rows = y).
+    target_edges : ndarray[4, B + 1]
+    target_hist : ndarray[4, B]
+        Histograms of the regression targets (dx, dy, dw, dh).
+    target_mean, target_std : ndarray[4]
+    skipped_gts : dict of str to int
+        GTs not matched: ``crowd`` and ``degenerate``.
     """
 
     anchors: str
@@ -99,56 +131,90 @@ class AnchorProfile:
             out[n] = float(self.positives_per_gt[sel].mean()) if sel.any() else 0.0
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python (JSON-serialisable) view of every number."""
+    def mean_per_image(self) -> dict[str, float]:
+        """Mean ``positives``, ``negatives`` and ``ignored`` anchors per image (thesis Fig. 3.4a)."""
         n = max(self.num_images, 1)
-        out: dict[str, Any] = {}
+        return {k: float(getattr(self, k).sum() / n) for k in ("positives", "negatives", "ignored")}
+
+    def gts_by_size(self) -> dict[str, int]:
+        """Matched-eligible GTs per COCO size band."""
+        return {s: int((self.gt_size == i).sum()) for i, s in enumerate(SIZE_NAMES)}
+
+    @property
+    def positives_per_level_per_image(self) -> np.ndarray:
+        """Mean positive anchors per image on each pyramid level, ``[L]`` (thesis §3.3.2)."""
+        return self.positives_per_level / max(self.num_images, 1)
+
+    @property
+    def positives_per_class_per_image(self) -> np.ndarray:
+        """Mean positive anchors per image of each class, ``[C]`` (thesis Fig. 3.4b)."""
+        return self.positives_per_class / max(self.num_images, 1)
+
+    def per_image_quantiles(self) -> dict[str, dict[str, float]]:
+        """Mean and quantiles (:func:`bbgen.imbalance.data_measures.quantiles`) of the per-image counts."""
+        return {"anchors_per_image": quantiles(self.total), "positives_per_image": quantiles(self.positives),
+                "ignored_per_image": quantiles(self.ignored)}
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-Python (JSON-serialisable) view of every number."""
+        out: dict[str, object] = {}
         for key, value in asdict(self).items():
             out[key] = value.tolist() if isinstance(value, np.ndarray) else value
         out["category_names"] = list(self.category_names)
         out["level_names"] = list(self.level_names)
         out["summary"] = {
             "num_images": self.num_images,
-            "mean_positives": float(self.positives.sum() / n),
-            "mean_negatives": float(self.negatives.sum() / n),
-            "mean_ignored": float(self.ignored.sum() / n),
+            **{f"mean_{k}": v for k, v in self.mean_per_image().items()},
             "fg_bg_ratio": self.fg_bg_ratio,
-            "positives_per_class_per_image": (self.positives_per_class / n).tolist(),
+            "positives_per_class_per_image": self.positives_per_class_per_image.tolist(),
+            **self.per_image_quantiles(),
             "gts_without_positive": self.gts_without_positive(),
-            "gts_by_size": {s: int((self.gt_size == i).sum()) for i, s in enumerate(SIZE_NAMES)},
+            "gts_by_size": self.gts_by_size(),
             "positives_per_gt_by_size": self.positives_per_gt_by_size(),
             "target_names": list(_TARGET_NAMES),
         }
         return out
 
 
-def _check_args(annotations: Any, iou_bins: int, heatmap_size: int, max_tl_points: int) -> None:
+def _check_args(annotations: Annotations, iou_bins: int, heatmap_size: int, max_tl_points: int) -> None:
     if not isinstance(annotations, Annotations):
         raise TypeError(f"annotations must be a bbgen Annotations table, got {type(annotations).__name__}")
     for name, value in (("iou_bins", iou_bins), ("heatmap_size", heatmap_size), ("max_tl_points", max_tl_points)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        _validate.positive_int(value, name)
 
 
 def anchor_profile(annotations: Annotations, anchors: str | Path | AnchorConfig = "retinanet",
                    assigner: str | MaxIoUAssigner | ATSSAssigner = "maxiou", *, include_crowd: bool = False,
                    iou_bins: int = 20, heatmap_size: int = 64, target_bins: int = 40,
                    max_tl_points: int = 5000, progress: bool = True, chunk_boxes: int = 20000) -> AnchorProfile:
-    """Profile the anchors of every image of ``annotations`` as the detector labels them.
-
-    Args:
-        annotations: the dataset table.
-        anchors: ``"retinanet"``, ``"rpn"``, ``"ssd300"``, a JSON config path or an AnchorConfig.
-        assigner: ``"maxiou"`` (the detector's Matcher thresholds), ``"atss"`` or an assigner object.
-        include_crowd: match crowd/difficult boxes too (torchvision's COCO pipeline drops them).
-        iou_bins, heatmap_size, target_bins: histogram resolutions; max_tl_points: TL corners kept
-            (evenly spaced over the positives in image order).
-        progress: show a tqdm progress bar over images.
-        chunk_boxes: GTs per chunk; statistics are reduced chunk by chunk, so memory is bounded by
-            the chunk, not the dataset.
+    """Profile the anchors of every image of ``annotations`` as the detector labels them (thesis Ch. 3).
 
     GTs with non-positive width or height after resizing are skipped (torchvision refuses them in
     training) and counted in ``skipped_gts``.
+
+    Parameters
+    ----------
+    annotations : Annotations
+        The dataset table.
+    anchors : {"retinanet", "rpn", "ssd300"} or path or AnchorConfig, default "retinanet"
+        A preset, a JSON config path or a configuration.
+    assigner : {"maxiou", "atss"} or MaxIoUAssigner or ATSSAssigner, default "maxiou"
+        ``"maxiou"`` uses the detector's Matcher thresholds.
+    include_crowd : bool, default False
+        Match crowd/difficult boxes too (torchvision's COCO pipeline drops them).
+    iou_bins, heatmap_size, target_bins : int
+        Histogram resolutions (positive).
+    max_tl_points : int, default 5000
+        TL corners kept (evenly spaced over the positives in image order).
+    progress : bool, default True
+        Show a tqdm progress bar over images.
+    chunk_boxes : int, default 20000
+        GTs per chunk; statistics are reduced chunk by chunk, so memory is bounded by the chunk, not the
+        dataset.
+
+    Returns
+    -------
+    AnchorProfile
     """
     _check_args(annotations, iou_bins, heatmap_size, max_tl_points)
     config = anchor_config(anchors)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import _validate
 from ..anchors import AnchorConfig
 from ..anchors.assigners import ATSSAssigner, MaxIoUAssigner
 from ..boxes import from_unit_frame, to_unit_frame
@@ -25,26 +26,63 @@ REFERENCE_BOX = (0.3, 0.3, 0.6, 0.6)  # thesis §4.5.4
 
 @dataclass(frozen=True)
 class ChunkJob:
-    """Images ``i0 .. i0 + n - 1`` with their valid GTs (detector frame, sorted by image)."""
+    """Images ``i0 .. i0 + n - 1`` with their valid GTs (detector frame, sorted by image); picklable.
+
+    Parameters
+    ----------
+    config : AnchorConfig
+    assigner : MaxIoUAssigner or ATSSAssigner
+    i0 : int
+        Index of the chunk's first image in the dataset.
+    gt : ndarray[G, 4] of float32
+    gt_image : ndarray[G] of int64
+        Image index local to the chunk.
+    gt_label : ndarray[G] of int64
+    padded, resized : ndarray[n, 2] of int64
+        Image sizes as the detector sees them (:func:`bbgen.anchors.detector_view`).
+    num_classes : int
+    iou_edges : ndarray[B + 1]
+    target_edges : ndarray[4, B + 1]
+    heatmap_size : int
+    max_tl_points : int
+    """
 
     config: AnchorConfig
     assigner: MaxIoUAssigner | ATSSAssigner
     i0: int
-    gt: np.ndarray        # [G, 4] float32
-    gt_image: np.ndarray  # [G] image index local to the chunk
-    gt_label: np.ndarray  # [G]
-    padded: np.ndarray    # [n, 2]
-    resized: np.ndarray   # [n, 2]
+    gt: np.ndarray
+    gt_image: np.ndarray
+    gt_label: np.ndarray
+    padded: np.ndarray
+    resized: np.ndarray
     num_classes: int
     iou_edges: np.ndarray
-    target_edges: np.ndarray  # [4, B + 1]
+    target_edges: np.ndarray
     heatmap_size: int
     max_tl_points: int
 
 
 @dataclass(frozen=True)
 class ChunkStats:
-    """Reduced statistics of one chunk (see :class:`bbgen.imbalance.AnchorProfile` for meanings)."""
+    """Reduced statistics of one chunk; the fields mean what they mean in :class:`bbgen.imbalance.AnchorProfile`.
+
+    Attributes
+    ----------
+    positives, negatives, ignored, total : ndarray[n] of int64
+    per_class : ndarray[C] of int64
+    per_gt : ndarray[G] of int64
+    iou_hist : ndarray[B] of int64
+    per_level : ndarray[L] of int64
+    tl_inside, tl_outside : int
+    tl_sample : ndarray[S, 2]
+        At most ``max_tl_points`` TL corners, evenly spaced over the chunk's positives.
+    heat : ndarray[R, R] of int64
+    target_hist : ndarray[4, B] of int64
+    target_n : int
+    target_mean : ndarray[4]
+    target_m2 : ndarray[4]
+        Sum of squared deviations (Chan et al. parallel variance).
+    """
 
     positives: np.ndarray
     negatives: np.ndarray
@@ -56,19 +94,31 @@ class ChunkStats:
     per_level: np.ndarray
     tl_inside: int
     tl_outside: int
-    tl_sample: np.ndarray  # [<= max_tl_points, 2], evenly spaced over the chunk's positives
+    tl_sample: np.ndarray
     heat: np.ndarray
     target_hist: np.ndarray
     target_n: int
     target_mean: np.ndarray
-    target_m2: np.ndarray   # sum of squared deviations (Chan et al. parallel variance)
+    target_m2: np.ndarray
 
 
-def regression_targets(gt: np.ndarray, anchors: np.ndarray, weights=(1.0, 1.0, 1.0, 1.0)) -> np.ndarray:
-    """Box-regression targets [K, 4] (dx, dy, dw, dh) of GTs [K, 4] w.r.t. anchors [K, 4].
+def regression_targets(gt: np.ndarray, anchors: np.ndarray,
+                       weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)) -> np.ndarray:
+    """Box-regression targets (dx, dy, dw, dh) of GTs w.r.t. anchors (torchvision ``BoxCoder.encode``).
 
-    torchvision ``BoxCoder.encode`` (R-CNN parameterisation): dx = wx (g_cx - a_cx) / a_w,
-    dw = ww log(g_w / a_w), and likewise for y / h.  Computed in the inputs' float precision.
+    R-CNN parameterisation: dx = wx (g_cx - a_cx) / a_w, dw = ww log(g_w / a_w), and likewise for y / h.
+    Computed in the inputs' float precision.
+
+    Parameters
+    ----------
+    gt, anchors : ndarray[K, 4]
+        Corresponding boxes.
+    weights : (float, float, float, float), default (1, 1, 1, 1)
+        ``(wx, wy, ww, wh)``.
+
+    Returns
+    -------
+    ndarray[K, 4]
     """
     g, a = np.asarray(gt), np.asarray(anchors)
     if not (np.issubdtype(g.dtype, np.floating) and np.issubdtype(a.dtype, np.floating)):
@@ -81,13 +131,25 @@ def regression_targets(gt: np.ndarray, anchors: np.ndarray, weights=(1.0, 1.0, 1
 
 
 def overlap_heatmap(boxes: np.ndarray, image_size: np.ndarray, resolution: int = 64) -> np.ndarray:
-    """Per-cell count [R, R] of boxes [K, 4] covering each cell of the normalised image (Fig. 3.15).
+    """Count of boxes covering each cell of the normalised image (thesis Fig. 3.15).
 
-    Boxes are divided by their image's (width, height) [K, 2] and clipped to [0, 1]; a box counts in
-    every cell it overlaps.  Accumulated with a 2-D difference array (O(K + R²)).
+    Boxes are divided by their image's (width, height) and clipped to [0, 1]; a box counts in every cell it
+    overlaps.  Accumulated with a 2-D difference array (O(K + R²)).
+
+    Parameters
+    ----------
+    boxes : ndarray[K, 4]
+    image_size : ndarray[K, 2]
+        (width, height) of each box's image.
+    resolution : int, default 64
+        Cells per side ``R``.
+
+    Returns
+    -------
+    ndarray[R, R] of int64
+        Rows are y.
     """
-    if not (isinstance(resolution, int) and resolution >= 1):
-        raise ValueError(f"resolution must be a positive int, got {resolution!r}")
+    resolution = _validate.positive_int(resolution, "resolution")
     b = np.asarray(boxes, np.float64) / np.tile(np.asarray(image_size, np.float64), 2)
     b = np.clip(b, 0, 1) * resolution
     x0 = np.clip(np.floor(b[:, 0]), 0, resolution - 1).astype(np.int64)
@@ -102,7 +164,17 @@ def overlap_heatmap(boxes: np.ndarray, image_size: np.ndarray, resolution: int =
 
 
 def tl_in_reference(gt: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """TL corners [K, 2] of anchors [K, 4] mapped so that their GT [K, 4] becomes ``REFERENCE_BOX`` (§4.5.4)."""
+    """TL corners of anchors mapped so that their GT becomes ``REFERENCE_BOX`` (thesis §4.5.4, Fig. 4.6).
+
+    Parameters
+    ----------
+    gt, anchors : ndarray[K, 4]
+        Corresponding boxes.
+
+    Returns
+    -------
+    ndarray[K, 2]
+    """
     unit = to_unit_frame(torch.from_numpy(anchors), torch.from_numpy(gt))
     return from_unit_frame(unit, torch.tensor(REFERENCE_BOX, dtype=unit.dtype))[:, :2].numpy()
 
@@ -113,7 +185,16 @@ def _even(n: int, k: int) -> np.ndarray:
 
 
 def chunk_stats(job: ChunkJob) -> ChunkStats:
-    """Match one chunk and reduce its positives."""
+    """Match one chunk and reduce its positives.
+
+    Parameters
+    ----------
+    job : ChunkJob
+
+    Returns
+    -------
+    ChunkStats
+    """
     n, g_count = len(job.padded), len(job.gt)
     res = match_chunk(job.gt, job.gt_image, job.padded, job.config, job.assigner, 0, n, np.arange(g_count))
     gt_box, anc = job.gt[res.pos_gt], res.pos_boxes
@@ -140,7 +221,20 @@ def chunk_stats(job: ChunkJob) -> ChunkStats:
 
 
 def merge_stats(parts: list[ChunkStats], max_tl_points: int) -> dict[str, np.ndarray | int | float]:
-    """Combine chunk statistics in order (sums; TL sample by largest-remainder quotas; pooled moments)."""
+    """Combine chunk statistics in order (sums; TL sample by largest-remainder quotas; pooled moments).
+
+    Parameters
+    ----------
+    parts : list of ChunkStats
+        In image order.
+    max_tl_points : int
+        TL corners kept in all.
+
+    Returns
+    -------
+    dict
+        The merged arrays, keyed like :class:`ChunkStats` plus ``tl_points``, ``target_std``, ``num_positives``.
+    """
     cat = {k: np.concatenate([getattr(p, k) for p in parts]) for k in
            ("positives", "negatives", "ignored", "total", "per_gt")}
     sums = {k: sum(getattr(p, k) for p in parts) for k in

@@ -15,9 +15,16 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["IOU_BINS", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile", "synthetic_gts"]
+from .. import _validate
+from .._typing import SeedLike
 
-IOU_BINS: tuple[tuple[float, float], ...] = ((0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.0))
+__all__ = ["IOU_BINS", "IOU_BIN_BASES", "IOU_BIN_EDGES", "RPN_LIKE_WEIGHTS", "RegressionLossProfile", "regression_loss_profile", "synthetic_gts"]
+
+#: The positive IoU bins of the thesis, the one definition in bbgen: ψ = [0.5, 0.6, 0.7, 0.8, 0.9] (the bin bases
+#: of GENERATEPROI, Alg. 2 and Fig. 4.5) and the bins of the regression-loss imbalance (Fig. 3.11).
+IOU_BIN_EDGES: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+IOU_BIN_BASES: tuple[float, ...] = IOU_BIN_EDGES[:-1]
+IOU_BINS: tuple[tuple[float, float], ...] = tuple(zip(IOU_BIN_EDGES[:-1], IOU_BIN_EDGES[1:]))
 
 
 def _rpn_like_weights() -> tuple[float, ...]:
@@ -42,16 +49,23 @@ RPN_LIKE_WEIGHTS: tuple[float, ...] = _rpn_like_weights()
 class RegressionLossProfile:
     """Per-loss, per-IoU-bin statistics of regression losses (thesis Fig. 3.11, quantified).
 
-    Attributes:
-        bins: the IoU bins ``[(lo, hi), ...]``.
-        boxes_per_bin: generated boxes in each bin.
-        mean_iou: measured mean IoU of the generated boxes per bin.
-        mean_loss, mean_grad_norm: ``{loss: [value per bin]}``; the gradient is w.r.t. the
-            predicted box's four coordinates (L2 norm).
-        weights: ``{distribution: [weight per bin]}`` (each sums to 1).
-        loss_share, grad_share: ``{distribution: {loss: [share per bin]}}``, each bin's fraction of
-            the total loss / gradient norm when boxes follow that IoU distribution.
-        frame: ``"unit"`` (losses on boxes in each ground truth's unit frame) or ``"image"``.
+    Attributes
+    ----------
+    bins : list of (float, float)
+        The IoU bins ``[(lo, hi), ...]``.
+    boxes_per_bin : list of int
+        Generated boxes in each bin.
+    mean_iou : list of float
+        Measured mean IoU of the generated boxes per bin.
+    mean_loss, mean_grad_norm : dict of str to list of float
+        ``{loss: [value per bin]}``; the gradient is w.r.t. the predicted box's four coordinates (L2 norm).
+    weights : dict of str to list of float
+        ``{distribution: [weight per bin]}`` (each sums to 1).
+    loss_share, grad_share : dict of str to dict of str to list of float
+        ``{distribution: {loss: [share per bin]}}``, each bin's fraction of the total loss / gradient norm
+        when boxes follow that IoU distribution.
+    frame : {"unit", "image"}
+        ``"unit"``: losses on boxes in each ground truth's unit frame.
     """
 
     bins: list[tuple[float, float]]
@@ -65,15 +79,30 @@ class RegressionLossProfile:
     frame: str
 
     def to_dict(self) -> dict:
+        """Plain-Python (JSON-serialisable) view of every number."""
         return asdict(self)
 
 
-def synthetic_gts(num: int, *, generator: torch.Generator | None = None, image_size: float = 1000.0,
+def synthetic_gts(num: int, *, generator: SeedLike = None, image_size: float = 1000.0,
                   dtype: torch.dtype = torch.float64) -> Tensor:
-    """``[num, 4]`` ground truths: log-uniform sides in [16, 512] px, uniform position in the image."""
-    if not isinstance(num, int) or num < 1:
-        raise ValueError(f"num must be a positive int, got {num!r}")
-    u = torch.rand(num, 4, generator=generator, dtype=dtype)
+    """Synthetic ground truths: log-uniform sides in [16, 512] px, uniform position in the image.
+
+    Parameters
+    ----------
+    num : int
+        Number of boxes (positive).
+    generator : torch.Generator or int or numpy.random.Generator, optional
+        Randomness (:func:`bbgen._validate.as_generator`).
+    image_size : float, default 1000.0
+        Side of the square image.
+    dtype : torch.dtype, default torch.float64
+
+    Returns
+    -------
+    Tensor[num, 4]
+    """
+    num = _validate.positive_int(num, "num")
+    u = torch.rand(num, 4, generator=_validate.as_generator(generator), dtype=dtype)
     wh = torch.exp(torch.log(torch.tensor(16.0, dtype=dtype)) + u[:, :2] * torch.log(torch.tensor(32.0, dtype=dtype)))
     xy = u[:, 2:] * (image_size - wh)
     return torch.cat([xy, xy + wh], dim=-1)
@@ -134,23 +163,37 @@ def regression_loss_profile(
     num_synthetic: int = 128,
     weights: Mapping[str, Sequence[float]] | None = None,
     frame: str = "unit",
-    generator: torch.Generator | None = None,
+    generator: SeedLike = None,
 ) -> RegressionLossProfile:
-    """Mean loss and gradient norm per IoU bin for each regression loss, and per-bin shares.
+    """Mean loss and gradient norm per IoU bin for each regression loss, and per-bin shares (thesis Fig. 3.11).
 
-    Args:
-        gt_boxes: ``[N, 4]`` real ground truths (xyxy, positive area); ``None`` draws
-            ``num_synthetic`` boxes with :func:`synthetic_gts`.
-        losses: names from :data:`bbgen.losses.BOX_LOSSES` or ``{name: f(pred, target)}``
-            (default: all of them, with their default parameters).
-        bins: IoU intervals ``[lo, hi)``; default [0.5, 0.6) … [0.9, 1.0).
-        boxes_per_gt: boxes generated per ground truth and bin.
-        weights: ``{name: per-bin weights}``; default ``{"uniform": equal,
-            "rpn_like": RPN_LIKE_WEIGHTS}`` (see :func:`_rpn_like_weights` for their source).
-        frame: ``"unit"`` evaluates every loss on boxes mapped into their ground truth's unit frame
-            (GT = [0, 0, 1, 1], the scale of normalised regression targets, so ℓp and IoU losses
-            are comparable across object sizes); ``"image"`` uses pixel coordinates.
-        generator: ``torch.Generator`` for reproducibility.
+    Parameters
+    ----------
+    gt_boxes : Tensor[N, 4], optional
+        Real ground truths (xyxy, positive area); ``None`` draws ``num_synthetic`` boxes with
+        :func:`synthetic_gts`.
+    losses : sequence of str or mapping of str to callable, optional
+        Names from :data:`bbgen.losses.BOX_LOSSES` or ``{name: f(pred, target)}`` (default: all of them, with
+        their default parameters).
+    bins : sequence of (float, float), default ``IOU_BINS``
+        IoU intervals ``[lo, hi)``; default [0.5, 0.6) … [0.9, 1.0).
+    boxes_per_gt : int, default 16
+        Boxes generated per ground truth and bin.
+    num_synthetic : int, default 128
+        Synthetic ground truths when ``gt_boxes`` is ``None``.
+    weights : mapping of str to sequence of float, optional
+        ``{name: per-bin weights}``; default ``{"uniform": equal, "rpn_like": RPN_LIKE_WEIGHTS}``
+        (:data:`RPN_LIKE_WEIGHTS` documents their source).
+    frame : {"unit", "image"}, default "unit"
+        ``"unit"`` evaluates every loss on boxes mapped into their ground truth's unit frame (GT = [0, 0, 1, 1],
+        the scale of normalised regression targets, so ℓp and IoU losses are comparable across object
+        sizes); ``"image"`` uses pixel coordinates.
+    generator : torch.Generator or int or numpy.random.Generator, optional
+        Randomness (:func:`bbgen._validate.as_generator`).
+
+    Returns
+    -------
+    RegressionLossProfile
     """
     from ..boxes import elementwise_box_iou, to_unit_frame
     from ..generator.batched import generate_boxes
@@ -159,8 +202,8 @@ def regression_loss_profile(
     bins = _check_bins(bins)
     if frame not in ("unit", "image"):
         raise ValueError(f"frame must be 'unit' or 'image', got {frame!r}")
-    if not isinstance(boxes_per_gt, int) or boxes_per_gt < 1:
-        raise ValueError(f"boxes_per_gt must be a positive int, got {boxes_per_gt!r}")
+    boxes_per_gt = _validate.positive_int(boxes_per_gt, "boxes_per_gt")
+    generator = _validate.as_generator(generator)
     if weights is None:
         weights = {"uniform": [1.0] * len(bins)}
         if len(bins) == len(RPN_LIKE_WEIGHTS):

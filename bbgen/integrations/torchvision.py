@@ -41,7 +41,8 @@ from torch import Tensor, nn
 from bbgen.boxes import box_iou, check_boxes
 from bbgen.roi.distributions import IoUDistribution, resolve_iou_dist
 from bbgen.roi.proi import generate_prois_validated
-from bbgen.generator.proposals import Proposal, get_proposal, make_generator
+from bbgen._validate import as_generator
+from bbgen.generator.proposals import Proposal, get_proposal
 from bbgen.roi.samplers import OFBSampler, ohpm_select
 
 __all__ = ["Integration", "use_ofb", "use_proi", "restore", "record_samples", "roi_losses"]
@@ -258,7 +259,7 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals:
     dtype, device = proposals[0].dtype, proposals[0].device
     gt_boxes = [t["boxes"].to(dtype) for t in targets]
     gt_labels = [t["labels"] for t in targets]
-    gen = make_generator(cfg.generator, device)
+    gen = as_generator(cfg.generator, device)
     batch = heads.fg_bg_sampler.batch_size_per_image
     num_fg = int(batch * cfg.positive_fraction)  # torchvision's split of the per-image batch
     num_bg = batch - num_fg

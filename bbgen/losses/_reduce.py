@@ -1,12 +1,13 @@
-"""Argument validation and reduction shared by every loss in :mod:`bbgen.losses`."""
+"""Argument validation, reduction and elementwise pieces shared by the losses of :mod:`bbgen.losses`."""
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor
 
-__all__ = ["REDUCTIONS", "check_boxes", "check_positive", "check_reduction", "check_tensor", "reduce_loss"]
+from .. import _validate
+
+__all__ = ["REDUCTIONS", "check_boxes", "check_positive", "check_reduction", "check_tensor", "reduce_loss",
+           "smooth_l1_terms"]
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -45,15 +46,19 @@ def check_boxes(pred: object, target: object) -> tuple[Tensor, Tensor]:
 
 
 def check_positive(name: str, value: object, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as float if it is a finite number > 0 (>= 0 with ``allow_zero``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    ok = value >= 0 if allow_zero else value > 0
-    if not (math.isfinite(value) and ok):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value}")
+    """Return ``value`` as float if it is a finite number > 0 (>= 0 with ``allow_zero``); see :mod:`bbgen._validate`."""
+    if not allow_zero:
+        return _validate.positive_float(value, name)
+    value = _validate.finite_float(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value}")
     return value
+
+
+def smooth_l1_terms(diff: Tensor, beta: float) -> Tensor:
+    """Elementwise Smooth L1 of ``|diff|`` in the Fast R-CNN/torch convention (Zhang Eq. 1), unreduced."""
+    absd = diff.abs()
+    return torch.where(absd < beta, 0.5 * absd * absd / beta, absd - 0.5 * beta)
 
 
 def reduce_loss(loss: Tensor, reduction: str) -> Tensor:

@@ -28,6 +28,14 @@ def extended_intersection_union(pred: Tensor, target: Tensor) -> tuple[Tensor, T
     ``I_e = (x2-x0)(y2-y0) + (x_min-x0)(y_min-y0) - (x1-x0)(y_max-y0) - (x_max-x0)(y1-y0)``
     with ``(x1, y1, x2, y2)`` the unclamped intersection corners (Eq. 1–4) and ``(x0, y0)`` the
     enclosing box's top-left corner (Eq. 10–11).
+
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+
+    Returns
+    -------
+    ie, ue : Tensor[...]
     """
     pred, target = check_boxes(pred, target)
     g = pair_geometry(pred, target, eps=1.0)  # eps unused: only corners and sides are read
@@ -45,6 +53,17 @@ def extended_iou(pred: Tensor, target: Tensor, *, eps: float = 1e-7) -> Tensor:
 
     Equals the standard IoU on overlapping (and touching) boxes; negative and decreasing with the
     separation on disjoint ones (Eq. 17–20).
+
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    eps : float, default 1e-7
+        Added to ``U_e``, ``> 0``.
+
+    Returns
+    -------
+    Tensor[...]
+        In ``(-1, 1]``.
     """
     eps = check_positive("eps", eps)
     ie, ue = extended_intersection_union(pred, target)
@@ -60,10 +79,19 @@ def extended_iou_loss(
     mentions 1.5), which makes the gradient vanish at the optimum. This is the loss that
     mmdetection names ``EIoULoss``; it is *not* Zhang et al.'s efficient IoU.
 
-    Args:
-        pred, target: ``[..., 4]`` xyxy boxes (broadcastable).
-        power: ``p > 1``.
-        reduction: ``"none"`` (shape ``[...]``), ``"mean"`` or ``"sum"``.
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    power : float, default 2.0
+        ``p > 1``; the paper uses 2 and mentions 1.5.
+    eps : float, default 1e-7
+        Added to ``U_e``.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        Smooth-EIoU of each pair, else the mean or sum.
     """
     power = check_positive("power", power)
     if power <= 1:
@@ -114,6 +142,18 @@ def extended_iou_grad(
     one-sided derivative. ``as_published=True`` reproduces Eq. 33–34 literally, whose third case
     (``∂I_e/∂x1^p = 0`` if ``x1^p < x1^t``) is wrong when the boxes are disjoint along the other
     axis; the default adds the missing term so the result equals autograd everywhere off ties.
+
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    eps : float, default 1e-7
+        Added to ``U_e`` as in :func:`extended_iou`.
+    as_published : bool, default False
+        Reproduce Eq. 33–34 literally (wrong for boxes disjoint along the other axis).
+
+    Returns
+    -------
+    Tensor[..., 4]
     """
     eps = check_positive("eps", eps)
     ie, ue, d_ie, d_ue = _extended_parts_grad(pred, target, as_published)
@@ -128,6 +168,21 @@ def smooth_extended_iou_grad(
 
     ``∂L/∂z = -p (1 - EIoU)^{p-1} ∂EIoU/∂z``; for ``p = 2`` this is Eq. 27,
     ``2(1 - I_e/U_e)(I_e ∂U_e - ∂I_e U_e)/U_e²``. (Eq. 24 of the paper drops the factor 2.)
+
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    power : float, default 2.0
+        ``p > 1``.
+    eps : float, default 1e-7
+        Added to ``U_e``, ``> 0``.
+    as_published : bool, default False
+        Use Eq. 33–34 literally (:func:`extended_iou_grad`).
+
+    Returns
+    -------
+    Tensor[..., 4]
+        ``∂L/∂pred``.
     """
     power = check_positive("power", power)
     if power <= 1:
@@ -145,10 +200,18 @@ def sot_step(pred: Tensor, target: Tensor, grad: Tensor, *, lr: float) -> Tensor
     first line carries an extra factor 2 that its second line does not; we follow the second line
     (``lr`` absorbs any constant).
 
-    Args:
-        pred, target: ``[..., 4]`` xyxy boxes.
-        grad: ``∂L/∂pred``, same shape as ``pred``.
-        lr: the learning rate ``α > 0``.
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    grad : Tensor[..., 4]
+        ``∂L/∂pred``, same shape as ``pred``.
+    lr : float
+        The learning rate ``α > 0``.
+
+    Returns
+    -------
+    Tensor[..., 4]
+        The updated boxes.
     """
     lr = check_positive("lr", lr)
     grad = check_tensor("grad", grad)

@@ -44,9 +44,17 @@ def efficient_iou_loss(pred: Tensor, target: Tensor, *, eps: float = 1e-7, reduc
     ``(w_c, h_c)`` the enclosing box size. Every denominator is offset by ``eps``. Not to be
     confused with Peng & Yu's extended IoU (mmdetection's ``EIoULoss``).
 
-    Args:
-        pred, target: ``[..., 4]`` xyxy boxes (broadcastable).
-        reduction: ``"none"`` (shape ``[...]``), ``"mean"`` or ``"sum"``.
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    eps : float, default 1e-7
+        Offset of every denominator, ``> 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The EIoU loss of each pair (Eq. 7) or its reduction.
     """
     eps = check_positive("eps", eps)
     check_reduction(reduction)
@@ -65,8 +73,17 @@ def focal_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 0.8, reduction:
     The gradient ``-αx ln(βx)`` vanishes at ``x = 0`` and peaks at ``x* = 1/(eβ)``. Coordinates
     are expected normalised (the inlier regime is ``x ≤ 1``).
 
-    Args:
-        beta: shape parameter, ``1/e ≤ β ≤ 1`` (the paper's best: 0.8).
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    beta : float, default 0.8
+        Shape parameter, ``1/e ≤ β ≤ 1`` (the paper's best: 0.8).
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        FocalL1 per pair, summed over coordinates, then reduced.
     """
     beta = check_positive("beta", beta)
     if not (1 / math.e <= beta <= 1):
@@ -93,42 +110,57 @@ def _focal_terms(pred, target, gamma, eps, detach_weight):
     return (weight.detach() if detach_weight else weight), loss
 
 
-def focal_eiou_loss(
-    pred: Tensor,
-    target: Tensor,
-    *,
-    gamma: float = 0.5,
-    eps: float = 1e-7,
-    detach_weight: bool = False,
-    reduction: str = "none",
-) -> Tensor:
+def focal_eiou_loss(pred: Tensor, target: Tensor, *, gamma: float = 0.5, eps: float = 1e-7,
+                    detach_weight: bool = False, reduction: str = "none") -> Tensor:
     """Focal-EIoU loss ``IoU^γ · L_EIoU`` (Eq. 10).
 
-    Args:
-        gamma: outlier suppression ``γ ≥ 0`` (paper default 0.5; ``γ = 0`` gives EIoU).
-        detach_weight: treat ``IoU^γ`` as a constant weight in back-propagation (the paper's
-            Eq. 10 differentiates through it, which is the default). Differentiating through the
-            weight adds ``γ IoU^{γ-1} L_EIoU ∂IoU``, which for poorly overlapping boxes *lowers* the
-            loss by lowering the IoU: in ``analysis/sim_focal_eiou.py`` such boxes drift away.
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    gamma : float, default 0.5
+        Outlier suppression ``γ ≥ 0`` (paper default 0.5; ``γ = 0`` gives EIoU).
+    eps : float, default 1e-7
+        Offset of every EIoU denominator.
+    detach_weight : bool, default False
+        Treat ``IoU^γ`` as a constant weight in back-propagation (the paper's Eq. 10 differentiates through
+        it, which is the default). Differentiating through the weight adds ``γ IoU^{γ-1} L_EIoU ∂IoU``, which
+        for poorly overlapping boxes *lowers* the loss by lowering the IoU: in ``analysis/sim_focal_eiou.py``
+        such boxes drift away.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        ``IoU^γ · L_EIoU`` per pair, or reduced.
     """
     check_reduction(reduction)
     weight, loss = _focal_terms(pred, target, gamma, eps, detach_weight)
     return reduce_loss(weight * loss, reduction)
 
 
-def focal_eiou_loss_normalized(
-    pred: Tensor,
-    target: Tensor,
-    *,
-    gamma: float = 0.5,
-    eps: float = 1e-7,
-    detach_weight: bool = False,
-    mask: Tensor | None = None,
-) -> Tensor:
+def focal_eiou_loss_normalized(pred: Tensor, target: Tensor, *, gamma: float = 0.5, eps: float = 1e-7,
+                               detach_weight: bool = False, mask: Tensor | None = None) -> Tensor:
     """Batch-normalised Focal-EIoU ``Σ_i W_i L_EIoU,i / Σ_i W_i`` with ``W_i = IoU_i^γ`` (Eq. 11).
 
     Returns a scalar over all pairs (or only those where the boolean ``mask`` is true); the
     denominator is offset by ``eps`` so an all-disjoint batch stays finite.
+
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    gamma : float, default 0.5
+        Outlier suppression ``γ ≥ 0``.
+    eps : float, default 1e-7
+        Offset of the EIoU denominators and of ``Σ_i W_i``.
+    detach_weight : bool, default False
+        Treat ``W_i`` as constant in back-propagation (:func:`focal_eiou_loss`).
+    mask : Tensor[...] of bool, optional
+        Pairs to include (the shape of the per-pair loss).
+
+    Returns
+    -------
+    Tensor[]
+        The normalised loss.
     """
     weight, loss = _focal_terms(pred, target, gamma, eps, detach_weight)
     if mask is not None:

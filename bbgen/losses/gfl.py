@@ -23,11 +23,20 @@ def quality_focal_loss(
     The cross-entropy part is computed from logits for numerical stability. For fixed ``y`` the
     global minimum is at ``σ = y``.
 
-    Args:
-        logits: ``[...]`` raw scores.
-        score: ``[...]`` continuous quality labels ``y ∈ [0, 1]`` (e.g. IoU; 0 for negatives).
-        beta: modulating exponent ``β ≥ 0`` (paper's best: 2).
-        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+    Parameters
+    ----------
+    logits : Tensor[...]
+        Raw scores.
+    score : Tensor[...]
+        Continuous quality labels ``y ∈ [0, 1]`` (e.g. IoU; 0 for negatives).
+    beta : float, default 2.0
+        Modulating exponent ``β ≥ 0`` (paper's best: 2).
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        QFL of each score, or its reduction.
     """
     logits = check_tensor("logits", logits)
     score = check_tensor("score", score)
@@ -52,8 +61,15 @@ def _check_distribution(logits: object) -> Tensor:
 def integral_decode(logits: Tensor) -> Tensor:
     """Integral regression ``ŷ = Σ_i P(y_i) y_i`` with ``P = softmax(logits)``, ``y_i = i`` (Eq. 5).
 
-    Args:
-        logits: ``[..., n+1]``. Returns ``[...]`` in ``[0, n]``.
+    Parameters
+    ----------
+    logits : Tensor[..., n + 1]
+        Distribution logits over the bins ``0 .. n``.
+
+    Returns
+    -------
+    Tensor[...]
+        The expected value, in ``[0, n]``.
     """
     logits = _check_distribution(logits)
     bins = torch.arange(logits.shape[-1], dtype=logits.dtype, device=logits.device)
@@ -67,9 +83,18 @@ def distribution_focal_loss(logits: Tensor, target: Tensor, *, reduction: str = 
     pair of bins. The minimum over distributions is ``S_i = y_{i+1} - y``, ``S_{i+1} = y - y_i``,
     whose integral (Eq. 5) is exactly ``y``.
 
-    Args:
-        logits: ``[..., n+1]`` distribution logits.
-        target: ``[...]`` continuous targets in ``[0, n]``.
+    Parameters
+    ----------
+    logits : Tensor[..., n + 1]
+        Distribution logits.
+    target : Tensor[...]
+        Continuous targets in ``[0, n]``.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        DFL per target, unless reduced.
     """
     logits = _check_distribution(logits)
     target = check_tensor("target", target)

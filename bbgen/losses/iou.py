@@ -11,8 +11,7 @@ import torch
 from torch import Tensor
 
 from ._geometry import pair_geometry
-from ._reduce import check_boxes, check_positive, check_reduction, reduce_loss
-from .lp import _smooth_l1
+from ._reduce import check_boxes, check_positive, check_reduction, reduce_loss, smooth_l1_terms
 
 __all__ = ["bounded_iou_loss", "ciou_loss", "diou_loss", "giou_loss", "iou_loss"]
 
@@ -27,11 +26,19 @@ def iou_loss(
     The log form clamps IoU at ``eps`` so disjoint boxes give the finite value ``-ln eps`` (and,
     like IoU itself, zero gradient there).
 
-    Args:
-        pred, target: ``[..., 4]`` xyxy boxes (broadcastable).
-        mode: ``"linear"`` or ``"log"``.
-        eps: numerical guard ``> 0``.
-        reduction: ``"none"`` (shape ``[...]``), ``"mean"`` or ``"sum"``.
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    mode : {"linear", "log"}, default "linear"
+        ``1 - IoU`` or ``-ln IoU``.
+    eps : float, default 1e-7
+        Guards the union and the logarithm, ``> 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        IoU loss per pair; a scalar after reduction.
     """
     if mode not in _IOU_MODES:
         raise ValueError(f"mode must be one of {_IOU_MODES}, got {mode!r}")
@@ -53,6 +60,20 @@ def bounded_iou_loss(
     ``IoU_B(ŵ, w) = min(ŵ/w, w/ŵ)`` (same for y/h); the loss is ``2·SmoothL1_β(1 - IoU_B)``.
     ``β = 0.2`` follows the reference implementation; ``eps`` guards the divisions (mmdetection
     uses 1e-3, which leaves a small positive loss at a perfect match).
+
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    beta : float, default 0.2
+        Smooth L1 switch point ``> 0`` (the reference implementation's).
+    eps : float, default 1e-7
+        Offset of every width and height ratio.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        Summed over the four parameters, per pair or reduced.
     """
     beta = check_positive("beta", beta)
     eps = check_positive("eps", eps)
@@ -65,12 +86,25 @@ def bounded_iou_loss(
     d = 2 * (p_ctr - t_ctr).abs()
     iou_ctr = ((t_wh - d) / (t_wh + d + eps)).clamp(min=0)
     iou_wh = torch.minimum(p_wh / (t_wh + eps), t_wh / (p_wh + eps))
-    loss = 2 * _smooth_l1(1 - torch.cat([iou_ctr, iou_wh], dim=-1), beta)
+    loss = 2 * smooth_l1_terms(1 - torch.cat([iou_ctr, iou_wh], dim=-1), beta)
     return reduce_loss(loss.sum(-1), reduction)
 
 
 def giou_loss(pred: Tensor, target: Tensor, *, eps: float = 1e-7, reduction: str = "none") -> Tensor:
-    """GIoU loss ``1 - IoU + (|C| - |A ∪ B|)/|C|`` with ``C`` the enclosing box (thesis Eq. 3.15)."""
+    """GIoU loss ``1 - IoU + (|C| - |A ∪ B|)/|C|`` with ``C`` the enclosing box (thesis Eq. 3.15).
+
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    eps : float, default 1e-7
+        Offset of the union and of the enclosing area, ``> 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        GIoU loss of each pair or the reduced value.
+    """
     eps = check_positive("eps", eps)
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
@@ -87,7 +121,20 @@ def _diou(pred: Tensor, target: Tensor, eps: float):
 
 
 def diou_loss(pred: Tensor, target: Tensor, *, eps: float = 1e-7, reduction: str = "none") -> Tensor:
-    """DIoU loss ``1 - IoU + d²(ĉ, c)/ē²`` (thesis Eq. 3.16), ``ē`` the enclosing box diagonal."""
+    """DIoU loss ``1 - IoU + d²(ĉ, c)/ē²`` (thesis Eq. 3.16), ``ē`` the enclosing box diagonal.
+
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    eps : float, default 1e-7
+        Added to the squared diagonal of the enclosing box.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        Per-pair DIoU loss, reduced as asked.
+    """
     eps = check_positive("eps", eps)
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
@@ -109,6 +156,20 @@ def ciou_loss(
     implementation of Zheng et al. and ``torchvision.ops.complete_box_iou_loss``; set it to
     ``False`` for the literal, fully differentiated formula. Heights are offset by ``eps`` so
     zero-height boxes keep a finite ``arctan`` gradient.
+
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    eps : float, default 1e-7
+        Offsets denominators and the heights inside ``arctan``, ``> 0``.
+    detach_alpha : bool, default True
+        Treat ``α`` as a constant in back-propagation (the reference implementation).
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        CIoU loss.
     """
     eps = check_positive("eps", eps)
     check_reduction(reduction)

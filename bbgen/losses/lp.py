@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._reduce import check_boxes, check_positive, check_reduction, reduce_loss
+from ._reduce import check_boxes, check_positive, check_reduction, reduce_loss, smooth_l1_terms
 
 __all__ = ["balanced_l1_loss", "l1_loss", "l2_loss", "smooth_l1_loss"]
 
@@ -20,9 +20,16 @@ __all__ = ["balanced_l1_loss", "l1_loss", "l2_loss", "smooth_l1_loss"]
 def l1_loss(pred: Tensor, target: Tensor, *, reduction: str = "none") -> Tensor:
     """Sum of absolute coordinate errors ``Σ_j |pred_j - target_j|`` (thesis Table 3.3, L1).
 
-    Args:
-        pred, target: ``[..., 4]`` xyxy boxes (broadcastable).
-        reduction: ``"none"`` (shape ``[...]``), ``"mean"`` or ``"sum"``.
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+        Boxes ``[x1, y1, x2, y2]``, broadcast against each other.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        ``Σ_j |Δ_j|`` of each pair, or its mean / sum.
     """
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
@@ -30,16 +37,22 @@ def l1_loss(pred: Tensor, target: Tensor, *, reduction: str = "none") -> Tensor:
 
 
 def l2_loss(pred: Tensor, target: Tensor, *, reduction: str = "none") -> Tensor:
-    """Sum of squared coordinate errors ``Σ_j (pred_j - target_j)²`` (thesis Table 3.3, L2)."""
+    """Sum of squared coordinate errors ``Σ_j (pred_j - target_j)²`` (thesis Table 3.3, L2).
+
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+        Predicted and target boxes.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        Squared error of each pair (``reduction="none"``), else reduced to a scalar.
+    """
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
     return reduce_loss((pred - target).pow(2).sum(-1), reduction)
-
-
-def _smooth_l1(diff: Tensor, beta: float) -> Tensor:
-    """Elementwise Smooth L1 of ``|diff|`` in the Fast R-CNN/torch convention (Zhang Eq. 1)."""
-    absd = diff.abs()
-    return torch.where(absd < beta, 0.5 * absd * absd / beta, absd - 0.5 * beta)
 
 
 def smooth_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 1.0, reduction: str = "none") -> Tensor:
@@ -49,13 +62,22 @@ def smooth_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 1.0, reduction
     :func:`torch.nn.functional.smooth_l1_loss`. The thesis writes the Huber form
     ``0.5 b²`` / ``β(|b| - 0.5β)``, which is exactly ``β`` times this loss.
 
-    Args:
-        beta: the L2→L1 switch point, ``> 0``.
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    beta : float, default 1.0
+        The L2→L1 switch point, ``> 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        The per-pair loss, or reduced.
     """
     beta = check_positive("beta", beta)
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
-    return reduce_loss(_smooth_l1(pred - target, beta).sum(-1), reduction)
+    return reduce_loss(smooth_l1_terms(pred - target, beta).sum(-1), reduction)
 
 
 def balanced_l1_loss(
@@ -75,10 +97,21 @@ def balanced_l1_loss(
     continuous at ``t = 1``. Hence ``dL/d|b| = α ln(κ|b|/β + 1)`` on inliers and ``γ`` on
     outliers (Eq. 3.7). For ``β = 1`` this is mmdetection's ``balanced_l1_loss``.
 
-    Args:
-        alpha: inlier promotion ``α > 0`` (smaller → larger inlier gradients).
-        gamma: outlier gradient bound ``γ > 0``.
-        beta: inlier/outlier switch point ``β > 0``.
+    Parameters
+    ----------
+    pred, target : Tensor[..., 4]
+    alpha : float, default 0.5
+        Inlier promotion ``α > 0`` (smaller → larger inlier gradients).
+    gamma : float, default 1.5
+        Outlier gradient bound ``γ > 0``.
+    beta : float, default 1.0
+        Inlier/outlier switch point ``β > 0``.
+    reduction : {"none", "mean", "sum"}, default "none"
+
+    Returns
+    -------
+    Tensor[...] or Tensor[]
+        Balanced L1 per pair unless reduced.
     """
     alpha = check_positive("alpha", alpha)
     gamma = check_positive("gamma", gamma)

@@ -22,14 +22,31 @@ _MAX_TICK_LABELS = 40
 
 
 def log_y(ax: Axes, values: np.ndarray) -> Axes:
-    """Log-scale the y axis (as the thesis figures do) when there is something positive to show."""
+    """Log-scale the y axis (as the thesis figures do) when there is something positive to show.
+
+    Parameters
+    ----------
+    ax : Axes
+        The axes to change.
+    values : ndarray
+        The plotted values.
+    """
     if np.any(np.asarray(values) > 0):
         ax.set_yscale("log")
     return ax
 
 
 def plot_instances_per_class(profile: ClassProfile, ax: Axes | None = None) -> Axes:
-    """Fig. 3.5a: number of instances per class, classes sorted by frequency, log y."""
+    """Fig. 3.5a: number of instances per class, classes sorted by frequency, log y.
+
+    The long tail of foreground–foreground class imbalance.
+
+    Parameters
+    ----------
+    profile : ClassProfile
+        Instances of each class, sorted in decreasing order.
+    ax : Axes, optional
+    """
     ax = new_axes(ax)
     order = profile.order
     counts = profile.instances_per_class[order]
@@ -58,20 +75,45 @@ def _count_hist(ax: Axes, counts: np.ndarray, xlabel: str, title: str) -> Axes:
 
 
 def plot_images_by_instances(profile: ClassProfile, ax: Axes | None = None) -> Axes:
-    """Fig. 3.5b: number of images vs number of instances in the image, log y."""
+    """Fig. 3.5b: number of images vs number of instances in the image, log y.
+
+    How many images hold each number of instances.
+
+    Parameters
+    ----------
+    profile : ClassProfile
+        Source of the histogram of instances per image.
+    ax : Axes, optional
+    """
     return _count_hist(new_axes(ax), profile.images_by_instances, "number of instances in the image",
                        "Instances per image")
 
 
 def plot_images_by_classes(profile: ClassProfile, ax: Axes | None = None) -> Axes:
-    """Fig. 3.5c: number of images vs number of distinct classes in the image, log y."""
+    """Fig. 3.5c: number of images vs number of distinct classes in the image, log y.
+
+    How many images show each number of classes.
+
+    Parameters
+    ----------
+    profile : ClassProfile
+        Its ``images_by_classes`` counts are drawn.
+    ax : Axes, optional
+    """
     return _count_hist(new_axes(ax), profile.images_by_classes, "number of classes in the image",
                        "Classes per image")
 
 
 def plot_batch_class_shares(profile: BatchProfile, ax: Axes | None = None) -> Axes:
     """Fig. 3.6 as statistics: within-batch share of the most frequent classes (5-95 % whiskers,
-    quartile boxes, median) against the dataset share (black diamonds)."""
+    quartile boxes, median) against the dataset share (black diamonds).
+
+    Parameters
+    ----------
+    profile : BatchProfile
+        Batch-level class shares against the dataset shares (thesis Fig. 3.6).
+    ax : Axes, optional
+    """
     ax = new_axes(ax)
     q = profile.share_quantiles
     stats = [{"whislo": r[0], "q1": r[1], "med": r[2], "q3": r[3], "whishi": r[4], "mean": m, "label": n}

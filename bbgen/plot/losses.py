@@ -34,7 +34,16 @@ def _check_curves(name: str, curves: object) -> Mapping:
 
 def plot_regression_errors(errors: Mapping[str, Sequence[float]], ax: Axes | None = None, *,
                            log: bool = True) -> Axes:
-    """Zhang Fig. 7a/8a: summed regression error ``E(t)`` per loss over iterations ``t = 0..T``."""
+    """Zhang Fig. 7a/8a: summed regression error ``E(t)`` per loss over iterations ``t = 0..T``.
+
+    Parameters
+    ----------
+    errors : mapping of str to sequence of float
+        ``{loss: E(t) for t = 0..T}``.
+    ax : Axes, optional
+    log : bool, default True
+        Logarithmic y axis.
+    """
     ax = _axes(ax)
     for label, curve in _check_curves("errors", errors).items():
         ax.plot(np.arange(len(curve)), np.asarray(curve, dtype=float), label=label)
@@ -52,6 +61,14 @@ def plot_iou_boxplots(stats: Mapping[str, Sequence[Mapping[str, float]]], snapsh
 
     ``stats[loss][k]`` holds the quantiles ``q05, q25, q50, q75, q95`` and ``mean`` at
     ``snapshots[k]`` (whiskers at the 5th/95th percentiles).
+
+    Parameters
+    ----------
+    stats : mapping of str to sequence of mapping
+        ``{loss: [quantiles at each snapshot]}`` as described above.
+    snapshots : sequence of int
+        The snapshot iterations.
+    ax : Axes, optional
     """
     ax = _axes(ax)
     stats = _check_curves("stats", stats)
@@ -77,7 +94,16 @@ def plot_iou_boxplots(stats: Mapping[str, Sequence[Mapping[str, float]]], snapsh
 
 def plot_convergence(curves: Mapping[str, Sequence[float]], ax: Axes | None = None, *,
                      ylabel: str = "IoU with the target") -> Axes:
-    """Peng & Yu Fig. 4c/5: one convergence curve per label over iterations."""
+    """Peng & Yu Fig. 4c/5: one convergence curve per label over iterations.
+
+    Parameters
+    ----------
+    curves : mapping of str to sequence of float
+        ``{label: value per iteration}``.
+    ax : Axes, optional
+    ylabel : str, default "IoU with the target"
+        Label of the y axis.
+    """
     ax = _axes(ax)
     for label, curve in _check_curves("curves", curves).items():
         ax.plot(np.arange(len(curve)), np.asarray(curve, dtype=float), label=label)
@@ -89,7 +115,18 @@ def plot_convergence(curves: Mapping[str, Sequence[float]], ax: Axes | None = No
 
 def plot_loss_shares(shares: Mapping[str, Sequence[float]], bins: Sequence[Sequence[float]],
                      ax: Axes | None = None, *, ylabel: str = "share of total loss") -> Axes:
-    """Thesis Fig. 3.11, quantified: each IoU bin's share of a loss (or gradient), grouped bars per loss."""
+    """Thesis Fig. 3.11, quantified: each IoU bin's share of a loss (or gradient), grouped bars per loss.
+
+    Parameters
+    ----------
+    shares : mapping of str to sequence of float
+        ``{loss: share per bin}``, e.g. ``RegressionLossProfile.loss_share[distribution]``.
+    bins : sequence of (float, float)
+        The IoU bins ``[lo, hi)``.
+    ax : Axes, optional
+    ylabel : str, default "share of total loss"
+        Label of the y axis.
+    """
     ax = _axes(ax)
     shares = _check_curves("shares", shares)
     n_loss = len(shares)
@@ -112,6 +149,18 @@ def plot_per_bin(values: Mapping[str, Sequence[float]], bins: Sequence[Sequence[
 
     With ``normalize`` every line is divided by its value in the first (lowest-IoU) bin, so losses
     of different scales share one axis and the slope shows how fast the weight decays with IoU.
+
+    Parameters
+    ----------
+    values : mapping of str to sequence of float
+        ``{loss: value per bin}``, e.g. ``RegressionLossProfile.mean_loss``.
+    bins : sequence of (float, float)
+        The IoU bins ``[lo, hi)``.
+    ax : Axes, optional
+    ylabel : str, default "mean loss"
+        Label of the y axis.
+    normalize : bool, default True
+        Divide every line by its value in the first bin.
     """
     ax = _axes(ax)
     values = _check_curves("values", values)

@@ -15,8 +15,8 @@ atomically (temporary directory, then a rename)::
     ann = load("instances_val2017.json")
     build_report(ann, "report/", sections=[*data_sections(batch_size=8), my_section])
 
-Extension point (anchor side, design §5)
-----------------------------------------
+Extension point (anchor side, thesis Ch. 3)
+-------------------------------------------
 To add e.g. an anchor/assigner section, write ``anchor_section(ann, *, anchors, assigner) -> Section``
 (``key="anchors"``, numbers = the profiler's ``to_dict()``, figures = ``FigureSpec`` s wrapping the
 ``bbgen.plot`` functions with ``functools.partial``) and append

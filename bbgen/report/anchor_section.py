@@ -1,4 +1,4 @@
-"""Report section for the anchor side of the imbalance taxonomy (design §5; thesis Fig. 3.4, 3.12a, 3.15, 4.6).
+"""Report section for the anchor side of the imbalance taxonomy (thesis Fig. 3.4, 3.12a, 3.15, 4.6).
 
 The numbers are a compact view of :class:`bbgen.imbalance.AnchorProfile` (per-image counts are
 summarised by quantiles so that a 100 k-image report stays small); the full per-image and per-GT
@@ -22,22 +22,12 @@ from .sections import FigureSpec, Section
 
 __all__ = ["anchor_section"]
 
-_QUANTILES = (5, 25, 50, 75, 95)
-
-
-def _quantiles(x: np.ndarray) -> dict[str, float]:
-    if not len(x):
-        return {f"p{q}": 0.0 for q in _QUANTILES}
-    return {f"p{q}": float(v) for q, v in zip(_QUANTILES, np.percentile(x, _QUANTILES))}
-
-
 def anchor_section(ann: Annotations, *, anchors: str | Path | AnchorConfig = "retinanet",
                    assigner: str | MaxIoUAssigner | ATSSAssigner = "maxiou", progress: bool = False) -> Section:
     """Foreground-background, per-class, IoU, feature-level and relative spatial imbalance of the anchors."""
     p = anchor_profile(ann, anchors, assigner, progress=progress)
     s = p.to_dict()["summary"]
-    n = max(p.num_images, 1)
-    per_class = p.positives_per_class / n
+    per_class = p.positives_per_class_per_image
     order = np.argsort(-per_class, kind="stable")
     ratio = p.fg_bg_ratio
     numbers = {
@@ -48,9 +38,9 @@ def anchor_section(ann: Annotations, *, anchors: str | Path | AnchorConfig = "re
         "mean_ignored": s["mean_ignored"],
         "fg_bg_ratio": ratio,
         "negatives_per_positive": (1.0 / ratio) if ratio > 0 else None,
-        "anchors_per_image": _quantiles(p.total),
-        "positives_per_image": _quantiles(p.positives),
-        "ignored_per_image": _quantiles(p.ignored),
+        "anchors_per_image": s["anchors_per_image"],
+        "positives_per_image": s["positives_per_image"],
+        "ignored_per_image": s["ignored_per_image"],
         "images_without_positive": int((p.positives == 0).sum()),
         "positives_per_class_per_image": {p.category_names[i]: float(per_class[i]) for i in order},
         "gts_by_size": s["gts_by_size"],

@@ -1,4 +1,4 @@
-"""Section builders of the data side of the imbalance report (thesis Ch. 3, design §5)."""
+"""Section builders of the data side of the imbalance report (thesis Ch. 3; docs/architecture.md)."""
 from __future__ import annotations
 
 from functools import partial

@@ -35,9 +35,11 @@ from typing import Sequence, Union
 import torch
 from torch import Tensor
 
+from ..imbalance.regression_profile import IOU_BIN_BASES
+
 __all__ = ["IoUDistribution", "PRESETS", "resolve_iou_dist", "sample_iou_bins"]
 
-DEFAULT_BASES = (0.5, 0.6, 0.7, 0.8, 0.9)
+DEFAULT_BASES = IOU_BIN_BASES
 
 # Thresholds are kept strictly below 1 (IoU = 1 has a single feasible box); 1 - 1e-6 is still
 # resolved by float32 in the unit frame.  The authors' code capped them at 0.95 instead.

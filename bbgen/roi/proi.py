@@ -27,7 +27,8 @@ from torch import Tensor
 from ..boxes import as_boxes, check_boxes
 from .distributions import T_MAX, IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
 from ..generator.batched import generate_validated
-from ..generator.proposals import Proposal, get_proposal, make_generator
+from .._validate import as_generator
+from ..generator.proposals import Proposal, get_proposal
 from ..generator.backends import as_numpy, check_memory, draw_seed, proposal_code, resolve_backend
 
 __all__ = ["PRoIs", "allocate_rois", "generate_prois", "generate_prois_validated"]
@@ -223,7 +224,7 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     _check_gt_in_images(boxes, sizes, single)
     return generate_prois_validated(boxes, labels, num_rois, dist, fg_balanced=fg_balanced, exact=exact,
                                     proposal=get_proposal(proposal), image_sizes=sizes,
-                                    generator=make_generator(generator, device), backend=backend)
+                                    generator=as_generator(generator, device), backend=backend)
 
 
 def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois: int, dist: IoUDistribution, *,

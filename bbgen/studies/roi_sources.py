@@ -6,7 +6,7 @@
    are not reproduced here.
 2. Top-left corners of generated RoIs in the unit frame of their GT (reference box -> [0, 0, 1, 1],
    ``docs/architecture.md``) for two proposal distributions (relative spatial control, thesis §4.3.1.2),
-   with the TL feasible-space boundaries for T = 0.5 … 0.9 (as in thesis Fig. 4.6).
+   with the TL feasible-space boundaries for IoU thresholds 0.5 … 0.9 (as in thesis Fig. 4.6).
 
 Plots: :func:`bbgen.plot.plot_iou_histograms`, :func:`bbgen.plot.plot_roi_tl_corners`.
 """
@@ -19,8 +19,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .. import _validate
+from .._typing import SeedLike
 from ..boxes import to_unit_frame
 from ..generator.feasible import tl_feasible_space
+from ..imbalance.regression_profile import IOU_BIN_BASES, IOU_BIN_EDGES
 from ..roi.distributions import PRESETS, IoUDistribution
 from ..roi.proi import generate_prois
 
@@ -29,13 +32,26 @@ __all__ = ["BOUNDARY_T", "IoUHistograms", "TLCorners", "iou_histograms", "tl_cor
 # any GT gives the same IoU / unit-frame statistics (IoU is invariant to per-axis affine maps)
 _GT = torch.tensor([[100.0, 100.0, 300.0, 250.0]], dtype=torch.float64)
 _LABEL = torch.tensor([1])
-BOUNDARY_T = (0.5, 0.6, 0.7, 0.8, 0.9)
+BOUNDARY_T = IOU_BIN_BASES
 
 
 @dataclass(frozen=True)
 class IoUHistograms:
-    """IoU histograms per preset: ``density[name]`` over ``edges`` (fine bins), ``bin_fractions[name]``
-    over the preset bins [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]."""
+    """IoU histograms of generated RoIs per preset (thesis Fig. 4.5), made by :func:`iou_histograms`.
+
+    Attributes
+    ----------
+    n : int
+        RoIs per preset.
+    exact : bool
+        Generated in the exact (interval) mode.
+    edges : ndarray[B + 1]
+        Fine bins on ``[0.5, 1]``.
+    density : dict of str to ndarray[B]
+        Density over ``edges`` per preset.
+    bin_fractions : dict of str to ndarray[5]
+        Fraction of the RoIs in each of the thesis bins ``IOU_BIN_EDGES`` per preset.
+    """
 
     n: int
     exact: bool
@@ -44,6 +60,7 @@ class IoUHistograms:
     bin_fractions: dict[str, np.ndarray]
 
     def to_dict(self) -> dict:
+        """Plain-Python (JSON-serialisable) view."""
         return {"n": self.n, "exact": self.exact, "edges": self.edges.tolist(),
                 "density": {k: v.tolist() for k, v in self.density.items()},
                 "bin_fractions": {k: v.tolist() for k, v in self.bin_fractions.items()}}
@@ -51,15 +68,25 @@ class IoUHistograms:
 
 @dataclass(frozen=True)
 class TLCorners:
-    """TL corners ``points[proposal] [n, 2]`` in the unit frame of the GT, for RoIs with IoU >= ``T``."""
+    """TL corners of generated RoIs in the unit frame of their GT (thesis Fig. 4.6), made by :func:`tl_corners`.
 
-    T: float
+    Attributes
+    ----------
+    iou : float
+        The threshold every RoI was generated with.
+    points : dict of str to ndarray[n, 2]
+        TL corners per proposal.
+    boundaries : dict of float to ndarray[K, 2]
+        TL feasible-space boundary in the unit frame per threshold of ``BOUNDARY_T``.
+    """
+
+    iou: float
     points: dict[str, np.ndarray]
     boundaries: dict[float, np.ndarray] = field(repr=False)
 
     def to_dict(self) -> dict:
         """Summary statistics per proposal (the points themselves are not serialised)."""
-        out = {"T": self.T, "proposals": {}}
+        out = {"iou": self.iou, "proposals": {}}
         for name, p in self.points.items():
             inside = (p[:, 0] >= 0) & (p[:, 1] >= 0)
             out["proposals"][name] = {"n": int(len(p)), "mean": p.mean(0).tolist(), "std": p.std(0).tolist(),
@@ -68,27 +95,62 @@ class TLCorners:
 
 
 def iou_histograms(n: int = 100_000, *, presets: Sequence[str] = tuple(PRESETS), exact: bool = False,
-                   bin_width: float = 0.02, seed: int = 0) -> IoUHistograms:
-    """IoU of ``n`` generated RoIs per preset (thesis Fig. 4.5: 100K boxes each)."""
-    g = torch.Generator().manual_seed(seed)
+                   bin_width: float = 0.02, generator: SeedLike = 0) -> IoUHistograms:
+    """IoU of ``n`` generated RoIs per preset (thesis Fig. 4.5: 100K boxes each).
+
+    Parameters
+    ----------
+    n : int, default 100000
+        RoIs per preset.
+    presets : sequence of str, default all of ``PRESETS``
+        IoU distribution presets of :mod:`bbgen.roi.distributions`.
+    exact : bool, default False
+        Use the exact (interval) mode instead of the paper's threshold mode.
+    bin_width : float, default 0.02
+        Width of the fine bins on ``[0.5, 1]``.
+    generator : torch.Generator or int or numpy.random.Generator, default 0
+        Randomness (:func:`bbgen._validate.as_generator`); the default seed makes the figure reproducible.
+
+    Returns
+    -------
+    IoUHistograms
+    """
+    g = _validate.as_generator(generator)
     edges = np.linspace(0.5, 1.0, int(round(0.5 / bin_width)) + 1)
     density, fractions = {}, {}
     for name in tqdm(presets, desc="IoU histograms", leave=False):
         ious = generate_prois(_GT, _LABEL, n, iou_dist=name, exact=exact, generator=g).ious.numpy()
         density[name] = np.histogram(ious, bins=edges, density=True)[0]
-        fractions[name] = np.histogram(ious, bins=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0])[0] / n
+        fractions[name] = np.histogram(ious, bins=IOU_BIN_EDGES)[0] / n
     return IoUHistograms(n, exact, edges, density, fractions)
 
 
-def tl_corners(n: int = 20_000, *, proposals: Sequence[str] = ("uniform", "inside"), T: float = 0.5,
-               seed: int = 0) -> TLCorners:
-    """TL corners of ``n`` RoIs generated with threshold ``T`` per proposal, in the GT's unit frame (Fig. 4.6)."""
-    g = torch.Generator().manual_seed(seed)
-    dist = IoUDistribution((T,), (1.0,), jitter=False)  # every RoI has threshold exactly T (Alg. 1)
+def tl_corners(n: int = 20_000, *, proposals: Sequence[str] = ("uniform", "inside"), iou: float = 0.5,
+               generator: SeedLike = 0) -> TLCorners:
+    """TL corners of RoIs generated with one threshold, per proposal, in the GT's unit frame (thesis Fig. 4.6).
+
+    Parameters
+    ----------
+    n : int, default 20000
+        RoIs per proposal.
+    proposals : sequence of str, default ("uniform", "inside")
+        Proposal distributions (:mod:`bbgen.generator.proposals`).
+    iou : float, default 0.5
+        The IoU threshold of every RoI (Alg. 1's ``T``).
+    generator : torch.Generator or int or numpy.random.Generator, default 0
+        Randomness (:func:`bbgen._validate.as_generator`).
+
+    Returns
+    -------
+    TLCorners
+    """
+    g = _validate.as_generator(generator)
+    iou = _validate.iou_threshold(iou)
+    dist = IoUDistribution((iou,), (1.0,), jitter=False)  # every RoI has threshold exactly iou (Alg. 1)
     points = {}
     for name in tqdm(proposals, desc="TL corners", leave=False):
         rois = generate_prois(_GT, _LABEL, n, iou_dist=dist, proposal=name, generator=g)
         points[name] = to_unit_frame(rois.boxes, _GT[rois.gt_index])[:, :2].numpy()
     unit = [0.0, 0.0, 1.0, 1.0]
     boundaries = {t: np.asarray(tl_feasible_space(unit, t).exterior.coords) for t in BOUNDARY_T}
-    return TLCorners(T, points, boundaries)
+    return TLCorners(iou, points, boundaries)
