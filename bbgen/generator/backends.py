@@ -19,14 +19,15 @@ import functools
 import importlib.util
 import os
 import warnings
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from .._typing import SeedLike
 from .._validate import as_generator
-from .proposals import InsideBiased, TruncatedNormal, uniform
+from .proposals import InsideBiased, Proposal, TruncatedNormal, uniform
 
 __all__ = ["BACKENDS", "PROPOSAL_IDS", "resolve_backend", "draw_seed", "proposal_code", "bytes_needed",
            "check_memory", "run_chunked", "as_numpy", "CHUNK_BOXES", "PROGRESS_MIN_BOXES", "MAX_ATTEMPTS",
@@ -46,8 +47,14 @@ def _importable(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def proposal_code(prop: Any) -> tuple[int, float] | None:
-    """``(id, parameter)`` of a built-in proposal for the compiled kernels, ``None`` for another callable."""
+def proposal_code(prop: Proposal) -> tuple[int, float] | None:
+    """``(id, parameter)`` of a built-in proposal for the compiled kernels, ``None`` for another callable.
+
+    Parameters
+    ----------
+    prop : callable
+        a resolved proposal (:func:`bbgen.generator.proposals.get_proposal`).
+    """
     if prop is uniform:
         return PROPOSAL_IDS["uniform"], 0.0
     if type(prop) is TruncatedNormal:
@@ -57,8 +64,17 @@ def proposal_code(prop: Any) -> tuple[int, float] | None:
     return None
 
 
-def resolve_backend(backend: Any, device: torch.device, prop: Any) -> str:
+def resolve_backend(backend: str, device: torch.device, prop: Proposal) -> str:
     """The backend that will run: ``"numba"``, ``"triton"`` or ``"torch"`` (see the module docstring).
+
+    Parameters
+    ----------
+    backend : str
+        ``"auto"``, ``"numba"``, ``"triton"`` or ``"torch"``.
+    device : torch.device
+        where the tensors live.
+    prop : callable
+        the resolved proposal.
 
     Raises ``ValueError`` naming the backend when a forced one cannot run here (package missing, wrong device,
     callable proposal)."""
@@ -82,15 +98,33 @@ def resolve_backend(backend: Any, device: torch.device, prop: Any) -> str:
     return backend
 
 
-def draw_seed(generator: torch.Generator | int | None, device: torch.device) -> int:
-    """The 64-bit Philox key of a call: one draw (two 32-bit words) from the caller's generator or int seed."""
+def draw_seed(generator: SeedLike, device: torch.device) -> int:
+    """The 64-bit Philox key of a call: one draw (two 32-bit words) from the caller's generator or int seed.
+
+    Parameters
+    ----------
+    generator : torch.Generator, int, numpy.random.Generator or None
+        as accepted by :func:`bbgen._validate.as_generator`.
+    device : torch.device
+        device of the tensors (a generator must live there).
+    """
     g = as_generator(generator, device)
     words = torch.randint(0, 1 << 32, (2,), generator=g, device=g.device, dtype=torch.int64).tolist()
     return (words[1] << 32) | words[0]
 
 
 def bytes_needed(total: int, dtype: torch.dtype, with_iou: bool = False) -> int:
-    """Memory of the output of a call: ``total`` boxes ``[4]`` of ``dtype`` (+ float64 IoUs)."""
+    """Memory of the output of a call: ``total`` boxes ``[4]`` of ``dtype`` (+ float64 IoUs).
+
+    Parameters
+    ----------
+    total : int
+        number of boxes.
+    dtype : torch.dtype
+        their dtype.
+    with_iou : bool
+        a float64 IoU per box as well.
+    """
     itemsize = torch.empty((), dtype=dtype).element_size()
     return total * (4 * itemsize + (8 if with_iou else 0))
 
@@ -106,7 +140,15 @@ def _memory() -> tuple[int, int]:
 
 def check_memory(total: int, dtype: torch.dtype, what: str, with_iou: bool = False) -> None:
     """``ValueError`` when the output of ``total`` boxes cannot fit in this machine's memory, a
-    ``ResourceWarning`` when it exceeds the memory available now (both before anything is allocated)."""
+    ``ResourceWarning`` when it exceeds the memory available now (both before anything is allocated).
+
+    Parameters
+    ----------
+    total, dtype, with_iou : int, torch.dtype, bool
+        as in :func:`bytes_needed`.
+    what : str
+        the caller's name, for the message.
+    """
     need = bytes_needed(total, dtype, with_iou)
     physical, available = _memory()
     if physical and need > physical:
@@ -127,7 +169,17 @@ def _size(nbytes: int) -> str:
 
 def run_chunked(total: int, body: Callable[[int, int], int], desc: str) -> int:
     """Call ``body(start, stop)`` over ``[0, total)`` in chunks of :data:`CHUNK_BOXES` with a tqdm bar from
-    :data:`PROGRESS_MIN_BOXES` boxes on; returns the sum of what ``body`` returns (failed boxes)."""
+    :data:`PROGRESS_MIN_BOXES` boxes on; returns the sum of what ``body`` returns (failed boxes).
+
+    Parameters
+    ----------
+    total : int
+        number of boxes.
+    body : callable
+        ``body(start, stop) -> int`` generates boxes ``start .. stop - 1``.
+    desc : str
+        label of the progress bar.
+    """
     failed = 0
     with tqdm(total=total, desc=desc, unit="box", unit_scale=True, disable=total < PROGRESS_MIN_BOXES) as bar:
         for start in range(0, total, CHUNK_BOXES):
@@ -138,5 +190,11 @@ def run_chunked(total: int, body: Callable[[int, int], int], desc: str) -> int:
 
 
 def as_numpy(t: torch.Tensor | None) -> np.ndarray | None:
-    """A CPU tensor as a C-contiguous numpy array sharing memory when possible."""
+    """A CPU tensor as a C-contiguous numpy array sharing memory when possible.
+
+    Parameters
+    ----------
+    t : Tensor or None
+        a CPU tensor (None passes through).
+    """
     return None if t is None else np.ascontiguousarray(t.detach().numpy())

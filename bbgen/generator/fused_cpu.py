@@ -100,7 +100,22 @@ def _sample(second, lx, ly, hx, hy, a, b, T, hi, has_hi, prop, param, draw, spar
 
 @_njit
 def one_box(r0, r1, r2, r3, T, hi, has_hi, g0, g1, g2, g3, has_reg, order, prop, param, k0, k1, idx, f32):
-    """GENERATEBB for one box (module docstring); ``idx`` is its global index (uint64) in the random stream.
+    """GENERATEBB for one box (module docstring).
+
+    Parameters
+    ----------
+    r0, r1, r2, r3 : float
+        the reference box.
+    T, hi, has_hi : float, float, bool
+        threshold, and the interval mode's upper bound when ``has_hi``.
+    g0, g1, g2, g3, has_reg : float, float, float, float, bool
+        the allowed image region when ``has_reg``.
+    order, prop, param : int, int, float
+        corner order (0 random, 1 TL, 2 BR), proposal id and parameter.
+    k0, k1, idx : uint64
+        Philox key and the box's global index in the stream.
+    f32 : bool
+        round the output to float32.
 
     Returns ``(x1, y1, x2, y2, iou, ok)``: the box in the output dtype's values (as float64) and its verified
     float64 IoU; ``ok`` is False only when no box passed the final check in :data:`MAX_ATTEMPTS` attempts.
@@ -186,7 +201,13 @@ def _loop_serial(count, *args):
 
 
 def set_threads(num_threads: int) -> int:
-    """Use ``num_threads`` numba threads (capped at numba's pool size); returns the number used."""
+    """Use ``num_threads`` numba threads (capped at numba's pool size); returns the number used.
+
+    Parameters
+    ----------
+    num_threads : int
+        usually ``torch.get_num_threads()``.
+    """
     global _THREADS
     _THREADS = max(1, min(int(num_threads), numba.config.NUMBA_NUM_THREADS))
     if _THREADS > 1:  # one thread: the serial loops, no thread pool started
@@ -198,7 +219,13 @@ _THREADS = 1
 
 
 def use_parallel(count: int) -> bool:
-    """Whether ``count`` items go to the parallel loop: enough of them, and more than one thread."""
+    """Whether ``count`` items go to the parallel loop: enough of them, and more than one thread.
+
+    Parameters
+    ----------
+    count : int
+        boxes in the call.
+    """
     return count >= SERIAL_BELOW and _THREADS > 1
 
 

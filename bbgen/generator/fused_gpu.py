@@ -21,6 +21,7 @@ import triton.language as tl
 from torch import Tensor
 
 from .backends import MAX_ATTEMPTS, MAX_TRIES, proposal_code, run_chunked
+from .proposals import Proposal
 
 __all__ = ["generate_triton", "BLOCK"]
 
@@ -265,10 +266,29 @@ def _mode(t: Tensor | None, n: int) -> int:
 
 
 def generate_triton(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, num: int, order: str,
-                    prop: object, seed: int, offset: int, with_iou: bool = False,
+                    prop: Proposal, seed: int, offset: int, with_iou: bool = False,
                     block: int = BLOCK) -> tuple[Tensor, Tensor | None]:
     """The triton backend on validated inputs (as :func:`bbgen.generator.batched.generate_numba`), on the device of
     ``ref`` (CUDA; CPU tensors under ``TRITON_INTERPRET=1``, where a small ``block`` of lanes is faster).
+
+    Parameters
+    ----------
+    ref : Tensor[N, 4]
+        reference boxes, float32 or float64.
+    lo, hi : Tensor[1, 1], Tensor[N, 1] or Tensor[N, num]
+        float64 thresholds; ``hi`` None in threshold mode.
+    region : Tensor[N, 4] or None
+        allowed image regions.
+    num, order : int, str
+        boxes per reference box; ``"random"``, ``"tl"`` or ``"br"``.
+    prop : callable
+        a built-in proposal.
+    seed, offset : int
+        the Philox key and the stream index of the first box.
+    with_iou : bool
+        also return the verified IoUs.
+    block : int
+        boxes per Triton program.
 
     Returns ``(boxes [N, num, 4], iou [N, num] float64 or None)``; raises ``RuntimeError`` if a box fails."""
     n, total, dev = ref.shape[0], ref.shape[0] * num, ref.device

@@ -23,11 +23,11 @@ Known-answer test (Random123 ``kat_vectors``, ``philox4x32 10``):
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Union
 
 import numpy as np
 
-__all__ = ["philox4x32", "uniform", "split_seed", "STREAM_BOXES", "STREAM_ALLOC", "STREAM_BINS"]
+__all__ = ["philox4x32", "uniform", "split_seed", "Words", "STREAM_BOXES", "STREAM_ALLOC", "STREAM_BINS"]
 
 MASK32 = np.uint64(0xFFFFFFFF)
 ROUND_A = np.uint64(0xD2511F53)  # multipliers of the two S-boxes
@@ -37,15 +37,27 @@ KEY_B = np.uint64(0xBB67AE85)
 SHIFT32 = np.uint64(32)
 TWO_M32 = 2.0 ** -32
 
+#: a 32-bit word held in uint64: a numpy scalar or an array of them
+Words = Union[np.uint64, np.ndarray]
+
 STREAM_BOXES = 0  # generate_boxes: index = global box index
 STREAM_ALLOC = 1  # generate_prois: fgBalancedRoIAlloc tie-breaks, index = image
 STREAM_BINS = 2   # generate_prois: IoU bin and threshold, index = global RoI index
 
 
-def philox4x32(c0: Any, c1: Any, c2: Any, c3: Any, k0: Any, k1: Any) -> tuple[Any, Any, Any, Any]:
+def philox4x32(c0: Words, c1: Words, c2: Words, c3: Words, k0: Words, k1: Words) -> tuple[Words, Words, Words, Words]:
     """Philox4x32 with 10 rounds: four 32-bit output words for counter ``(c0..c3)`` and key ``(k0, k1)``.
 
-    Inputs and outputs are ``uint64`` values (scalars or arrays) holding 32-bit words.
+    Parameters
+    ----------
+    c0, c1, c2, c3 : uint64 scalar or ndarray[...]
+        the counter words (each < 2^32); arrays broadcast.
+    k0, k1 : uint64 scalar or ndarray[...]
+        the key words (each < 2^32).
+
+    Returns
+    -------
+    tuple of four uint64 words (scalars or arrays), each < 2^32.
     """
     for _ in range(10):
         p0 = ROUND_A * c0  # 32 x 32 -> 64-bit products: exact in uint64
@@ -56,12 +68,24 @@ def philox4x32(c0: Any, c1: Any, c2: Any, c3: Any, k0: Any, k1: Any) -> tuple[An
     return c0, c1, c2, c3
 
 
-def uniform(word: Any) -> Any:
-    """A 32-bit word -> float64 uniform in the open interval ``(0, 1)``: ``(word + 0.5) * 2^-32``."""
+def uniform(word: Words) -> Union[float, np.ndarray]:
+    """A 32-bit word -> float64 uniform in the open interval ``(0, 1)``: ``(word + 0.5) * 2^-32``.
+
+    Parameters
+    ----------
+    word : uint64 scalar or ndarray[...]
+        Philox output words.
+    """
     return (word + 0.5) * TWO_M32
 
 
 def split_seed(seed: int) -> tuple[int, int]:
-    """64-bit seed -> Philox key ``(lo, hi)`` 32-bit words (the split of Triton's ``tl.philox``)."""
+    """64-bit seed -> Philox key ``(lo, hi)`` 32-bit words (the split of Triton's ``tl.philox``).
+
+    Parameters
+    ----------
+    seed : int
+        taken modulo 2^64.
+    """
     seed = int(seed) & 0xFFFFFFFFFFFFFFFF
     return seed & 0xFFFFFFFF, seed >> 32

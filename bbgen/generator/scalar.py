@@ -32,7 +32,15 @@ _jit = numba.njit(cache=True, error_model="numpy")
 
 @_jit
 def x_range(a: float, b: float, T: float) -> tuple[float, float]:
-    """``(c_min, c_max)`` of the second corner given the first ``(a, b)`` (thesis Table B.2)."""
+    """``(c_min, c_max)`` of the second corner given the first ``(a, b)`` (thesis Table B.2).
+
+    Parameters
+    ----------
+    a, b : float
+        the first corner (unit frame); ``(b, a)`` gives ``(d_min, d_max)``.
+    T : float
+        IoU threshold.
+    """
     alpha, beta = max(a, 0.0), max(b, 0.0)
     i0 = (1.0 - alpha) * (1.0 - beta)
     c_max = a + (i0 / T + i0 - 1.0) / (1.0 - b)
@@ -47,14 +55,28 @@ def _iou_at_least(inter: float, area: float, T: float) -> bool:
 
 @_jit
 def in_tl_space(u: float, v: float, T: float) -> bool:
-    """``IoU([u, v, 1, 1], [0, 0, 1, 1]) >= T`` (thesis Table B.1)."""
+    """``IoU([u, v, 1, 1], [0, 0, 1, 1]) >= T`` (thesis Table B.1).
+
+    Parameters
+    ----------
+    u, v, T : float
+        a TL candidate (unit frame) and the threshold.
+    """
     p, q = 1.0 - u, 1.0 - v
     return _iou_at_least(min(p, 1.0) * min(q, 1.0), p * q, T)
 
 
 @_jit
 def in_br_space(a: float, b: float, c: float, d: float, T: float, hi: float, has_hi: bool) -> bool:
-    """``IoU([a, b, c, d], [0, 0, 1, 1]) >= T`` and, when ``has_hi``, ``< hi`` (thesis Tables B.2–B.3)."""
+    """``IoU([a, b, c, d], [0, 0, 1, 1]) >= T`` and, when ``has_hi``, ``< hi`` (thesis Tables B.2–B.3).
+
+    Parameters
+    ----------
+    a, b, c, d : float
+        first corner and second-corner candidate (unit frame).
+    T, hi, has_hi : float, float, bool
+        threshold and the interval mode's upper bound.
+    """
     inter = max(min(c, 1.0) - max(a, 0.0), 0.0) * max(min(d, 1.0) - max(b, 0.0), 0.0)
     area = (c - a) * (d - b)
     ok = _iou_at_least(inter, area, T)
@@ -65,7 +87,13 @@ def in_br_space(a: float, b: float, c: float, d: float, T: float, hi: float, has
 
 @_jit
 def iou(ax1: float, ay1: float, ax2: float, ay2: float, bx1: float, by1: float, bx2: float, by2: float) -> float:
-    """IoU of two boxes (thesis Eq. 2.2), the operation order of ``bbgen.boxes.iou_xyxy``."""
+    """IoU of two boxes (thesis Eq. 2.2), the operation order of ``bbgen.boxes.iou_xyxy``.
+
+    Parameters
+    ----------
+    ax1, ay1, ax2, ay2, bx1, by1, bx2, by2 : float
+        the two boxes' coordinates.
+    """
     iw = max(min(ax2, bx2) - max(ax1, bx1), 0.0)
     ih = max(min(ay2, by2) - max(ay1, by1), 0.0)
     inter = iw * ih
@@ -74,7 +102,12 @@ def iou(ax1: float, ay1: float, ax2: float, ay2: float, bx1: float, by1: float, 
 
 @_jit
 def ndtr(x: float) -> float:
-    """Standard normal CDF."""
+    """Standard normal CDF.
+
+    Parameters
+    ----------
+    x : float
+    """
     return 0.5 * math.erfc(-x / _SQRT2)
 
 
@@ -98,7 +131,12 @@ def _horner(x: float, coeffs: tuple) -> float:
 
 @_jit
 def ndtri(p: float) -> float:
-    """Inverse of :func:`ndtr` on ``[0, 1]`` (``∓inf`` at the ends, like ``torch.special.ndtri``)."""
+    """Inverse of :func:`ndtr` on ``[0, 1]`` (``∓inf`` at the ends, like ``torch.special.ndtri``).
+
+    Parameters
+    ----------
+    p : float
+    """
     if p <= 0.0:
         return -math.inf
     if p >= 1.0:
@@ -146,9 +184,19 @@ def _inside_biased(lo: float, hi: float, corner: float, weight: float, w_pick: f
 @_jit
 def propose(lx: float, ly: float, hx: float, hy: float, corner: float, prop: int, param: float,
             w0: float, w1: float, w2: float, w3: float) -> tuple[float, float]:
-    """One candidate point in ``[lx, hx] x [ly, hy]`` of proposal ``prop`` (0 uniform, 1 normal, 2 inside:
-    :data:`bbgen.generator.backends.PROPOSAL_IDS`) from uniforms
-    ``w0..w3`` in (0, 1); ``corner`` is 0 for the corner sampled first, 1 for the second (both axes)."""
+    """One candidate point in ``[lx, hx] x [ly, hy]`` of a built-in proposal.
+
+    Parameters
+    ----------
+    lx, ly, hx, hy : float
+        the rectangle (unit frame).
+    corner : float
+        0 for the corner sampled first, 1 for the second (both axes).
+    prop, param : int, float
+        0 uniform, 1 normal, 2 inside (:data:`bbgen.generator.backends.PROPOSAL_IDS`) and its parameter.
+    w0, w1, w2, w3 : float
+        uniforms in (0, 1) (``w2``, ``w3`` used by the inside-biased proposal only).
+    """
     if prop == 1:
         return (_truncated_normal(lx, hx, corner, param, w0), _truncated_normal(ly, hy, corner, param, w1))
     if prop == 2:
