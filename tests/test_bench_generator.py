@@ -70,3 +70,14 @@ def test_cuda_unavailable_is_a_clear_error(tmp_path):
     proc = _run("--device", "cuda", "--quick", "--out", str(tmp_path / "x.json"))
     assert proc.returncode == 2 and "CUDA is not available" in proc.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_violation_count_can_fail(monkeypatch):
+    """The --violations check counts boxes that break the constraint (here: every box moved off its reference)."""
+    sys.path.insert(0, str(ROOT / "analysis"))
+    import bench_generator
+
+    real = bench_generator.generate_boxes
+    monkeypatch.setattr(bench_generator, "generate_boxes",
+                        lambda ref, *a, **kw: real(ref, *a, **kw) + 2 * (ref[:, None, 2:3] - ref[:, None, 0:1]))
+    assert bench_generator.violations(2000, seed=0)["violations"] == 2000
