@@ -292,10 +292,8 @@ def _prois_numba(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], 
                  num_out: int) -> PRoIs:
     """:func:`generate_prois_validated` on the numba backend: one compiled call (:mod:`bbgen.roi.proi_cpu`)."""
     from . import proi_cpu  # noqa: PLC0415 (imports numba)
-    from ..generator import fused_cpu  # noqa: PLC0415
 
     check_memory(num_out, boxes[0].dtype, "generate_prois", with_iou=True)
-    fused_cpu.set_threads(torch.get_num_threads())
     if len(boxes) == 1:  # one image: no padding
         gt = boxes[0].detach().numpy().astype(np.float64)[None]
         lab = labels[0].numpy().astype(np.int64)[None]
