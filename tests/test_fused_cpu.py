@@ -174,7 +174,7 @@ def test_impossible_constraint_is_a_runtime_error():
 def test_memory_estimate_and_chunked_progress(monkeypatch, capsys):
     """Issue #14 item 19: the output size is checked before allocating; large outputs are generated in chunks
     (the same boxes as one chunk) with a tqdm bar."""
-    assert backends.bytes_needed(10, torch.float32) == 160 and backends.bytes_needed(10, torch.float64, True) == 400
+    assert backends.bytes_needed(10, torch.float32) == 160 and backends.bytes_needed(10, torch.float64, 8) == 400
     monkeypatch.setattr(backends, "_memory", lambda: (1000, 500))
     with pytest.raises(ValueError, match=r"1,000 boxes: the output alone needs 31.2 KiB, more than this machine's 1000"):
         generate_boxes(REF, 0.5, num=1000)  # float64: 32 bytes per box

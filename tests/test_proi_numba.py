@@ -83,3 +83,14 @@ def test_bit_identical_with_one_or_two_threads_and_float64():
     assert one.boxes.dtype == torch.float64
     for x, y in zip(one.to_dict().values(), two.to_dict().values()):
         assert x == y
+
+
+def test_memory_is_checked_before_allocating(monkeypatch):
+    """Issue #14 item 19: 48 bytes per float32 RoI, refused before allocating when the machine cannot hold it."""
+    from bbgen.generator import backends
+
+    monkeypatch.setattr(backends, "_memory", lambda: (4000, 4000))
+    boxes, labels = _image([1, 2], 0)
+    with pytest.raises(ValueError, match=r"generate_prois asks for 100 boxes: the output alone needs 4.7 KiB"):
+        generate_prois(boxes, labels, 100, backend="numba")
+    assert len(generate_prois(boxes, labels, 80, backend="numba")) == 80  # 3840 bytes fit

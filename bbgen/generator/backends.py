@@ -113,8 +113,8 @@ def draw_seed(generator: SeedLike, device: torch.device) -> int:
     return (words[1] << 32) | words[0]
 
 
-def bytes_needed(total: int, dtype: torch.dtype, with_iou: bool = False) -> int:
-    """Memory of the output of a call: ``total`` boxes ``[4]`` of ``dtype`` (+ float64 IoUs).
+def bytes_needed(total: int, dtype: torch.dtype, extra: int = 0) -> int:
+    """Memory of the output of a call: ``total`` boxes ``[4]`` of ``dtype`` and ``extra`` bytes per box.
 
     Parameters
     ----------
@@ -122,11 +122,11 @@ def bytes_needed(total: int, dtype: torch.dtype, with_iou: bool = False) -> int:
         number of boxes.
     dtype : torch.dtype
         their dtype.
-    with_iou : bool
-        a float64 IoU per box as well.
+    extra : int
+        other outputs per box in bytes (e.g. 8 for a float64 IoU).
     """
     itemsize = torch.empty((), dtype=dtype).element_size()
-    return total * (4 * itemsize + (8 if with_iou else 0))
+    return total * (4 * itemsize + extra)
 
 
 def _memory() -> tuple[int, int]:
@@ -138,18 +138,18 @@ def _memory() -> tuple[int, int]:
         return 0, 0
 
 
-def check_memory(total: int, dtype: torch.dtype, what: str, with_iou: bool = False) -> None:
+def check_memory(total: int, dtype: torch.dtype, what: str, extra: int = 0) -> None:
     """``ValueError`` when the output of ``total`` boxes cannot fit in this machine's memory, a
     ``ResourceWarning`` when it exceeds the memory available now (both before anything is allocated).
 
     Parameters
     ----------
-    total, dtype, with_iou : int, torch.dtype, bool
+    total, dtype, extra : int, torch.dtype, int
         as in :func:`bytes_needed`.
     what : str
         the caller's name, for the message.
     """
-    need = bytes_needed(total, dtype, with_iou)
+    need = bytes_needed(total, dtype, extra)
     physical, available = _memory()
     if physical and need > physical:
         raise ValueError(f"{what} asks for {total:,} boxes: the output alone needs {_size(need)}, more than this "

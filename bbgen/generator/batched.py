@@ -1,7 +1,10 @@
-"""Batched box-generation kernel: thesis Alg. 1 for millions of boxes, CPU and GPU through one code path.
+"""Batched box generation: thesis Alg. 1 for millions of boxes.
 
-:func:`generate_boxes` runs GENERATEBB for every (reference box, threshold) pair at once with torch tensor
-ops (docs/architecture.md, "Data flow"):
+:func:`generate_boxes` validates its arguments once and dispatches (:mod:`bbgen.generator.backends`) to a compiled
+kernel — numba on CPU (:func:`generate_numba`, :mod:`bbgen.generator.fused_cpu`), Triton on CUDA
+(:mod:`bbgen.generator.fused_gpu`) — or to the torch-op path of this module, the reference implementation
+(``backend="torch"``, and any callable proposal). The torch-op path runs GENERATEBB for every (reference box,
+threshold) pair at once with torch tensor ops (docs/architecture.md, "Data flow"):
 
 * no Python loop over boxes — rejection proceeds in rounds over all rows with several candidates per row
   (:func:`bbgen.generator.proposals.sample_batched`); the first round needs no host–device synchronisation, a few
