@@ -199,10 +199,10 @@ def _loop_parallel(count, *args):
 
 @_njit
 def _loop_serial(count, *args):
-    failures = np.zeros(count, np.uint8)
+    failed = 0
     for k in range(count):
-        failures[k] = _box_into(k, *args)
-    return failures.sum()
+        failed += _box_into(k, *args)
+    return failed
 
 
 def set_threads(num_threads: int) -> int:
