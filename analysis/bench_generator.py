@@ -1,22 +1,27 @@
-"""Benchmark of the batched Bounding Box Generator and the pRoI generator against the reference path.
+"""Benchmark of the compiled Bounding Box Generator and pRoI generator (issue #13), as ratios against baselines
+run in the same process.
 
-Measures, in one process and on one device:
+Targets and baselines (rounds interleaved, so load drift on a shared machine hits all alike; median and best
+of N reported, targets judged on the best run):
 
-(a) boxes/s of :func:`bbgen.generator.batched.generate_boxes` for N = 1e6 distinct float32 reference boxes
-    at T in {0.5, 0.7, 0.9};
-(b) time to generate 128 pRoIs (:func:`bbgen.roi.proi.generate_prois`, uniform preset) for one 640x480
-    image with 7 GTs of 3 classes, and for a batch of 4 such images; with the RoIs kept inside the image
-    (``image_sizes``, the training setting) and without image bounds;
-(c) the same work through the reference path :func:`bbgen.generator.reference.generate_bb` (one box at a time).
-    The reference path is timed on a subset of boxes and extrapolated per box (stated in the output).
+(a) ``generate_boxes`` on 1000 float32 reference boxes x 1000 boxes, T uniform in [0.5, 0.9]: >= 10 M boxes/s
+    with 1 thread, >= 18 M with 2 (``--threads``); >= 1 G boxes/s on a GPU;
+(b) ``generate_boxes`` on 1e6 reference boxes x 1 box (same T): >= 8x the numpy yardstick;
+(c) ``generate_prois``, 128 RoIs, 3 GTs of 2 classes, 640x480 image bounds: <= 0.15 ms for one image,
+    <= 0.05 ms per image in a batch of 16 (GPU: <= 0.02 ms per image).
 
-Targets (issue 3, 2-core CPU): >= 10 M boxes/s for (a), <= 0.3 ms per image for (b).
-Prints a table and writes JSON (``--out``, default ``results/bench_generator.json``); ``--profile``
-adds a torch.profiler breakdown of one pRoI call. No timing is asserted anywhere in the tests.
+Baselines: the torch backend (``backend="torch"``, the tensor-op reference path) and a naive numpy yardstick
+that draws the TL corner by rejection in its rectangle for all boxes at once, then the BR corner given it.
+
+Optional: ``--cold-start`` times the first call in fresh processes (numba cache empty, then cached);
+``--violations 1e8`` generates that many boxes (aspect up to 1:1000, coordinates up to 1e5, float32, threshold
+and interval modes, with and without image bounds) and counts IoU / image violations with an independent
+float64 numpy IoU. JSON to ``--out`` (default ``results/bench_generator.json``); no timing is asserted in tests.
 
 Usage::
 
-    .venv/bin/python analysis/bench_generator.py [--device cpu|cuda] [--quick] [--profile] [--threads N] [--out FILE]
+    python analysis/bench_generator.py [--quick] [--threads 1|2] [--device cpu|cuda] [--rounds 7]
+                                       [--cold-start] [--violations 1e8] [--out FILE]
 """
 from __future__ import annotations
 
@@ -25,27 +30,55 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
-from bbgen.generator.reference import generate_bb
-from bbgen.roi.distributions import PRESETS, sample_iou_bins
 from bbgen.generator.batched import generate_boxes
-from bbgen.roi.proi import allocate_rois, generate_prois
+from bbgen.roi.proi import generate_prois
 
-TARGET_BOXES_PER_S = 10e6
-TARGET_MS_PER_IMAGE = 0.3
-THRESHOLDS = (0.5, 0.7, 0.9)
-IMAGE_SIZE = (640, 480)
-# one image, 7 GTs of 3 classes (3 + 2 + 2 instances)
-GT_BOXES = [[40, 60, 200, 300], [220, 80, 330, 210], [350, 40, 420, 120], [100, 320, 300, 460],
-            [420, 200, 620, 470], [15, 15, 60, 50], [500, 30, 560, 160]]
-GT_LABELS = [1, 1, 1, 5, 5, 12, 12]
+TARGETS = {"boxes_per_s_1_thread": 10e6, "boxes_per_s_2_threads": 18e6, "boxes_per_s_gpu": 1e9,
+           "speedup_vs_numpy": 8.0, "ms_one_image": 0.15, "ms_per_image_batch16": 0.05, "ms_per_image_gpu": 0.02}
+GTS = [[40.0, 60.0, 200.0, 300.0], [220.0, 80.0, 330.0, 210.0], [350.0, 40.0, 420.0, 120.0]]
+LABELS = [1, 1, 5]
+
+
+def numpy_yardstick(ref: np.ndarray, T: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Naive vectorised Alg. 1: TL by rejection in ``[1 - 1/T, 1 - T]^2`` for all boxes, then BR in its Table B.2
+    rectangle given TL, accepted by the IoU in the unit frame; ``[N, 4]`` float64 boxes."""
+    n = len(T)
+    tl = np.empty((n, 2))
+    todo = np.arange(n)
+    while todo.size:
+        t = T[todo]
+        u = rng.uniform(1 - 1 / t[:, None], (1 - t)[:, None], (todo.size, 2))
+        inter = np.prod(np.minimum(1 - u, 1), 1)
+        ok = inter * (1 + t) >= (np.prod(1 - u, 1) + 1) * t
+        tl[todo[ok]] = u[ok]
+        todo = todo[~ok]
+    br = np.empty((n, 2))
+    todo = np.arange(n)
+    while todo.size:
+        t, a = T[todo], tl[todo]
+        p = np.maximum(a, 0)
+        i0 = np.prod(1 - p, 1)
+        hi = a + (i0 / t + i0 - 1)[:, None] / (1 - a[:, ::-1])
+        lo = (t[:, None] - t[:, None] * a * (1 - a[:, ::-1]) + p * (t[:, None] + 1) * (1 - p[:, ::-1])) / (
+            (t[:, None] + 1) * (1 - p[:, ::-1]) - t[:, None] * (1 - a[:, ::-1]))
+        c = rng.uniform(lo, hi)
+        inter = np.prod(np.clip(np.minimum(c, 1) - p, 0, None), 1)
+        ok = inter * (1 + t) >= (np.prod(c - a, 1) + 1) * t
+        br[todo[ok]] = c[ok]
+        todo = todo[~ok]
+    wh = ref[:, 2:] - ref[:, :2]
+    return np.concatenate([ref[:, :2] + tl * wh, ref[:, :2] + br * wh], 1)
 
 
 def _sync(device: torch.device) -> None:
@@ -53,219 +86,207 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_call(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2) -> tuple[float, float]:
-    """(median, best) wall time of ``fn`` in seconds over ``repeats`` runs (after ``warmup``).
-
-    On a shared machine the median includes time slices lost to other processes; the best run is the
-    usual estimate of the code's own cost (as ``timeit`` recommends). Both are reported.
-    """
-    for _ in range(warmup):
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int, device: torch.device) -> dict[str, list[float]]:
+    """Seconds per call of each function, one call each per round (after one warm-up call each)."""
+    for fn in fns.values():
         fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return times
 
 
-def random_refs(n: int, device: torch.device, generator: torch.Generator) -> torch.Tensor:
-    """``[n, 4]`` float32 boxes with corners in [0, 800] and sides in [8, 200]."""
-    xy = torch.rand(n, 2, generator=generator) * 800
-    wh = 8 + torch.rand(n, 2, generator=generator) * 192
-    return torch.cat([xy, xy + wh], 1).to(device)
-
-
-def bench_boxes(device: torch.device, n: int, ref_subset: int, repeats: int, seed: int) -> list[dict]:
-    """Part (a) with the reference-path comparison of part (c)."""
-    cpu_gen = torch.Generator().manual_seed(seed)
-    gen = torch.Generator(device=device).manual_seed(seed)
-    refs = random_refs(n, device, cpu_gen)
-    rows = []
-    for T in tqdm(THRESHOLDS, desc="(a) generate_boxes", leave=False):
-        t_kernel, best = time_call(lambda: generate_boxes(refs, T, generator=gen), device, repeats, warmup=1)
-        sub = refs[:ref_subset]
-        t_ref, _ = time_call(lambda: [generate_bb(b, T, generator=gen) for b in sub], device, 1, warmup=0)
-        per_box_ref = t_ref / ref_subset
-        rows.append({"T": T, "n": n, "kernel_s": t_kernel, "kernel_boxes_per_s": n / t_kernel,
-                     "kernel_best_boxes_per_s": n / best,
-                     "reference_boxes_timed": ref_subset, "reference_s_per_box": per_box_ref,
-                     "reference_boxes_per_s": 1.0 / per_box_ref, "speedup": per_box_ref * n / t_kernel,
-                     "target_met": n / best >= TARGET_BOXES_PER_S})
-    return rows
-
-
-def _image(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    return (torch.tensor(GT_BOXES, dtype=torch.float32, device=device),
-            torch.tensor(GT_LABELS, dtype=torch.int64, device=device))
-
-
-def reference_prois_per_image(device: torch.device, num_rois: int, subset: int, seed: int,
-                              bounded: bool) -> tuple[float, float]:
-    """Part (c) for (b): allocation + bins as in generate_prois, then generate_bb per RoI.
-
-    Times ``subset`` generate_bb calls and extrapolates to ``num_rois``; returns (seconds per image,
-    seconds per box).
-    """
-    gen = torch.Generator(device=device).manual_seed(seed)
-    boxes, labels = _image(device)
-
-    def alloc() -> tuple[torch.Tensor, torch.Tensor]:
-        counts = allocate_rois(labels[None], torch.ones_like(labels[None], dtype=torch.bool), num_rois, generator=gen)
-        src = torch.repeat_interleave(torch.arange(len(labels), device=device), counts[0])
-        return src, sample_iou_bins(PRESETS["uniform"], num_rois, generator=gen, device=device)[3]
-
-    t_alloc, _ = time_call(alloc, device, 5)
-    src, thr = alloc()
-    src, thr = src[:subset].tolist(), thr[:subset].tolist()
-    size = IMAGE_SIZE if bounded else None
-    t_boxes, _ = time_call(lambda: [generate_bb(boxes[i], t, image_size=size, generator=gen) for i, t in zip(src, thr)],
-                        device, 1, warmup=0)
-    per_box = t_boxes / subset
-    return t_alloc + per_box * num_rois, per_box
-
-
-def bench_prois(device: torch.device, repeats: int, ref_subset: int, seed: int) -> list[dict]:
-    """Part (b) and its reference-path comparison (c)."""
-    gen = torch.Generator(device=device).manual_seed(seed)
-    boxes, labels = _image(device)
-    reference = {b: reference_prois_per_image(device, 128, ref_subset, seed, b) for b in (True, False)}
-    rows = []
-    for bounded, batch in tqdm([(True, 1), (True, 4), (False, 1), (False, 4)], desc="(b) generate_prois", leave=False):
-        args = (boxes, labels) if batch == 1 else ([boxes] * batch, [labels] * batch)
-        sizes = IMAGE_SIZE if bounded else None
-        t, best = time_call(lambda: generate_prois(*args, 128, image_sizes=sizes, generator=gen), device, repeats)
-        per_image, best_per_image = t / batch, best / batch
-        ref_per_image, ref_per_box = reference[bounded]
-        rows.append({"images": batch, "image_bounds": bounded, "rois_per_image": 128, "total_s": t,
-                     "ms_per_image": per_image * 1e3, "best_ms_per_image": best_per_image * 1e3,
-                     "reference_ms_per_image": ref_per_image * 1e3, "reference_boxes_timed": ref_subset,
-                     "reference_ms_per_box": ref_per_box * 1e3, "speedup": ref_per_image / per_image,
-                     "target_met": best_per_image * 1e3 <= TARGET_MS_PER_IMAGE})
-    return rows
-
-
-# bbgen functions whose cumulative time the stage breakdown reports (nested: generate_prois contains all)
-STAGES = ("generate_prois", "allocate_rois", "sample_iou_bins", "check_boxes", "generate_validated",
-          "sample_batched", "meets_constraint", "elementwise_box_iou")
-
-
-def stage_breakdown(run: Callable[[], object], device: torch.device, calls: int) -> dict[str, float]:
-    """Cumulative ms per call of the bbgen functions in :data:`STAGES` (cProfile; absolute values are
-    inflated by the profiler, the shares are what matter)."""
-    import cProfile
-    import pstats
-
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(calls):
-        run()
-    _sync(device)
-    prof.disable()
-    out = dict.fromkeys(STAGES, 0.0)
-    for (file, _, name), (_, _, _, cumulative, _) in pstats.Stats(prof).stats.items():
-        if name in out and "bbgen" in file:
-            out[name] += cumulative * 1e3 / calls
+def _summary(times: dict[str, list[float]], work: float, unit: str) -> dict:
+    """Per function: median and best as ``work / s`` (rate) or ``s / work`` in ms (``unit="ms"``), and the
+    paired ratios of each baseline's time to the first function's (median over rounds, and best to best)."""
+    first = next(iter(times))
+    out = {}
+    for name, ts in times.items():
+        med, best = statistics.median(ts), min(ts)
+        row = ({"median_ms": 1e3 * med / work, "best_ms": 1e3 * best / work} if unit == "ms"
+               else {"median_per_s": work / med, "best_per_s": work / best})
+        if name != first:
+            row["ratio_median"] = statistics.median(b / a for a, b in zip(times[first], ts))
+            row["ratio_best"] = best / min(times[first])
+        out[name] = row
     return out
 
 
-def profile_prois(device: torch.device, seed: int, calls: int = 20) -> dict:
-    """Breakdown of one-image generate_prois: stages (cProfile), ATen ops per call, the kernel's share, top ops."""
-    from torch.profiler import ProfilerActivity, profile
-
-    gen = torch.Generator(device=device).manual_seed(seed)
-    boxes, labels = _image(device)
-    run = lambda: generate_prois(boxes, labels, 128, image_sizes=IMAGE_SIZE, generator=gen)  # noqa: E731
-    refs = boxes[torch.randint(0, len(GT_LABELS), (128,), generator=torch.Generator().manual_seed(seed)).to(device)]
-    thr = torch.full((128,), 0.7, device=device)
-    timing_calls = max(calls, 50)
-    _, t_total = time_call(run, device, timing_calls)
-    _, t_kernel = time_call(lambda: generate_boxes(refs, thr, image_size=IMAGE_SIZE, generator=gen), device,
-                            timing_calls)
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with profile(activities=acts) as prof:
-        for _ in range(calls):
-            run()
-        _sync(device)
-    stages = stage_breakdown(run, device, calls)
-    events = prof.key_averages()
-    top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:12]
-    n_ops = sum(e.count for e in events if e.key.startswith("aten::")) / calls
-    return {"calls": calls, "timing": f"best of {timing_calls} calls", "ms_per_call": t_total * 1e3,
-            "generate_boxes_ms_per_call": t_kernel * 1e3,
-            "rest_ms_per_call": (t_total - t_kernel) * 1e3, "aten_ops_per_call": n_ops, "stages_ms_per_call": stages,
-            "top_ops": [{"op": e.key, "calls_per_call": e.count / calls,
-                         "self_cpu_us_per_call": e.self_cpu_time_total / calls} for e in top]}
+def refs_and_thresholds(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    xy = torch.rand(n, 2, generator=g) * 800
+    ref = torch.cat([xy, xy + 8 + torch.rand(n, 2, generator=g) * 192], 1)
+    return ref, 0.5 + 0.4 * torch.rand(n, generator=g, dtype=torch.float64)
 
 
-def print_report(result: dict) -> None:
-    print(f"\nbbgen generator benchmark — device {result['device']}, torch {result['torch']}, "
-          f"{result['threads']} thread(s), load average {result['load_average_1min']:.1f}"
-          f"{' (quick)' if result['quick'] else ''}")
-    print(f"{'measure':<46}{'median':>12}{'best':>12}{'reference':>12}{'ratio':>9}{'target':>11}{'met':>5}")
-    for r in result["boxes"]:
-        print(f"{'(a) M boxes/s, N=%d, T=%.1f' % (r['n'], r['T']):<46}{r['kernel_boxes_per_s'] / 1e6:>12.2f}"
-              f"{r['kernel_best_boxes_per_s'] / 1e6:>12.2f}{r['reference_boxes_per_s'] / 1e6:>12.5f}"
-              f"{r['speedup']:>8.0f}x{'>= 10':>11}{'yes' if r['target_met'] else 'NO':>5}")
-    for r in result["prois"]:
-        label = "(b) ms/image, 128 pRoIs, %d image%s%s" % (r["images"], "s" if r["images"] > 1 else "",
-                                                          "" if r["image_bounds"] else ", no bounds")
-        print(f"{label:<46}{r['ms_per_image']:>12.3f}{r['best_ms_per_image']:>12.3f}"
-              f"{r['reference_ms_per_image']:>12.1f}{r['speedup']:>8.0f}x{'<= 0.3':>11}"
-              f"{'yes' if r['target_met'] else 'NO':>5}")
-    print("reference = bbgen.generator.reference.generate_bb, one box at a time, timed on "
-          f"{result['boxes'][0]['reference_boxes_timed']} (a) / {result['prois'][0]['reference_boxes_timed']} (b) "
-          "boxes and extrapolated per box;\nratio = reference / bbgen median; targets judged on the best run "
-          "(the median includes time slices lost to other processes on a shared machine)")
-    if "profile" in result:
-        p = result["profile"]
-        print(f"\nprofile of generate_prois (1 image, 128 RoIs, {p['timing']}): {p['ms_per_call']:.3f} ms/call, "
-              f"of which generate_boxes {p['generate_boxes_ms_per_call']:.3f} ms; {p['aten_ops_per_call']:.0f} ATen ops/call")
-        total = p["stages_ms_per_call"]["generate_prois"]
-        print("  stages (cumulative, cProfile): " + ", ".join(
-            f"{k} {v / total:.0%}" for k, v in p["stages_ms_per_call"].items() if k != "generate_prois"))
-        for e in p["top_ops"]:
-            print(f"  {e['op']:<28}{e['calls_per_call']:>8.1f} calls{e['self_cpu_us_per_call']:>10.1f} us self")
+def bench_boxes(n: int, num: int, rounds: int, device: torch.device, seed: int, torch_too: bool) -> dict:
+    """(a)/(b): compiled backend vs the torch backend vs the numpy yardstick, boxes per second."""
+    ref, T = refs_and_thresholds(n, seed)
+    ref_np, T_np = ref.double().numpy().repeat(num, 0), T.numpy().repeat(num)
+    ref, T = ref.to(device), T.to(device)
+    rng = np.random.default_rng(seed)
+    fns = {"bbgen": lambda: generate_boxes(ref, T, num=num, generator=seed)}
+    if torch_too:
+        fns["torch_backend"] = lambda: generate_boxes(ref, T, num=num, generator=seed, backend="torch")
+    fns["numpy_yardstick"] = lambda: numpy_yardstick(ref_np, T_np, rng)
+    return {"refs": n, "boxes_per_ref": num, "rounds": rounds,
+            **_summary(interleaved(fns, rounds, device), n * num, "rate")}
+
+
+def bench_prois(batch: int, rounds: int, device: torch.device, seed: int) -> dict:
+    """(c): 128 pRoIs per image, compiled backend vs torch backend, ms per image."""
+    boxes = torch.tensor(GTS, device=device)
+    labels = torch.tensor(LABELS, device=device)
+    args = (boxes, labels) if batch == 1 else ([boxes] * batch, [labels] * batch)
+    g = torch.Generator(device=device).manual_seed(seed)
+    fns = {"bbgen": lambda: generate_prois(*args, 128, image_sizes=(640, 480), generator=g),
+           "torch_backend": lambda: generate_prois(*args, 128, image_sizes=(640, 480), generator=g, backend="torch")}
+    return {"images": batch, "rois_per_image": 128, "rounds": rounds,
+            **_summary(interleaved(fns, rounds, device), batch, "ms")}
+
+
+_COLD = """import time, sys
+t0 = time.perf_counter()
+import torch
+from bbgen.generator.batched import generate_boxes
+from bbgen.roi.proi import generate_prois
+t1 = time.perf_counter()
+generate_boxes(torch.tensor([[0., 0., 10., 20.]] * 5000), 0.7, num=2, generator=0, backend=sys.argv[1])
+t2 = time.perf_counter()
+generate_prois(torch.tensor([[0., 0., 10., 20.]]), torch.tensor([1]), 128, generator=0, backend=sys.argv[1])
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def cold_start() -> dict:
+    """First-call latency in fresh processes: numba with an empty cache (compiles), then cached; torch backend."""
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for name, backend in (("numba_cold", "numba"), ("numba_cached", "numba"), ("torch_backend", "torch")):
+            proc = subprocess.run([sys.executable, "-c", _COLD, backend], capture_output=True, text=True, env=env,
+                                  check=True)
+            imp, boxes, prois = (float(x) for x in proc.stdout.split())
+            out[name] = {"import_s": imp, "first_generate_boxes_s": boxes, "first_generate_prois_s": prois}
+    return out
+
+
+def violations(total: int, seed: int, chunk: int = 1_000_000) -> dict:
+    """Generate ``total`` float32 boxes over random hard cases; count constraint / image violations (float64)."""
+    rng = np.random.default_rng(seed)
+    bad = done = 0
+    per_ref = 500
+    with tqdm(total=total, desc="violations", unit="box", unit_scale=True) as bar:
+        while done < total:
+            n = max(1, min(chunk, total - done) // per_ref)
+            side = 10 ** rng.uniform(0, 5, n)
+            w, h = side, side * 10 ** rng.uniform(-3, 0, n)  # aspect up to 1:1000
+            w, h = np.maximum(np.where(rng.random(n) < .5, h, w), 1.2), np.maximum(np.where(rng.random(n) < .5, w, h), 1.2)
+            x, y = rng.uniform(0, 1e5 - w), rng.uniform(0, 1e5 - h)
+            ref = torch.tensor(np.stack([x, y, x + w, y + h], 1), dtype=torch.float32)
+            r = ref.double().numpy()
+            T = rng.uniform(0.01, 0.98, n)
+            hi = np.minimum(T + rng.uniform(0.01, 0.3, n), 1.0) if rng.random() < 0.5 else None
+            image = np.maximum(r[:, 2:] * rng.uniform(1.0, 1.2, (n, 2)), r[:, 2:]) if rng.random() < 0.5 else None
+            out = generate_boxes(ref, torch.from_numpy(T), num=per_ref, max_iou=None if hi is None else
+                                 torch.from_numpy(hi), image_size=image, generator=int(rng.integers(1 << 62)))
+            b = out.double().numpy()
+            r = r[:, None]
+            inter = (np.clip(np.minimum(b[..., 2], r[..., 2]) - np.maximum(b[..., 0], r[..., 0]), 0, None)
+                     * np.clip(np.minimum(b[..., 3], r[..., 3]) - np.maximum(b[..., 1], r[..., 1]), 0, None))
+            area = lambda q: (q[..., 2] - q[..., 0]) * (q[..., 3] - q[..., 1])  # noqa: E731
+            iou = inter / (area(b) + area(r) - inter)
+            wrong = iou < T[:, None]
+            if hi is not None:
+                wrong |= iou >= hi[:, None]
+            if image is not None:
+                wrong |= (b[..., :2] < 0).any(-1) | (b[..., 2] > image[:, None, 0]) | (b[..., 3] > image[:, None, 1])
+            bad += int(wrong.sum())
+            done += n * per_ref
+            bar.update(n * per_ref)
+    return {"boxes": done, "violations": bad, "dtype": "float32"}
+
+
+def verdicts(result: dict) -> dict:
+    a, b = result["boxes_1000x1000"]["bbgen"], result["boxes_1e6x1"]
+    key = "boxes_per_s_gpu" if result["device_type"] == "cuda" else (
+        "boxes_per_s_1_thread" if result["threads"] == 1 else "boxes_per_s_2_threads")
+    one, batch = result["prois_1_image"]["bbgen"], result["prois_16_images"]["bbgen"]
+    ms_batch = "ms_per_image_gpu" if result["device_type"] == "cuda" else "ms_per_image_batch16"
+    return {key: a["best_per_s"] >= TARGETS[key],
+            "speedup_vs_numpy": b["numpy_yardstick"]["ratio_best"] >= TARGETS["speedup_vs_numpy"],
+            "ms_one_image": one["best_ms"] <= TARGETS["ms_one_image"],
+            ms_batch: batch["best_ms"] <= TARGETS[ms_batch]}
+
+
+def print_report(res: dict) -> None:
+    print(f"\nbbgen generator benchmark: {res['device']}, {res['threads']} thread(s), torch {res['torch']}, "
+          f"load average {res['load_average_1min']:.1f}{' (quick)' if res['quick'] else ''}")
+    for key in ("boxes_1000x1000", "boxes_1e6x1"):
+        r = res[key]
+        print(f"({'a' if key.endswith('1000') else 'b'}) {r['refs']} refs x {r['boxes_per_ref']} boxes: "
+              + "; ".join(f"{k} {v['median_per_s'] / 1e6:.2f} M/s median, {v['best_per_s'] / 1e6:.2f} best"
+                          + (f" (bbgen {v['ratio_median']:.1f}x median, {v['ratio_best']:.1f}x best)"
+                             if "ratio_best" in v else "") for k, v in r.items() if isinstance(v, dict)))
+    for key in ("prois_1_image", "prois_16_images"):
+        r = res[key]
+        print(f"(c) generate_prois, {r['images']} image(s) x 128 RoIs: " + "; ".join(
+            f"{k} {v['median_ms']:.3f} ms/image median, {v['best_ms']:.3f} best"
+            + (f" (bbgen {v['ratio_median']:.1f}x median)" if "ratio_best" in v else "")
+            for k, v in r.items() if isinstance(v, dict)))
+    print("targets met (best run): " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in res["verdicts"].items()))
+    if "cold_start" in res:
+        for k, v in res["cold_start"].items():
+            print(f"cold start {k}: import {v['import_s']:.2f} s, first generate_boxes {v['first_generate_boxes_s']:.2f} s, "
+                  f"first generate_prois {v['first_generate_prois_s']:.2f} s")
+    if "violations" in res:
+        v = res["violations"]
+        print(f"violations: {v['violations']} in {v['boxes']:,} {v['dtype']} boxes")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--quick", action="store_true", help="small smoke run (N = 1e4, few repeats)")
-    parser.add_argument("--profile", action="store_true", help="add a torch.profiler breakdown of (b)")
-    parser.add_argument("--out", type=Path, default=Path("results/bench_generator.json"))
+    parser.add_argument("--quick", action="store_true", help="small smoke run (few boxes, 2 rounds)")
+    parser.add_argument("--threads", type=int, default=1, help="torch (and numba) CPU threads, default 1")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds (best of N)")
+    parser.add_argument("--cold-start", action="store_true", help="first-call latency in fresh processes")
+    parser.add_argument("--violations", type=float, default=0, help="count violations in this many boxes")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default 1: on a shared machine extra threads wait for cores "
-                             "held by other processes; try 2 on an idle 2-core machine)")
+    parser.add_argument("--out", type=Path, default=Path("results/bench_generator.json"))
     args = parser.parse_args(argv)
-    if args.threads < 1:
-        print(f"error: --threads must be >= 1, got {args.threads}", file=sys.stderr)
+    if args.threads < 1 or args.rounds < 1:
+        print("error: --threads and --rounds must be >= 1", file=sys.stderr)
         return 2
-    torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda requested but CUDA is not available", file=sys.stderr)
         return 2
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    n, ref_subset, repeats = (10_000, 5, 3) if args.quick else (1_000_000, 100, 50)
+    rounds = 2 if args.quick else args.rounds
+    big_n, grid = (10_000, (100, 100)) if args.quick else (1_000_000, (1000, 1000))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
-    result = {"device": name, "torch": torch.__version__, "threads": torch.get_num_threads(), "quick": args.quick,
-              "load_average_1min": os.getloadavg()[0],
-              "targets": {"boxes_per_s": TARGET_BOXES_PER_S, "ms_per_image": TARGET_MS_PER_IMAGE},
-              "boxes": bench_boxes(device, n, ref_subset, 1 if args.quick else 3, args.seed),
-              "prois": bench_prois(device, repeats, ref_subset if args.quick else 32, args.seed)}
-    if args.profile:
-        result["profile"] = profile_prois(device, args.seed, 5 if args.quick else 20)
-    print_report(result)
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
-    except OSError as exc:
-        print(f"error: cannot write {args.out}: {exc}", file=sys.stderr)
-        return 1
+    res = {"device": name, "device_type": device.type, "torch": torch.__version__, "threads": args.threads,
+           "quick": args.quick, "load_average_1min": os.getloadavg()[0], "targets": TARGETS,
+           "boxes_1000x1000": bench_boxes(*grid, rounds, device, args.seed, torch_too=True),
+           "boxes_1e6x1": bench_boxes(big_n, 1, rounds, device, args.seed, torch_too=True),
+           "prois_1_image": bench_prois(1, 10 * rounds, device, args.seed),
+           "prois_16_images": bench_prois(16, 5 * rounds, device, args.seed)}
+    res["verdicts"] = verdicts(res)
+    if args.cold_start:
+        res["cold_start"] = cold_start()
+    if args.violations:
+        res["violations"] = violations(int(args.violations), args.seed)
+    print_report(res)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=1))
     print(f"\nwrote {args.out}")
     return 0
 

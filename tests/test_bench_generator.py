@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,29 +16,40 @@ SCRIPT = ROOT / "analysis" / "bench_generator.py"
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+                          timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
 
 
 def test_quick_run_writes_json(tmp_path):
     out = tmp_path / "sub" / "bench.json"
-    proc = _run("--quick", "--profile", "--threads", "1", "--out", str(out))
+    proc = _run("--quick", "--threads", "1", "--violations", "2e4", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert data["quick"] is True and data["threads"] == 1
-    assert data["targets"] == {"boxes_per_s": 1e7, "ms_per_image": 0.3}
-    assert [r["T"] for r in data["boxes"]] == [0.5, 0.7, 0.9]
-    for r in data["boxes"]:
-        assert r["n"] == 10_000 and r["kernel_boxes_per_s"] > 0 and r["reference_boxes_per_s"] > 0
-        assert r["speedup"] == pytest.approx(r["kernel_boxes_per_s"] / r["reference_boxes_per_s"])
-        assert isinstance(r["target_met"], bool)
-    assert {(r["images"], r["image_bounds"]) for r in data["prois"]} == {(1, True), (4, True), (1, False), (4, False)}
-    for r in data["prois"]:
-        assert r["ms_per_image"] > 0 and r["speedup"] == pytest.approx(r["reference_ms_per_image"] / r["ms_per_image"])
-    assert data["profile"]["aten_ops_per_call"] > 0 and data["profile"]["top_ops"]
-    stages = data["profile"]["stages_ms_per_call"]
-    assert 0 < stages["generate_validated"] <= stages["generate_prois"] and stages["allocate_rois"] > 0
-    # the printed table names every measurement and says the reference path is extrapolated
-    assert "(a) M boxes/s" in proc.stdout and "(b) ms/image" in proc.stdout and "extrapolated" in proc.stdout
+    assert data["quick"] is True and data["threads"] == 1 and data["targets"]["boxes_per_s_1_thread"] == 1e7
+    for key in ("boxes_1000x1000", "boxes_1e6x1"):
+        row = data[key]
+        assert set(row) >= {"bbgen", "torch_backend", "numpy_yardstick"}
+        assert row["bbgen"]["best_per_s"] >= row["bbgen"]["median_per_s"] > 0
+        assert row["numpy_yardstick"]["ratio_best"] > 0
+    for key in ("prois_1_image", "prois_16_images"):
+        assert data[key]["bbgen"]["best_ms"] > 0 and data[key]["torch_backend"]["ratio_median"] > 0
+    assert set(data["verdicts"]) == {"boxes_per_s_1_thread", "speedup_vs_numpy", "ms_one_image",
+                                     "ms_per_image_batch16"}
+    assert data["violations"] == {"boxes": 20_000, "violations": 0, "dtype": "float32"}
+    assert "(a) 100 refs x 100 boxes" in proc.stdout and "targets met" in proc.stdout
+
+
+def test_numpy_yardstick_is_exact():
+    """The yardstick is a fair baseline: it solves the same problem (IoU >= T, TL then BR)."""
+    sys.path.insert(0, str(ROOT / "analysis"))
+    import bench_generator
+
+    rng = np.random.default_rng(0)
+    ref = np.array([[10.0, 20.0, 50.0, 30.0]] * 2000)
+    T = rng.uniform(0.3, 0.9, 2000)
+    boxes = bench_generator.numpy_yardstick(ref, T, rng)
+    from test_generator import np_iou
+
+    assert np.all(np_iou(boxes, ref) >= T - 1e-12)
 
 
 def test_help_and_bad_arguments(capsys):
@@ -46,7 +58,7 @@ def test_help_and_bad_arguments(capsys):
 
     with pytest.raises(SystemExit) as exc:
         bench_generator.main(["--help"])
-    assert exc.value.code == 0 and "--quick" in capsys.readouterr().out
+    assert exc.value.code == 0 and "--violations" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exc:
         bench_generator.main(["--device", "tpu"])
     assert exc.value.code != 0 and "--device" in capsys.readouterr().err
@@ -58,3 +70,14 @@ def test_cuda_unavailable_is_a_clear_error(tmp_path):
     proc = _run("--device", "cuda", "--quick", "--out", str(tmp_path / "x.json"))
     assert proc.returncode == 2 and "CUDA is not available" in proc.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_violation_count_can_fail(monkeypatch):
+    """The --violations check counts boxes that break the constraint (here: every box moved off its reference)."""
+    sys.path.insert(0, str(ROOT / "analysis"))
+    import bench_generator
+
+    real = bench_generator.generate_boxes
+    monkeypatch.setattr(bench_generator, "generate_boxes",
+                        lambda ref, *a, **kw: real(ref, *a, **kw) + 2 * (ref[:, None, 2:3] - ref[:, None, 0:1]))
+    assert bench_generator.violations(2000, seed=0)["violations"] == 2000

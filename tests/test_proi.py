@@ -233,19 +233,36 @@ def test_thresholds_reach_the_kernel_in_float64(monkeypatch):
         return kernel(ref, lo, hi, *args, **kwargs)
 
     monkeypatch.setattr(proi, "generate_validated", spy)
-    proi.generate_prois(GTS, LABELS, 16, iou_dist=([0.7, 0.8], [1, 1]), exact=True, generator=_gen())
+    proi.generate_prois(GTS, LABELS, 16, iou_dist=([0.7, 0.8], [1, 1]), exact=True, generator=_gen(), backend="torch")
     lo, hi, t_min = seen[0]
     assert lo.dtype == hi.dtype == torch.float64
     assert t_min is None or t_min <= float(lo.min())  # the candidate count's bound must hold
     assert set(lo.reshape(-1).tolist()) <= {0.7, 0.8} and set(hi.reshape(-1).tolist()) <= {0.8, 1.0}
 
 
-def test_gt_sticking_out_of_the_image_is_handled():
-    """Real annotations extend past the image (TACO has 7): RoIs keep IoU >= T with the original GT and stay in
-    the image where the GT does, instead of the whole batch failing."""
+def test_gt_outside_its_image_is_a_clear_error():
+    """Issue #14 item 3: a GT that does not fit its image used to give RoIs outside the image without a word."""
+    with pytest.raises(ValueError, match=r"gt_boxes\[0\] = \[10.0, 20.0, 60.0, 90.0\] does not fit inside the image"):
+        generate_prois(torch.tensor([[10., 20, 60, 90]]), torch.tensor([1]), 8, image_sizes=(30, 30))
+    gts = [GTS[:2], torch.tensor([[1.0, 1.0, 5.0, 5.0], [-2.0, 10.0, 40.0, 50.0]])]
+    for backend in ("torch", "numba"):
+        with pytest.raises(ValueError, match=r"gt_boxes\[1\]\[1\] = .* image 1 of size \(W, H\) = \(100.0, 90.0\)"):
+            generate_prois(gts, [LABELS[:2], LABELS[:2]], 8, image_sizes=[(400, 400), (100, 90)], backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_gt_sticking_out_of_the_image_is_handled_in_training(backend):
+    """Real annotations extend past the image (TACO has 7): the training entry (generate_prois_validated) keeps
+    IoU >= T with the original GT and stays in the image where the GT does, instead of the whole batch failing."""
+    from bbgen.roi.proi import generate_prois_validated
+    from bbgen.roi.distributions import resolve_iou_dist
+    from bbgen.generator.proposals import get_proposal
+
     gt = torch.tensor([[-2.0, 10.0, 40.0, 50.0], [60.0, 20.0, 101.5, 80.0], [10.0, 10.0, 30.0, 30.0]])
     labels = torch.tensor([1, 2, 1])
-    out = generate_prois(gt, labels, 300, iou_dist="uniform", image_sizes=(100, 90), generator=0)
+    out = generate_prois_validated([gt], [labels], 300, resolve_iou_dist("uniform"), fg_balanced=True, exact=False,
+                                   proposal=get_proposal("uniform"), image_sizes=(100.0, 90.0), generator=_gen(),
+                                   backend=backend)
     assert bool((out.ious >= 0.5).all())
     src = gt[out.gt_index]
     lo = torch.minimum(src[:, :2], torch.zeros(2))
@@ -264,7 +281,7 @@ def test_validated_entry_matches_the_public_one():
 
     boxes = [GTS, GTS[:2] + 5.0]
     labels = [LABELS, LABELS[:2]]
-    sizes = [(200.0, 200.0), (150.0, 180.0)]
+    sizes = [(300.0, 260.0), (200.0, 180.0)]
     for exact in (False, True):
         public = proi.generate_prois(boxes, labels, 32, iou_dist="left_skew", exact=exact, image_sizes=sizes,
                                      generator=torch.Generator().manual_seed(5))

@@ -4,7 +4,9 @@
   exact membership tests and shapely polygons;
 * :mod:`.proposals` — samplePolygon's proposal distributions (the relative spatial control);
 * :mod:`.reference` — GENERATEBB literally, one box at a time (:func:`generate_bb`), the reference path;
-* :mod:`.batched` — the batched generator :func:`generate_boxes` used in training.
+* :mod:`.batched` — the batched generator :func:`generate_boxes` used in training, with its backends
+  (:mod:`.backends`): the compiled kernels :mod:`.fused_cpu` (numba) and :mod:`.fused_gpu` (Triton), built on the
+  scalar formulas of :mod:`.scalar` and the counter-based random stream of :mod:`.philox`, and the torch-op path.
 """
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""Batched box-generation kernel: thesis Alg. 1 for millions of boxes, CPU and GPU through one code path.
+"""Batched box generation: thesis Alg. 1 for millions of boxes.
 
-:func:`generate_boxes` runs GENERATEBB for every (reference box, threshold) pair at once with torch tensor
-ops (docs/architecture.md, "Data flow"):
+:func:`generate_boxes` validates its arguments once and dispatches (:mod:`bbgen.generator.backends`) to a compiled
+kernel — numba on CPU (:func:`generate_numba`, :mod:`bbgen.generator.fused_cpu`), Triton on CUDA
+(:mod:`bbgen.generator.fused_gpu`) — or to the torch-op path of this module, the reference implementation
+(``backend="torch"``, and any callable proposal). The torch-op path runs GENERATEBB for every (reference box,
+threshold) pair at once with torch tensor ops (docs/architecture.md, "Data flow"):
 
 * no Python loop over boxes — rejection proceeds in rounds over all rows with several candidates per row
   (:func:`bbgen.generator.proposals.sample_batched`); the first round needs no host–device synchronisation, a few
@@ -31,6 +34,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -40,8 +44,9 @@ from .feasible import tl_area
 from .reference import (first_corner_ok, first_corner_rect, meets_constraint, reflect, second_corner_ok,
                         second_rect, unit_image_bounds)
 from .proposals import get_proposal, sample_batched
+from .backends import as_numpy, check_memory, draw_seed, proposal_code, resolve_backend, run_chunked
 
-__all__ = ["generate_boxes", "generate_validated", "candidates_per_round"]
+__all__ = ["generate_boxes", "generate_validated", "generate_numba", "candidates_per_round"]
 
 # Rows per chunk x candidates: bounds peak memory (~30 temporaries of this many elements) and keeps the
 # working set cache-friendly on CPU.
@@ -90,37 +95,125 @@ def _rows(x: Tensor | None, idx: Tensor | slice) -> Tensor | None:
 
 def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = None, order: str = "random",
                    proposal: Any = "uniform", image_size: Any = None,
-                   generator: torch.Generator | int | None = None) -> Tensor:
+                   generator: torch.Generator | int | None = None, backend: str = "auto", offset: int = 0) -> Tensor:
     """Generate ``num`` boxes around each reference box with an exact IoU constraint (thesis Alg. 1, batched).
 
     Parameters
     ----------
-    ref_boxes : [N, 4] float32/float64 boxes ``[x1, y1, x2, y2]`` (tensor or ndarray), any device.
-    iou : threshold ``T`` in ``(0, 1]``: float, ``[N]`` or ``[N, num]``.
-    num : boxes per reference box.
-    max_iou : ``None`` (threshold mode, ``IoU >= T``) or the interval mode's upper bound (``T <= IoU < max_iou``),
-        same shapes as ``iou``.
-    order : ``"random"`` (paper), ``"tl"`` or ``"br"`` — which corner is sampled first.
-    proposal : relative spatial control, ``"uniform"`` (paper), ``"normal"``, ``"inside"`` or a callable
-        (see :mod:`bbgen.generator.proposals`).
-    image_size : ``(W, H)`` or ``[N, 2]``: boxes stay inside ``[0, W] x [0, H]``; or ``[N, 4]`` allowed regions
+    ref_boxes : Tensor[N, 4]
+        float32/float64 boxes ``[x1, y1, x2, y2]`` (tensor or ndarray), any device.
+    iou : float, Tensor[N] or Tensor[N, num]
+        threshold ``T`` in ``(0, 1]``.
+    num : int
+        boxes per reference box.
+    max_iou : None, float, Tensor[N] or Tensor[N, num]
+        ``None`` (threshold mode, ``IoU >= T``) or the interval mode's upper bound (``T <= IoU < max_iou``).
+    order : str
+        ``"random"`` (paper), ``"tl"`` or ``"br"`` — which corner is sampled first.
+    proposal : str or callable
+        relative spatial control, ``"uniform"`` (paper), ``"normal"``, ``"inside"`` (or an instance of
+        :class:`~bbgen.generator.proposals.TruncatedNormal` / :class:`~bbgen.generator.proposals.InsideBiased`)
+        or a callable (see :mod:`bbgen.generator.proposals`; a callable runs on the torch backend only).
+    image_size : (W, H), Tensor[N, 2] or Tensor[N, 4]
+        boxes stay inside ``[0, W] x [0, H]``, or inside ``[N, 4]`` allowed regions
         ``[x_min, y_min, x_max, y_max]``. Each ``ref`` must lie inside its image/region.
-    generator : ``torch.Generator`` on the device of ``ref_boxes`` (or an int seed).
+    generator : torch.Generator, int or None
+        ``torch.Generator`` on the device of ``ref_boxes``, or an int seed. The compiled backends draw one
+        64-bit seed from it and take every random number from a counter-based stream
+        (:mod:`bbgen.generator.philox`): the same seed gives bit-identical boxes whatever the number of threads.
+    backend : str
+        ``"auto"`` (numba for CPU tensors, triton for CUDA tensors, torch for a callable proposal), ``"numba"``,
+        ``"triton"`` or ``"torch"`` (the tensor-op reference path); see :mod:`bbgen.generator.backends`.
+    offset : int
+        index of the first box in the random stream (compiled backends): boxes ``[i0:i1]`` of a call with
+        ``offset=0`` equal those of a call on ``ref_boxes[i0:i1]`` with ``offset=i0 * num`` and the same seed.
 
     Returns
     -------
-    Tensor [N, num, 4] with ``ref_boxes``' dtype and device. Every box satisfies its constraint when its IoU
+    Tensor[N, num, 4] with ``ref_boxes``' dtype and device. Every box satisfies its constraint when its IoU
     with the reference is evaluated in float64 on the returned coordinates.
+
+    Notes
+    -----
+    Memory: the output takes ``N·num·4·itemsize`` bytes (16 per box in float32); the compiled backends need
+    nothing else per box (thresholds given per box add 8 bytes per box each), the torch backend about 30 temporaries
+    per box of a chunk. A call whose output cannot fit in this machine's memory raises ``ValueError`` before
+    allocating; more than the memory available now gives a ``ResourceWarning``. From ~33 M boxes on the
+    compiled backends work in chunks and show a tqdm progress bar.
     """
     ref = _validate.ref_boxes_2d(ref_boxes)
     dev, n = ref.device, ref.shape[0]
     num = _validate.count(num, "num")
-    lo = _validate.thresholds(iou, n, num, "iou", dev)
-    hi = None if max_iou is None else _validate.thresholds(max_iou, n, num, "max_iou", dev)
-    _validate.interval(lo, hi)
+    offset = _validate.count(offset, "offset")
+    lo = _compact_thresholds(iou, n, num, "iou", dev)
+    hi = None if max_iou is None else _compact_thresholds(max_iou, n, num, "max_iou", dev)
+    if hi is not None:
+        _validate.interval(*torch.broadcast_tensors(lo, hi))
     region = _validate.image_sizes(image_size, ref)
     order = _validate.order(order)
-    return generate_validated(ref, lo, hi, region, order, get_proposal(proposal), _validate.as_generator(generator, dev))[0]
+    prop = get_proposal(proposal)
+    check_memory(n * num, ref.dtype, "generate_boxes")
+    which = resolve_backend(backend, dev, prop)
+    if which == "torch":
+        if offset:
+            raise ValueError(f"offset={offset} needs a counter-based backend ('numba' or 'triton'), got backend='torch'")
+        lo, hi = (None if t is None else t.expand(n, num).contiguous() for t in (lo, hi))
+        return generate_validated(ref, lo, hi, region, order, prop, _validate.as_generator(generator, dev))[0]
+    seed = draw_seed(generator, dev)
+    if which == "numba":
+        return generate_numba(ref, lo, hi, region, num, order, prop, seed, offset)[0]
+    from .fused_gpu import generate_triton  # noqa: PLC0415 (imports triton)
+
+    return generate_triton(ref, lo, hi, region, num, order, prop, seed, offset)[0]
+
+
+def _compact_thresholds(value: Any, n: int, num: int, name: str, dev: torch.device) -> Tensor:
+    """A threshold checked by :func:`bbgen._validate.thresholds` but not broadcast: float64 ``[1, 1]`` (scalar),
+    ``[N, 1]`` (per reference box) or ``[N, num]`` (per box)."""
+    shape = tuple(value.shape) if isinstance(value, Tensor) else np.shape(value)
+    if len(shape) == 0:
+        return _validate.thresholds(value, 1, 1, name, dev)
+    return _validate.thresholds(value, n, 1 if shape == (n,) else num, name, dev)
+
+
+_ORDER_CODES = {"random": 0, "tl": 1, "br": 2}
+
+
+def generate_numba(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, num: int, order: str,
+                   prop: Any, seed: int, offset: int, with_iou: bool = False) -> tuple[Tensor, Tensor | None]:
+    """The numba backend (:func:`bbgen.generator.fused_cpu.boxes_kernel`) on validated CPU inputs: ``ref [N, 4]``,
+    float64 thresholds ``lo``/``hi`` ``[1, 1]``, ``[N, 1]`` or ``[N, num]``, regions ``[N, 4]`` or None.
+
+    Returns ``(boxes [N, num, 4], iou [N, num] float64 or None)``; raises ``RuntimeError`` if a box fails."""
+    from . import fused_cpu  # noqa: PLC0415 (imports numba)
+
+    n, total = ref.shape[0], ref.shape[0] * num
+    out = torch.empty((total, 4), dtype=ref.dtype)
+    out_iou = torch.empty(total, dtype=torch.float64) if with_iou else None
+    if total == 0:
+        return out.reshape(n, num, 4), None if out_iou is None else out_iou.reshape(n, num)
+    fused_cpu.set_threads(torch.get_num_threads())
+    r64 = as_numpy(ref.to(torch.float64))
+    lo_np, hi_np = (None if t is None else as_numpy(t.reshape(-1)) for t in (lo, hi))
+    reg_np = as_numpy(region)
+    code, param = proposal_code(prop)
+    out_np, iou_np = out.numpy(), None if out_iou is None else out_iou.numpy()
+
+    def body(start: int, stop: int) -> int:
+        return fused_cpu.boxes_kernel(r64, lo_np, hi_np, reg_np, num, _ORDER_CODES[order], code, param, seed,
+                                      offset, start, stop, out_np[start:stop],
+                                      None if iou_np is None else iou_np[start:stop])
+
+    if run_chunked(total, body, "generate_boxes"):
+        bad = int(torch.isnan(out[:, 0]).nonzero()[0, 0])
+        _fail(ref, bad // num, int((torch.isnan(out[:, 0])).sum()))
+    return out.reshape(n, num, 4), None if out_iou is None else out_iou.reshape(n, num)
+
+
+def _fail(ref: Tensor, row: int, count: int) -> None:
+    raise RuntimeError(f"generate_boxes: {count} box(es) could not meet their constraint in {ref.dtype} "
+                       f"after {_MAX_VERIFY_ROUNDS} passes (e.g. ref_boxes[{row}] = {ref[row].tolist()}); the IoU "
+                       "interval is too narrow to be represented at this precision")
 
 
 def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, order: str,
@@ -169,7 +262,4 @@ def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tenso
         pending = failed[0] if len(failed) == 1 else torch.cat(failed)
         if pending.numel() == 0:  # one synchronisation per verification pass
             return out.reshape(n, num, 4), out_iou.reshape(n, num)
-    i = int(pending[0]) // num
-    raise RuntimeError(f"generate_boxes: {pending.numel()} box(es) could not meet their constraint in {ref.dtype} "
-                       f"after {_MAX_VERIFY_ROUNDS} passes (e.g. ref_boxes[{i}] = {ref[i].tolist()}); the IoU interval "
-                       "is too narrow to be represented at this precision")
+    _fail(ref, int(pending[0]) // num, pending.numel())

@@ -16,6 +16,7 @@ Example
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Any, Sequence, Union
 
@@ -28,6 +29,7 @@ from .distributions import T_MAX, IoUDistLike, IoUDistribution, resolve_iou_dist
 from ..generator.batched import generate_validated
 from .._validate import as_generator
 from ..generator.proposals import Proposal, get_proposal
+from ..generator.backends import as_numpy, check_memory, draw_seed, proposal_code, resolve_backend
 
 __all__ = ["PRoIs", "allocate_rois", "generate_prois", "generate_prois_validated"]
 
@@ -135,10 +137,38 @@ def _image_sizes(image_sizes: Any, num_images: int, device: torch.device, dtype:
     return torch.as_tensor(sizes, dtype=dtype, device=device)
 
 
+def _check_gt_boxes(boxes: list[Tensor]) -> None:
+    """:func:`bbgen.boxes.check_boxes` on all GTs; CPU boxes that pass a numpy check skip it (fewer torch ops)."""
+    if boxes[0].device.type == "cpu":
+        arr = np.concatenate([b.detach().numpy() for b in boxes]) if len(boxes) > 1 else boxes[0].detach().numpy()
+        if np.isfinite(arr).all() and (arr[:, 2:] > arr[:, :2]).all():
+            return
+    check_boxes(torch.cat(boxes), "gt_boxes")
+
+
+def _check_gt_in_images(boxes: list[Tensor], sizes: Any, single: bool) -> None:
+    """``ValueError`` naming the image and the GT when a GT does not fit inside its image ``[0, W] x [0, H]``:
+    RoIs with IoU >= T inside the image exist for every T only around a GT that lies in it (as in
+    :func:`bbgen.generator.batched.generate_boxes`)."""
+    if sizes is None:
+        return
+    wh = sizes.detach().cpu().numpy() if isinstance(sizes, Tensor) else np.asarray([sizes] * len(boxes))
+    for i, b in enumerate(boxes):
+        arr = b.detach().cpu().numpy()
+        bad = ((arr[:, :2] < 0) | (arr[:, 2:] > wh[i])).any(1)
+        if bad.any():
+            j = int(bad.nonzero()[0][0])
+            name, image = (f"gt_boxes[{j}]", "the image") if single else (f"gt_boxes[{i}][{j}]", f"image {i}")
+            raise ValueError(f"{name} = {arr[j].tolist()} does not fit inside {image} of size (W, H) = "
+                             f"{tuple(float(v) for v in wh[i])}; RoIs can stay inside the image only around a GT "
+                             "that lies in it (clip the GT to the image, or pass image_sizes=None)")
+
+
 def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[Tensor, Sequence[Tensor]],
                    num_rois: int = 128, *, iou_dist: IoUDistLike = "uniform", fg_balanced: bool = True,
                    exact: bool = False, proposal: Union[str, Proposal] = "uniform",
-                   image_sizes: Any = None, generator: torch.Generator | int | None = None) -> PRoIs:
+                   image_sizes: Any = None, generator: torch.Generator | int | None = None,
+                   backend: str = "auto") -> PRoIs:
     """GENERATEPROI (thesis Alg. 2): ``num_rois`` positive RoIs per image around its ground truths.
 
     Args:
@@ -151,11 +181,17 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
         exact: threshold mode (False, the paper: IoU ≥ T, T drawn in the bin) or interval mode (True:
             bin lo ≤ IoU < bin hi, so the IoU histogram over the bins equals the weights).
         proposal: relative spatial control, passed to :func:`~bbgen.generator.batched.generate_boxes`.
-        image_sizes: ``(W, H)`` for all images or one per image; RoIs stay inside the image.
+        image_sizes: ``(W, H)`` for all images or one per image; RoIs stay inside the image, and every GT must
+            lie inside its image (``ValueError`` naming the image and the GT otherwise; the torchvision
+            integration's :func:`generate_prois_validated` instead widens the image to contain such a GT).
         generator: ``torch.Generator`` on the boxes' device, an int seed, or None (OS-seeded).
+        backend: ``"auto"`` (numba on CPU: allocation, bins and boxes of the whole batch in one compiled call;
+            triton on CUDA), ``"numba"``, ``"triton"`` or ``"torch"`` (tensor ops, the reference path, and the
+            only one for a callable proposal); see :mod:`bbgen.generator.backends`.
 
     Returns:
-        :class:`PRoIs` on the input device.
+        :class:`PRoIs` on the input device. Memory: 48 bytes per float32 RoI (box, label, GT index, IoU, image
+        index); a call whose output cannot fit in this machine's memory raises ``ValueError`` before allocating.
     """
     single = isinstance(gt_boxes, (Tensor, np.ndarray))
     if single != isinstance(gt_labels, (Tensor, np.ndarray)):
@@ -185,19 +221,20 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     labels = [_as_labels(lab, "gt_labels" if single else f"gt_labels[{i}]", b.shape[0], device)
               for i, (b, lab) in enumerate(zip(boxes, label_list))]
     sizes = _image_sizes(image_sizes, len(boxes), device, dtype)
-    check_boxes(torch.cat(boxes), "gt_boxes")
+    _check_gt_boxes(boxes)
+    _check_gt_in_images(boxes, sizes, single)
     return generate_prois_validated(boxes, labels, num_rois, dist, fg_balanced=fg_balanced, exact=exact,
                                     proposal=get_proposal(proposal), image_sizes=sizes,
-                                    generator=as_generator(generator, device))
+                                    generator=as_generator(generator, device), backend=backend)
 
 
 def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois: int, dist: IoUDistribution, *,
                              fg_balanced: bool, exact: bool, proposal: Proposal, image_sizes: Any,
-                             generator: torch.Generator) -> PRoIs:
+                             generator: torch.Generator, backend: str = "auto") -> PRoIs:
     """:func:`generate_prois` after argument checking, for callers whose inputs are valid by construction
     (the torchvision integration, once per training step): per image ``boxes [G_i, 4]`` (finite, positive,
     one dtype and device), integer ``labels [G_i]``, a resolved distribution and proposal, ``image_sizes``
-    ``None``, a ``(W, H)`` pair or a ``[B, 2]`` tensor on the boxes' device, and a generator."""
+    ``None``, a ``(W, H)`` pair or a ``[B, 2]`` tensor on the boxes' device, a generator and a backend."""
     device, dtype = boxes[0].device, boxes[0].dtype
     lengths = [b.shape[0] for b in boxes]
     num_out = num_rois * sum(n > 0 for n in lengths)
@@ -205,6 +242,10 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
         empty = torch.zeros(0, dtype=torch.int64, device=device)
         return PRoIs(torch.zeros(0, 4, dtype=dtype, device=device), torch.cat(labels)[:0], empty,
                      torch.zeros(0, dtype=torch.float64, device=device), empty)
+    which = resolve_backend(backend, device, proposal)
+    if which == "numba":
+        return _prois_numba(boxes, labels, lengths, num_rois, dist, fg_balanced, exact, proposal, image_sizes,
+                            draw_seed(generator, device), num_out)
 
     # pad to [B, G] so that allocation is one batched computation
     if len(set(lengths)) == 1:  # the common case of a training batch: no padding needed
@@ -235,7 +276,58 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
     # inputs are valid by construction (checked GTs, thresholds in (0, 1], regions containing their GT):
     # skip generate_boxes' argument checks, a large share of a 128-RoI call
     lo_t, hi_t = (lo, hi) if exact else (threshold, None)
-    out, ious = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes,
-                                   "random", proposal, generator, t_min=min(dist.bases[0], T_MAX))  # bounds every T
+    if which == "triton":  # allocation and bins in torch ops, the boxes in the Triton kernel
+        from ..generator.fused_gpu import generate_triton  # noqa: PLC0415 (imports triton)
+
+        out, ious = generate_triton(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes, 1,
+                                    "random", proposal, draw_seed(generator, device), 0, with_iou=True)
+    else:
+        out, ious = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes,
+                                       "random", proposal, generator, t_min=min(dist.bases[0], T_MAX))  # bounds T
     return PRoIs(boxes=out[:, 0], labels=padded_labels.reshape(-1)[source].to(labels[0].dtype), gt_index=gt_index,
                  ious=ious[:, 0], image_index=image_index)
+
+
+def _prois_numba(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], num_rois: int, dist: IoUDistribution,
+                 fg_balanced: bool, exact: bool, proposal: Proposal, image_sizes: Any, seed: int,
+                 num_out: int) -> PRoIs:
+    """:func:`generate_prois_validated` on the numba backend: one compiled call (:mod:`bbgen.roi.proi_cpu`)."""
+    from . import proi_cpu  # noqa: PLC0415 (imports numba)
+
+    check_memory(num_out, boxes[0].dtype, "generate_prois", extra=32)  # label, GT index, IoU, image index
+    if len(boxes) == 1:  # one image: no padding
+        gt = boxes[0].detach().numpy().astype(np.float64)[None]
+        lab = labels[0].numpy().astype(np.int64)[None]
+    else:
+        gt = np.zeros((len(boxes), max(lengths), 4))
+        lab = np.zeros((len(boxes), max(lengths)), np.int64)
+        for i, (b, lb) in enumerate(zip(boxes, labels)):
+            gt[i, :b.shape[0]] = b.detach().numpy()
+            lab[i, :b.shape[0]] = lb.numpy()
+    if isinstance(image_sizes, Tensor):
+        sizes = as_numpy(image_sizes.to(torch.float64))
+    else:
+        sizes = None if image_sizes is None else np.tile(np.asarray(image_sizes, np.float64), (len(boxes), 1))
+    out_np = np.empty((num_out, 4), dtype=np.float32 if boxes[0].dtype == torch.float32 else np.float64)
+    out_labels, out_gt, out_image = (np.empty(num_out, np.int64) for _ in range(3))
+    out_iou = np.empty(num_out)
+    code, param = proposal_code(proposal)
+    failed = proi_cpu.prois_kernel(gt, lab, np.asarray(lengths, np.int64), num_rois, fg_balanced, _bin_table(dist),
+                                   exact, sizes, code, param, seed, out_np, out_labels, out_gt, out_iou, out_image)
+    if failed:
+        q = int(np.isnan(out_np[:, 0]).nonzero()[0][0])
+        raise RuntimeError(f"generate_prois: {failed} RoI(s) could not meet their IoU constraint in "
+                           f"{boxes[0].dtype} (e.g. around gt_boxes[{out_image[q]}][{out_gt[q]}]); the IoU bin is "
+                           "too narrow to be represented at this precision")
+    return PRoIs(boxes=torch.from_numpy(out_np), labels=torch.from_numpy(out_labels).to(labels[0].dtype),
+                 gt_index=torch.from_numpy(out_gt), ious=torch.from_numpy(out_iou),
+                 image_index=torch.from_numpy(out_image))
+
+
+@functools.lru_cache(maxsize=64)
+def _bin_table(dist: IoUDistribution) -> np.ndarray:
+    """``[4, K]`` float64: bin lower edges, upper edges, threshold widths, CDF (as :func:`sample_iou_bins`)."""
+    edges, probs = dist.edges, dist.probs
+    cdf = np.cumsum(probs)
+    return np.array([edges[:-1], edges[1:], [(b - a) * dist.jitter for a, b in zip(edges, edges[1:])],
+                     cdf / cdf[-1]], dtype=np.float64)

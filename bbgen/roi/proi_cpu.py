@@ -1,0 +1,156 @@
+"""GENERATEPROI (thesis Alg. 2) for a whole batch of images in one compiled call (numba, CPU).
+
+:func:`prois_kernel` does per image, one image after the other (a training batch is small):
+
+1. ``fgBalancedRoIAlloc``: ``num_rois`` split equally over the classes present (or over all instances), each
+   share equally over its instances, remainders to members drawn at random — exactly ``num_rois`` per image
+   with GTs, the rule of :func:`bbgen.roi.proi.allocate_rois` (random keys from the Philox stream
+   ``STREAM_ALLOC``, index = image, one call per GT: word 0 the class key, word 1 the instance key);
+2. ``genRoIs``: per RoI a bin of the IoU distribution and a threshold inside it (stream ``STREAM_BINS``, index =
+   RoI: word 0 the bin by inverse CDF, word 1 the threshold), threshold or interval mode
+   (:func:`bbgen.roi.distributions.sample_iou_bins`);
+3. the box, by :func:`bbgen.generator.fused_cpu.one_box` (stream ``STREAM_BOXES``, index = RoI), inside the
+   image widened to contain its GT (as :func:`bbgen.roi.proi.generate_prois_validated`).
+
+Imports numba (through :mod:`bbgen.generator.fused_cpu`); :func:`bbgen.roi.proi.generate_prois` imports it only
+when the numba backend runs.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..generator import philox as _philox
+from ..generator.fused_cpu import one_box
+from .distributions import T_MAX
+
+__all__ = ["prois_kernel"]
+
+_njit = numba.njit(cache=True, error_model="numpy")
+_philox4x32 = numba.njit(cache=True, inline="always")(_philox.philox4x32)
+
+
+@_njit
+def _u(w):
+    return (np.float64(w) + 0.5) * _philox.TWO_M32
+
+
+@_njit
+def _allocate(labels, n, num_rois, fg_balanced, b, k0, k1, counts):
+    """``fgBalancedRoIAlloc`` for image ``b``'s ``n`` GTs into ``counts[:n]`` (module docstring)."""
+    stream, idx = np.uint64(_philox.STREAM_ALLOC), np.uint64(b)
+    ckey, ikey = np.empty(n), np.empty(n)
+    for g in range(n):
+        w0, w1, _w2, _w3 = _philox4x32(np.uint64(g), idx & np.uint64(0xFFFFFFFF), idx >> np.uint64(32), stream,
+                                       k0, k1)
+        ckey[g], ikey[g] = _u(w0), _u(w1)
+    first = np.empty(n, np.int64)  # representative (first GT) of each GT's class
+    num_classes = 0
+    for g in range(n):
+        first[g] = g
+        if fg_balanced:
+            for h in range(g):
+                if labels[h] == labels[g]:
+                    first[g] = h
+                    break
+        if first[g] == g:
+            num_classes += 1
+    if not fg_balanced:
+        num_classes = 1
+    for g in range(n):
+        rep = first[g] if fg_balanced else 0
+        class_rank, size, rank = 0, 0, 0
+        for h in range(n):
+            same = first[h] == rep if fg_balanced else True
+            if fg_balanced and first[h] == h and ckey[h] < ckey[rep]:
+                class_rank += 1
+            if same:
+                size += 1
+                if ikey[h] < ikey[g]:
+                    rank += 1
+        share = num_rois // num_classes + (1 if class_rank < num_rois % num_classes else 0)
+        counts[g] = share // size + (1 if rank < share % size else 0)
+
+
+@_njit
+def _image(b, gt, labels, lengths, starts, num_rois, fg_balanced, cdf, lo, hi, width, exact, sizes, has_size,
+           prop, param, k0, k1, f32, out, out_labels, out_gt, out_iou, out_image):
+    """All RoIs of image ``b`` (module docstring); returns the number of boxes that failed."""
+    n = lengths[b]
+    if n == 0:
+        return 0
+    counts = np.empty(n, np.int64)
+    _allocate(labels[b], n, num_rois, fg_balanced, b, k0, k1, counts)
+    stream = np.uint64(_philox.STREAM_BINS)
+    failed, q = 0, starts[b]
+    for g in range(n):
+        r0, r1, r2, r3 = gt[b, g, 0], gt[b, g, 1], gt[b, g, 2], gt[b, g, 3]
+        g0, g1, g2, g3 = 0.0, 0.0, 0.0, 0.0
+        if has_size:  # the image, widened to contain the GT
+            g0, g1 = min(r0, 0.0), min(r1, 0.0)
+            g2, g3 = max(r2, sizes[b, 0]), max(r3, sizes[b, 1])
+        for _ in range(counts[g]):
+            idx = np.uint64(q)
+            w0, w1, _w2, _w3 = _philox4x32(np.uint64(0), idx & np.uint64(0xFFFFFFFF), idx >> np.uint64(32),
+                                           stream, k0, k1)
+            u = _u(w0)
+            k = 0
+            while k < cdf.shape[0] - 1 and cdf[k] <= u:  # searchsorted(cdf, u, right=True)
+                k += 1
+            T, T_hi = (lo[k], hi[k]) if exact else (min(lo[k] + _u(w1) * width[k], T_MAX), 1.0)
+            x1, y1, x2, y2, v, ok = one_box(r0, r1, r2, r3, T, T_hi, exact, g0, g1, g2, g3, has_size, 0, prop,
+                                            param, k0, k1, idx, f32)
+            out[q, 0], out[q, 1], out[q, 2], out[q, 3] = x1, y1, x2, y2
+            out_labels[q], out_gt[q], out_iou[q], out_image[q] = labels[b, g], g, v, b
+            failed += 0 if ok else 1
+            q += 1
+    return failed
+
+
+@_njit
+def _batch(num_images, *args):
+    """All images one after the other: a training batch is small (16 x 128 RoIs take ~0.5 ms), no thread pool."""
+    failures = np.zeros(num_images, np.int64)
+    for b in range(num_images):
+        failures[b] = _image(b, *args)
+    return failures.sum()
+
+
+def prois_kernel(gt: np.ndarray, labels: np.ndarray, lengths: np.ndarray, num_rois: int, fg_balanced: bool,
+                 table: np.ndarray, exact: bool, sizes: np.ndarray | None, prop: int, param: float, seed: int,
+                 out: np.ndarray, out_labels: np.ndarray, out_gt: np.ndarray, out_iou: np.ndarray,
+                 out_image: np.ndarray) -> int:
+    """Alg. 2 for a padded batch: ``gt [B, G, 4]`` float64, ``labels [B, G]`` int64, ``lengths [B]`` int64.
+
+    Parameters
+    ----------
+    gt, labels, lengths : ndarray[B, G, 4], ndarray[B, G], ndarray[B]
+        padded ground truths (float64), their labels (int64) and the number of GTs per image.
+    num_rois : int
+        RoIs per image with GTs.
+    fg_balanced : bool
+        class-balanced (True) or instance-balanced allocation.
+    table : ndarray[4, K] float64
+        rows: bin lower edges, upper edges, threshold range widths (0 without jitter), CDF of the weights.
+    exact : bool
+        interval mode (bin lo <= IoU < bin hi) instead of threshold mode.
+    sizes : ndarray[B, 2] float64 or None
+        image sizes (W, H).
+    prop, param : int, float
+        built-in proposal id and parameter (:data:`bbgen.generator.backends.PROPOSAL_IDS`).
+    seed : int
+        64-bit Philox key.
+    out, out_labels, out_gt, out_iou, out_image : ndarray[R, 4], ndarray[R] ...
+        outputs, ``R = num_rois`` times the number of images with GTs; ``out`` float32 or float64.
+
+    Returns
+    -------
+    int, the number of boxes that failed their final check (NaN rows).
+    """
+    k0, k1 = (np.uint64(w) for w in _philox.split_seed(seed))
+    starts = np.empty_like(lengths)  # first RoI of each image
+    starts[0], starts[1:] = 0, np.cumsum(lengths[:-1] > 0) * num_rois
+    has_size = sizes is not None
+    return int(_batch(gt.shape[0], gt, labels, lengths, starts, num_rois, fg_balanced, table[3], table[0], table[1],
+                    table[2], exact, sizes if has_size else np.zeros((1, 2)), has_size, prop, float(param),
+                    k0, k1, out.dtype == np.float32, out, out_labels, out_gt, out_iou, out_image))
