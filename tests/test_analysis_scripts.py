@@ -2,7 +2,8 @@
 with the README's own arguments followed by smoke arguments (``--quick`` or tiny sizes, outputs into the
 scratch directory). Scripts owned by other helpers whose full ``--quick`` runs are tested elsewhere
 (bench_generator: tests/test_bench_generator.py; bench_training and train_frcnn_proi:
-tests/test_integration_torchvision_scripts.py) get ``--help`` after the README arguments, which still
+tests/test_integration_torchvision_scripts.py; bench_lrp: tests/test_bench_lrp.py;
+train_retinanet_ranking: tests/test_integration_ranking.py) get ``--help`` after the README arguments, which still
 parses those arguments and imports the script."""
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ NEEDS_TORCHVISION = {"bench_training.py", "train_frcnn_proi.py"}
 SMOKE = {
     "bench_anchors.py": ["--quick", "--no-progress", "--out", "{tmp}/bench_anchors.json"],
     "bench_generator.py": ["--help"],
+    "bench_lrp.py": ["--help"],
     "bench_profile.py": ["--quick", "--repeat", "1", "--out", "{tmp}/bench_profile.json"],
     "bench_training.py": ["--help"],
     "paper_figures.py": ["--num-boxes", "50", "--out", "{tmp}/figures"],
@@ -32,6 +34,7 @@ SMOKE = {
     "sim_extended_iou.py": ["--quick", "--out", "{tmp}/sim_extended_iou.json"],
     "sim_focal_eiou.py": ["--quick", "--out", "{tmp}/sim_focal_eiou.json"],
     "train_frcnn_proi.py": ["--help"],
+    "train_retinanet_ranking.py": ["--help"],
 }
 _COMMAND = re.compile(r"\.venv/bin/python analysis/(\w+\.py)([^#`(\n]*)")
 
