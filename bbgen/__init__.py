@@ -5,24 +5,20 @@ and optional pieces (torchvision integration) are only loaded when used.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY = {
-    "generate_bb": "bbgen.generator.reference",
-    "generate_boxes": "bbgen.generator.batched",
-    "generate_prois": "bbgen.roi.proi",
-    "ohpm_select": "bbgen.roi.samplers",
-    "box_iou": "bbgen.boxes",
+    "generate_bb": "generator.reference",
+    "generate_boxes": "generator.batched",
+    "generate_prois": "roi.proi",
+    "ohpm_select": "roi.samplers",
+    "box_iou": "boxes",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bbgen' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

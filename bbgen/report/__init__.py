@@ -29,7 +29,7 @@ To add e.g. an anchor/assigner section, write ``anchor_section(ann, *, anchors, 
 this in :func:`bbgen.cli.report_sections`, which maps parsed options to builders; register new
 options in :func:`bbgen.cli.add_report_arguments`.
 """
-import importlib
+from .._lazy import lazy_attributes
 
 # public name -> submodule; imported on first use, so that ``bbgen.report.output`` (standard library
 # only) can be used by the command line without importing matplotlib and the profilers
@@ -45,11 +45,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

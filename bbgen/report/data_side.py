@@ -69,6 +69,11 @@ def class_section(ann: Annotations) -> Section:
     ----------
     ann : Annotations
         The dataset whose classes are counted.
+
+    Returns
+    -------
+    Section
+        ``key="classes"``: the numbers of :class:`bbgen.imbalance.ClassProfile` and the three panels of Fig. 3.5.
     """
     p = class_profile(ann)
     figs = (
@@ -123,6 +128,11 @@ def scale_section(ann: Annotations) -> Section:
     ----------
     ann : Annotations
         The dataset whose boxes are measured.
+
+    Returns
+    -------
+    Section
+        ``key="scale"``: the numbers of :class:`bbgen.imbalance.ScaleProfile`, Fig. 3.7 and the FPN-level counts.
     """
     p = scale_profile(ann)
     figs = (
