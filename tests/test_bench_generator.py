@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -38,31 +39,38 @@ def test_quick_run_writes_json(tmp_path):
     assert "(a) 100 refs x 100 boxes" in proc.stdout and "targets met" in proc.stdout
 
 
+def _run_code(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter with analysis/ (and tests/) on its path: the script is imported there,
+    never in the test process."""
+    path = os.pathsep.join(str(p) for p in (ROOT, ROOT / "analysis", ROOT / "tests"))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": path})
+
+
 def test_numpy_yardstick_is_exact():
     """The yardstick is a fair baseline: it solves the same problem (IoU >= T, TL then BR)."""
-    sys.path.insert(0, str(ROOT / "analysis"))
-    import bench_generator
+    proc = _run_code("""
+        import numpy as np
+        import bench_generator
+        from test_generator import np_iou
 
-    rng = np.random.default_rng(0)
-    ref = np.array([[10.0, 20.0, 50.0, 30.0]] * 2000)
-    T = rng.uniform(0.3, 0.9, 2000)
-    boxes = bench_generator.numpy_yardstick(ref, T, rng)
-    from test_generator import np_iou
+        rng = np.random.default_rng(0)
+        ref = np.array([[10.0, 20.0, 50.0, 30.0]] * 2000)
+        T = rng.uniform(0.3, 0.9, 2000)
+        boxes = bench_generator.numpy_yardstick(ref, T, rng)
+        assert np.all(np_iou(boxes, ref) >= T - 1e-12), "yardstick box below its threshold"
+        print("ok")
+    """)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
-    assert np.all(np_iou(boxes, ref) >= T - 1e-12)
 
-
-def test_help_and_bad_arguments(capsys):
-    sys.path.insert(0, str(ROOT / "analysis"))
-    import bench_generator
-
-    with pytest.raises(SystemExit) as exc:
-        bench_generator.main(["--help"])
-    assert exc.value.code == 0 and "--violations" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as exc:
-        bench_generator.main(["--device", "tpu"])
-    assert exc.value.code != 0 and "--device" in capsys.readouterr().err
-    assert bench_generator.main(["--threads", "0"]) == 2 and "--threads" in capsys.readouterr().err
+def test_help_and_bad_arguments():
+    proc = _run("--help")
+    assert proc.returncode == 0 and "--violations" in proc.stdout
+    proc = _run("--device", "tpu")
+    assert proc.returncode != 0 and "--device" in proc.stderr
+    proc = _run("--threads", "0")
+    assert proc.returncode == 2 and "--threads" in proc.stderr
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error path")
@@ -72,12 +80,15 @@ def test_cuda_unavailable_is_a_clear_error(tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
-def test_violation_count_can_fail(monkeypatch):
+def test_violation_count_can_fail():
     """The --violations check counts boxes that break the constraint (here: every box moved off its reference)."""
-    sys.path.insert(0, str(ROOT / "analysis"))
-    import bench_generator
+    proc = _run_code("""
+        import bench_generator
 
-    real = bench_generator.generate_boxes
-    monkeypatch.setattr(bench_generator, "generate_boxes",
-                        lambda ref, *a, **kw: real(ref, *a, **kw) + 2 * (ref[:, None, 2:3] - ref[:, None, 0:1]))
-    assert bench_generator.violations(2000, seed=0)["violations"] == 2000
+        real = bench_generator.generate_boxes
+        bench_generator.generate_boxes = (
+            lambda ref, *a, **kw: real(ref, *a, **kw) + 2 * (ref[:, None, 2:3] - ref[:, None, 0:1]))
+        print(bench_generator.violations(2000, seed=0)["violations"])
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "2000"

@@ -32,18 +32,19 @@ True
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Optional, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from .. import _validate
+from .._typing import BoxesLike, ImageSizeLike, ThresholdLike
 from ..boxes import from_unit_frame
 from .feasible import tl_area
 from .reference import (first_corner_ok, first_corner_rect, meets_constraint, reflect, second_corner_ok,
                         second_rect, unit_image_bounds)
-from .proposals import get_proposal, sample_batched
+from .proposals import Proposal, get_proposal, sample_batched
 from .backends import as_numpy, check_memory, draw_seed, proposal_code, resolve_backend, run_chunked
 
 __all__ = ["generate_boxes", "generate_validated", "generate_numba", "candidates_per_round"]
@@ -57,10 +58,26 @@ _MAX_VERIFY_ROUNDS = 32
 def candidates_per_round(T_min: float, straggler_rate: float = 0.05, rows: int | None = None) -> int:
     """Candidates per row in the first round so that about ``straggler_rate`` of rows need the fallback.
 
+    Parameters
+    ----------
+    T_min : float
+        The smallest IoU threshold of the batch; ``T_min >= 1`` needs one candidate.
+    straggler_rate : float, default 0.05
+        Target fraction of rows that find no point in the first round and fall through to the fallback.
+    rows : int, optional
+        Rows of the batch. For a small batch (``rows <= 4096``) the rate is lowered until about 0.1 straggler
+        is expected in the whole batch: there a fallback round costs far more (fixed per-op overhead) than
+        extra candidates.
+
+    Returns
+    -------
+    int
+        Candidates per row, in ``[2, 64]`` (1 when ``T_min >= 1``).
+
+    Notes
+    -----
     Uses the exact acceptance probability of a uniform proposal over the TL rectangle,
-    ``tl_area(T) / (1/T - T)^2`` (≈ 0.5 for T >= 0.3, 0.055 at T = 0.01). For a small batch (``rows``) the
-    rate is lowered until about 0.1 straggler is expected in the whole batch: there a fallback round costs
-    far more (fixed per-op overhead) than extra candidates.
+    ``tl_area(T) / (1/T - T)^2`` (≈ 0.5 for T >= 0.3, 0.055 at T = 0.01).
     """
     if T_min >= 1.0:
         return 1
@@ -71,7 +88,7 @@ def candidates_per_round(T_min: float, straggler_rate: float = 0.05, rows: int |
     return int(min(64, max(2, math.ceil(math.log(straggler_rate) / math.log1p(-p)))))
 
 
-def _unit_boxes(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, flip: Tensor, proposal: Any,
+def _unit_boxes(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, flip: Tensor, proposal: Proposal,
                 generator: torch.Generator, k: int) -> tuple[Tensor, Tensor]:
     """Alg. 1 for rows ``ref [R, 4]``: unit-frame boxes ``[R, 4]`` in ``ref``'s dtype and a ``found`` mask."""
     dt = ref.dtype
@@ -93,8 +110,8 @@ def _rows(x: Tensor | None, idx: Tensor | slice) -> Tensor | None:
     return None if x is None else x[idx]
 
 
-def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = None, order: str = "random",
-                   proposal: Any = "uniform", image_size: Any = None,
+def generate_boxes(ref_boxes: BoxesLike, iou: ThresholdLike, *, num: int = 1, max_iou: Optional[ThresholdLike] = None,
+                   order: str = "random", proposal: Union[str, Proposal] = "uniform", image_size: ImageSizeLike = None,
                    generator: torch.Generator | int | None = None, backend: str = "auto", offset: int = 0) -> Tensor:
     """Generate ``num`` boxes around each reference box with an exact IoU constraint (thesis Alg. 1, batched).
 
@@ -167,7 +184,7 @@ def generate_boxes(ref_boxes: Any, iou: Any, *, num: int = 1, max_iou: Any = Non
     return generate_triton(ref, lo, hi, region, num, order, prop, seed, offset)[0]
 
 
-def _compact_thresholds(value: Any, n: int, num: int, name: str, dev: torch.device) -> Tensor:
+def _compact_thresholds(value: ThresholdLike, n: int, num: int, name: str, dev: torch.device) -> Tensor:
     """A threshold checked by :func:`bbgen._validate.thresholds` but not broadcast: float64 ``[1, 1]`` (scalar),
     ``[N, 1]`` (per reference box) or ``[N, num]`` (per box)."""
     shape = tuple(value.shape) if isinstance(value, Tensor) else np.shape(value)
@@ -180,11 +197,44 @@ _ORDER_CODES = {"random": 0, "tl": 1, "br": 2}
 
 
 def generate_numba(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, num: int, order: str,
-                   prop: Any, seed: int, offset: int, with_iou: bool = False) -> tuple[Tensor, Tensor | None]:
-    """The numba backend (:func:`bbgen.generator.fused_cpu.boxes_kernel`) on validated CPU inputs: ``ref [N, 4]``,
-    float64 thresholds ``lo``/``hi`` ``[1, 1]``, ``[N, 1]`` or ``[N, num]``, regions ``[N, 4]`` or None.
+                   prop: Proposal, seed: int, offset: int, with_iou: bool = False) -> tuple[Tensor, Tensor | None]:
+    """The numba backend (:func:`bbgen.generator.fused_cpu.boxes_kernel`) on validated CPU inputs.
 
-    Returns ``(boxes [N, num, 4], iou [N, num] float64 or None)``; raises ``RuntimeError`` if a box fails."""
+    Parameters
+    ----------
+    ref : Tensor[N, 4]
+        Reference boxes on the CPU, float32 or float64.
+    lo : Tensor[1, 1], Tensor[N, 1] or Tensor[N, num]
+        float64 lower IoU thresholds (:func:`_compact_thresholds`).
+    hi : Tensor[1, 1], Tensor[N, 1], Tensor[N, num] or None
+        float64 upper IoU bounds of the interval mode; ``None``: threshold mode.
+    region : Tensor[N, 4] or None
+        Allowed image regions ``[x_min, y_min, x_max, y_max]``; ``None``: no image.
+    num : int
+        Boxes per reference box.
+    order : {"random", "tl", "br"}
+        Which corner is sampled first.
+    prop : Proposal
+        A resolved proposal (:func:`bbgen.generator.proposals.get_proposal`).
+    seed : int
+        64-bit seed of the counter-based stream (:mod:`bbgen.generator.philox`).
+    offset : int
+        Index of the first box in the random stream.
+    with_iou : bool, default False
+        Also return the float64 IoU of every box with its reference.
+
+    Returns
+    -------
+    boxes : Tensor[N, num, 4]
+        In ``ref``'s dtype.
+    iou : Tensor[N, num] float64 or None
+        ``None`` unless ``with_iou``.
+
+    Raises
+    ------
+    RuntimeError
+        If a box fails its constraint.
+    """
     from . import fused_cpu  # noqa: PLC0415 (imports numba)
 
     n, total = ref.shape[0], ref.shape[0] * num
@@ -217,14 +267,36 @@ def _fail(ref: Tensor, row: int, count: int) -> None:
 
 
 def generate_validated(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, order: str,
-                       prop: Any, g: torch.Generator, t_min: float | None = None) -> tuple[Tensor, Tensor]:
-    """:func:`generate_boxes` after argument checking, for callers that built valid inputs themselves
-    (:func:`bbgen.roi.proi.generate_prois`): ``ref [N, 4]``, thresholds ``lo``/``hi`` float64 ``[N, num]``,
-    image regions ``region [N, 4]`` float64 or ``None``, a resolved proposal and generator; ``t_min`` a
-    lower bound of ``lo`` if the caller knows one (saves a host sync), else ``lo.min()``.
+                       prop: Proposal, g: torch.Generator, t_min: float | None = None) -> tuple[Tensor, Tensor]:
+    """:func:`generate_boxes` after argument checking (the torch backend), for callers that built valid inputs
+    themselves (:func:`bbgen.roi.proi.generate_prois`).
 
-    Returns ``(boxes [N, num, 4], iou [N, num])``: the boxes and their float64 IoU with the reference, as
-    verified."""
+    Parameters
+    ----------
+    ref : Tensor[N, 4]
+        Reference boxes.
+    lo : Tensor[N, num]
+        float64 lower IoU thresholds.
+    hi : Tensor[N, num] or None
+        float64 upper IoU bounds of the interval mode; ``None``: threshold mode.
+    region : Tensor[N, 4] or None
+        float64 allowed image regions; ``None``: no image.
+    order : {"random", "tl", "br"}
+        Which corner is sampled first.
+    prop : Proposal
+        A resolved proposal (:func:`bbgen.generator.proposals.get_proposal`).
+    g : torch.Generator
+        Source of all randomness, on ``ref``'s device.
+    t_min : float, optional
+        A lower bound of ``lo`` if the caller knows one (saves a host sync), else ``lo.min()``.
+
+    Returns
+    -------
+    boxes : Tensor[N, num, 4]
+        The boxes, in ``ref``'s dtype.
+    iou : Tensor[N, num]
+        Their float64 IoU with the reference, as verified.
+    """
     dev, n, num = ref.device, ref.shape[0], lo.shape[1]
     total = n * num
     out = torch.empty((total, 4), dtype=ref.dtype, device=dev)

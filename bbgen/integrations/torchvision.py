@@ -32,14 +32,14 @@ import functools
 import types
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bbgen.boxes import box_iou, check_boxes
-from bbgen.roi.distributions import IoUDistribution, resolve_iou_dist
+from bbgen.roi.distributions import IoUDistLike, IoUDistribution, resolve_iou_dist
 from bbgen.roi.proi import generate_prois_validated
 from bbgen._validate import as_generator
 from bbgen.generator.proposals import Proposal, get_proposal
@@ -87,14 +87,23 @@ def use_ofb(model: nn.Module, *, negative: str = "random", batch_size_per_image:
             generator: Optional[torch.Generator] = None) -> Integration:
     """Train ``model`` with online foreground-balanced positive sampling (thesis §4.6.1).
 
-    Args:
-        model: a torchvision ``FasterRCNN`` (or its ``roi_heads``).
-        negative: ``"random"`` (torchvision's negatives) or ``"hard"`` (highest-loss negatives, OHNM).
-        batch_size_per_image, positive_fraction: default to the model's current sampler settings.
-        generator: ``torch.Generator`` for all draws.
+    Parameters
+    ----------
+    model : nn.Module
+        A torchvision ``FasterRCNN`` (or its ``roi_heads``).
+    negative : {"random", "hard"}, default "random"
+        ``"random"`` (torchvision's negatives) or ``"hard"`` (highest-loss negatives, OHNM).
+    batch_size_per_image : int, optional
+        Defaults to the model's current sampler setting.
+    positive_fraction : float, optional
+        Defaults to the model's current sampler setting.
+    generator : torch.Generator, optional
+        ``torch.Generator`` for all draws.
 
-    Returns:
-        an :class:`Integration` handle (context manager; ``restore(model)`` undoes it).
+    Returns
+    -------
+    Integration
+        A handle (context manager; ``restore(model)`` undoes it).
     """
     _roi_heads(model)
     if negative not in ("random", "hard"):
@@ -178,10 +187,10 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals:
     return out_boxes, out_match, out_labels, _regression_targets(heads, out_boxes, out_match, gt_boxes)
 
 
-def use_proi(model: nn.Module, *, num_rois: int = 128, iou_dist: Any = "uniform", fg_balanced: bool = True,
+def use_proi(model: nn.Module, *, num_rois: int = 128, iou_dist: IoUDistLike = "uniform", fg_balanced: bool = True,
              ohpm: bool = False, neg_iou_range: tuple[float, float] = (0.1, 0.5),
              positive_fraction: float = 0.25, generator: Optional[torch.Generator] = None,
-             exact: bool = False, proposal: Any = "uniform", nms_iou: float = 0.7) -> Integration:
+             exact: bool = False, proposal: Union[str, Proposal] = "uniform", nms_iou: float = 0.7) -> Integration:
     """Train ``model``'s second stage on generated positive RoIs (thesis §4.3.2, §4.6.2).
 
     Per training image, with B = ``roi_heads.fg_bg_sampler.batch_size_per_image`` (torchvision: 512):
@@ -194,13 +203,35 @@ def use_proi(model: nn.Module, *, num_rois: int = 128, iou_dist: Any = "uniform"
       those whose max IoU with the image's targets lies in ``neg_iou_range`` = [lo, hi)
       (images without targets: among all proposals).
 
-    Args:
-        model: a torchvision ``FasterRCNN`` (or its ``roi_heads``).
-        generator: ``torch.Generator`` on the model's device for every draw; None gives a fresh
-            OS-seeded one per step.
+    Parameters
+    ----------
+    model : nn.Module
+        A torchvision ``FasterRCNN`` (or its ``roi_heads``).
+    num_rois : int, default 128
+        Generated positive candidates per image (RoINum of Alg. 2).
+    iou_dist : str, IoUDistribution or (bases, weights), default "uniform"
+        IoU distribution of the positives, passed to :func:`bbgen.roi.proi.generate_prois`.
+    fg_balanced : bool, default True
+        ``fgBalancedRoIAlloc`` or equal per instance, passed to :func:`bbgen.roi.proi.generate_prois`.
+    ohpm : bool, default False
+        Keep the ``floor(B · positive_fraction)`` hardest candidates after NMS by loss (§4.5.3).
+    neg_iou_range : (float, float), default (0.1, 0.5)
+        ``[lo, hi)`` of the negatives' max IoU with the image's targets, ``0 <= lo < hi <= 1``.
+    positive_fraction : float, default 0.25
+        Share of B for positives, in ``(0, 1]``.
+    generator : torch.Generator, optional
+        ``torch.Generator`` on the model's device for every draw; None gives a fresh OS-seeded one per step.
+    exact : bool, default False
+        Interval mode of :func:`bbgen.roi.proi.generate_prois` (the IoU histogram equals the weights).
+    proposal : str or Proposal, default "uniform"
+        Relative spatial control, passed to :func:`bbgen.roi.proi.generate_prois`.
+    nms_iou : float, default 0.7
+        IoU of the OHPM NMS, in ``[0, 1]``.
 
-    Returns:
-        an :class:`Integration` handle (context manager; ``restore(model)`` undoes it).
+    Returns
+    -------
+    Integration
+        A handle (context manager; ``restore(model)`` undoes it).
     """
     if isinstance(num_rois, bool) or not isinstance(num_rois, int) or num_rois < 1:
         raise ValueError(f"num_rois must be a positive int, got {num_rois!r}")
@@ -226,16 +257,25 @@ def use_proi(model: nn.Module, *, num_rois: int = 128, iou_dist: Any = "uniform"
 def record_samples(model: nn.Module) -> Iterator[list[dict[str, list[Tensor]]]]:
     """Record what ``select_training_samples`` returns at each training step (stock or integrated).
 
-    Yields a list that receives, per call, ``{"proposals", "matched_idxs", "labels",
-    "regression_targets"}`` (lists over images, detached) — e.g. to count positives per class or
-    to histogram their IoUs. Wrap it *inside* ``use_ofb``/``use_proi``, not around them.
+    Parameters
+    ----------
+    model : nn.Module
+        A torchvision ``FasterRCNN`` (or its ``roi_heads``). Wrap this context *inside*
+        ``use_ofb``/``use_proi``, not around them.
+
+    Yields
+    ------
+    list[dict[str, list[Tensor]]]
+        A list that receives, per call, ``{"proposals", "matched_idxs", "labels", "regression_targets"}``
+        (lists over images, detached) — e.g. to count positives per class or to histogram their IoUs.
     """
     heads = _roi_heads(model)
     had_own = "select_training_samples" in heads.__dict__
     inner = heads.select_training_samples
     log: list[dict[str, list[Tensor]]] = []
 
-    def recording(self: nn.Module, proposals: list[Tensor], targets: Any) -> tuple[list[Tensor], ...]:
+    def recording(self: nn.Module, proposals: list[Tensor],
+                  targets: Optional[list[dict[str, Tensor]]]) -> tuple[list[Tensor], ...]:
         out = inner(proposals, targets)
         keys = ("proposals", "matched_idxs", "labels", "regression_targets")
         log.append({k: [t.detach() for t in v] for k, v in zip(keys, out)})

@@ -50,9 +50,23 @@ T_MAX = 1.0 - 1e-6
 class IoUDistribution:
     """Bins ψ (``bases``, increasing, in (0, 1)) with multinomial weights W (thesis Alg. 2).
 
-    ``top`` closes the last bin; ``jitter`` draws each threshold uniformly inside its bin
-    (False: the threshold is the bin base, e.g. the ``base`` preset, T = 0.5).
-    Weights need not sum to one; they are normalised in :attr:`probs`.
+    Parameters
+    ----------
+    bases : tuple[float, ...] of length K, default ``IOU_BIN_BASES`` (0.5, 0.6, 0.7, 0.8, 0.9)
+        ψ: the bins' lower edges, strictly increasing, in (0, 1).
+    weights : tuple[float, ...] of length K, default (0.2, 0.2, 0.2, 0.2, 0.2)
+        W: one multinomial weight per bin, finite, >= 0 and not all zero. Weights need not sum to one; they
+        are normalised in :attr:`probs`.
+    top : float, default 1.0
+        Closes the last bin, ``bases[-1] < top <= 1``.
+    jitter : bool, default True
+        Draw each threshold uniformly inside its bin (False: the threshold is the bin base, e.g. the ``base``
+        preset, T = 0.5).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming ``iou_dist`` and the offending values.
     """
 
     bases: tuple[float, ...] = DEFAULT_BASES
@@ -106,7 +120,18 @@ IoUDistLike = Union[str, IoUDistribution, tuple]
 
 
 def resolve_iou_dist(iou_dist: IoUDistLike) -> IoUDistribution:
-    """Turn a preset name, an :class:`IoUDistribution` or a ``(bases, weights)`` pair into one."""
+    """Turn a preset name, an :class:`IoUDistribution` or a ``(bases, weights)`` pair into one.
+
+    Parameters
+    ----------
+    iou_dist : str, IoUDistribution or (bases, weights)
+        A name of :data:`PRESETS` (``"base"``, ``"uniform"``, ``"left_skew"``, ``"right_skew"``; thesis
+        Fig. 4.5), a distribution (returned as is) or two sequences (lists, tuples, tensors or ndarrays).
+
+    Returns
+    -------
+    IoUDistribution
+    """
     if isinstance(iou_dist, IoUDistribution):
         return iou_dist
     if isinstance(iou_dist, str):
@@ -128,8 +153,30 @@ def sample_iou_bins(dist: IoUDistribution, n: int, *, generator: torch.Generator
                     dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Draw ``n`` bins from W and one threshold per bin (``genRoIs`` of thesis Alg. 2).
 
-    Returns ``(bin_index [n] int64, lo [n], hi [n], threshold [n])``: the drawn bin, its edges and the
-    threshold T (uniform in ``[lo, hi)`` when ``dist.jitter``, else ``lo``), capped at :data:`T_MAX`.
+    Parameters
+    ----------
+    dist : IoUDistribution
+        The bins ψ and weights W.
+    n : int
+        Number of draws.
+    generator : torch.Generator, optional
+        Source of randomness, on ``device``.
+    device : torch.device or str, optional
+        Where the draws happen and the results live.
+    dtype : torch.dtype, default torch.float32
+        dtype of ``lo``, ``hi`` and ``threshold``.
+
+    Returns
+    -------
+    bin_index : Tensor[n] int64
+        The drawn bin.
+    lo, hi : Tensor[n]
+        Its edges.
+    threshold : Tensor[n]
+        The threshold T: uniform in ``[lo, hi)`` when ``dist.jitter``, else ``lo``; capped at :data:`T_MAX`.
+
+    Notes
+    -----
     Inverse-CDF sampling on ``device`` with ``generator``: no host synchronisation.
     """
     k = len(dist.bases)

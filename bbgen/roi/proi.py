@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, fields
-from typing import Any, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .._typing import ImageSizeLike
 from ..boxes import as_boxes, check_boxes
 from .distributions import T_MAX, IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
 from ..generator.batched import generate_validated
@@ -33,16 +34,28 @@ from ..generator.backends import as_numpy, check_memory, draw_seed, proposal_cod
 
 __all__ = ["PRoIs", "allocate_rois", "generate_prois", "generate_prois_validated"]
 
+_Sizes = Union[tuple[float, float], Tensor, None]  # validated image sizes: one (W, H) for all images, or [B, 2]
+
 
 @dataclass(frozen=True)
 class PRoIs:
     """Generated positive RoIs of one or more images (R = total number of RoIs).
 
-    ``boxes [R, 4]`` (dtype of the GT boxes), ``labels [R]`` (label of the source GT), ``gt_index [R]``
-    (index of the source GT within its image), ``ious [R]`` (IoU with the source GT, float64, computed on
-    the returned coordinates: the values the generator verified, so they fall in the right bins),
-    ``image_index [R]`` (image of each RoI; all zero for a single image). RoIs are grouped by image
-    and, within an image, by GT.
+    RoIs are grouped by image and, within an image, by GT.
+
+    Attributes
+    ----------
+    boxes : Tensor[R, 4]
+        dtype of the GT boxes.
+    labels : Tensor[R]
+        Label of the source GT.
+    gt_index : Tensor[R]
+        Index of the source GT within its image.
+    ious : Tensor[R] float64
+        IoU with the source GT, computed on the returned coordinates: the values the generator verified, so
+        they fall in the right bins.
+    image_index : Tensor[R]
+        Image of each RoI; all zero for a single image.
     """
 
     boxes: Tensor
@@ -69,15 +82,23 @@ def allocate_rois(labels: Tensor, valid: Tensor, num_rois: int, *, fg_balanced: 
     (largest remainder; all remainders in a group are equal, so the random tie-break decides). So each
     image with GTs gets exactly ``num_rois``; the authors' code rounds shares up and returns more.
 
-    Args:
-        labels: ``[B, G]`` integer labels, padded.
-        valid: ``[B, G]`` bool, False at padding.
-        num_rois: RoIs per image.
-        fg_balanced: class-balanced (True) or instance-balanced (False) split.
-        generator: source of the tie-break.
+    Parameters
+    ----------
+    labels : Tensor[B, G]
+        Integer labels, padded.
+    valid : Tensor[B, G] of bool
+        False at padding.
+    num_rois : int
+        RoIs per image.
+    fg_balanced : bool, default True
+        Class-balanced (True) or instance-balanced (False) split.
+    generator : torch.Generator, optional
+        Source of the tie-break.
 
-    Returns:
-        ``[B, G]`` int64 counts (0 at padding). Pairwise ``[B, G, G]`` comparisons, no host sync.
+    Returns
+    -------
+    Tensor[B, G] int64
+        Counts (0 at padding), from pairwise ``[B, G, G]`` comparisons: no host sync.
     """
     u = torch.rand((2, *labels.shape), generator=generator, device=labels.device, dtype=torch.float64)
     col = valid[:, None, :]
@@ -100,7 +121,7 @@ def allocate_rois(labels: Tensor, valid: Tensor, num_rois: int, *, fg_balanced: 
     return counts * valid
 
 
-def _as_labels(labels: Any, name: str, num: int, device: torch.device) -> Tensor:
+def _as_labels(labels: object, name: str, num: int, device: torch.device) -> Tensor:
     if isinstance(labels, np.ndarray):
         labels = torch.from_numpy(labels)
     if not isinstance(labels, Tensor):
@@ -114,7 +135,7 @@ def _as_labels(labels: Any, name: str, num: int, device: torch.device) -> Tensor
     return labels
 
 
-def _image_sizes(image_sizes: Any, num_images: int, device: torch.device, dtype: torch.dtype) -> Any:
+def _image_sizes(image_sizes: ImageSizeLike, num_images: int, device: torch.device, dtype: torch.dtype) -> _Sizes:
     """Validate ``None``, one ``(W, H)`` for all images, or one ``(W, H)`` per image (``[B, 2]``).
 
     Returns ``None``, a ``(W, H)`` tuple of floats (shared size, passed to the kernel as is) or a
@@ -146,7 +167,7 @@ def _check_gt_boxes(boxes: list[Tensor]) -> None:
     check_boxes(torch.cat(boxes), "gt_boxes")
 
 
-def _check_gt_in_images(boxes: list[Tensor], sizes: Any, single: bool) -> None:
+def _check_gt_in_images(boxes: list[Tensor], sizes: _Sizes, single: bool) -> None:
     """``ValueError`` naming the image and the GT when a GT does not fit inside its image ``[0, W] x [0, H]``:
     RoIs with IoU >= T inside the image exist for every T only around a GT that lies in it (as in
     :func:`bbgen.generator.batched.generate_boxes`)."""
@@ -167,31 +188,48 @@ def _check_gt_in_images(boxes: list[Tensor], sizes: Any, single: bool) -> None:
 def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[Tensor, Sequence[Tensor]],
                    num_rois: int = 128, *, iou_dist: IoUDistLike = "uniform", fg_balanced: bool = True,
                    exact: bool = False, proposal: Union[str, Proposal] = "uniform",
-                   image_sizes: Any = None, generator: torch.Generator | int | None = None,
+                   image_sizes: ImageSizeLike = None, generator: torch.Generator | int | None = None,
                    backend: str = "auto") -> PRoIs:
     """GENERATEPROI (thesis Alg. 2): ``num_rois`` positive RoIs per image around its ground truths.
 
-    Args:
-        gt_boxes: one image ``[G, 4]`` (xyxy, floating) or a list of them.
-        gt_labels: ``[G]`` integer labels, or a list matching ``gt_boxes``.
-        num_rois: RoIs per image (RoINum); images without GTs get none.
-        iou_dist: preset name (``"base"``, ``"uniform"``, ``"left_skew"``, ``"right_skew"``; thesis
-            Fig. 4.5), an :class:`~bbgen.roi.distributions.IoUDistribution` or a ``(bases, weights)`` pair.
-        fg_balanced: ``fgBalancedRoIAlloc`` (equal per class, then per instance) or equal per instance.
-        exact: threshold mode (False, the paper: IoU ≥ T, T drawn in the bin) or interval mode (True:
-            bin lo ≤ IoU < bin hi, so the IoU histogram over the bins equals the weights).
-        proposal: relative spatial control, passed to :func:`~bbgen.generator.batched.generate_boxes`.
-        image_sizes: ``(W, H)`` for all images or one per image; RoIs stay inside the image, and every GT must
-            lie inside its image (``ValueError`` naming the image and the GT otherwise; the torchvision
-            integration's :func:`generate_prois_validated` instead widens the image to contain such a GT).
-        generator: ``torch.Generator`` on the boxes' device, an int seed, or None (OS-seeded).
-        backend: ``"auto"`` (numba on CPU: allocation, bins and boxes of the whole batch in one compiled call;
-            triton on CUDA), ``"numba"``, ``"triton"`` or ``"torch"`` (tensor ops, the reference path, and the
-            only one for a callable proposal); see :mod:`bbgen.generator.backends`.
+    Parameters
+    ----------
+    gt_boxes : Tensor[G, 4] or list[Tensor[G_i, 4]]
+        One image (xyxy, floating) or a list of them.
+    gt_labels : Tensor[G] or list[Tensor[G_i]]
+        Integer labels, or a list matching ``gt_boxes``.
+    num_rois : int, default 128
+        RoIs per image (RoINum); images without GTs get none.
+    iou_dist : str, IoUDistribution or (bases, weights), default "uniform"
+        Preset name (``"base"``, ``"uniform"``, ``"left_skew"``, ``"right_skew"``; thesis Fig. 4.5), an
+        :class:`~bbgen.roi.distributions.IoUDistribution` or a ``(bases, weights)`` pair.
+    fg_balanced : bool, default True
+        ``fgBalancedRoIAlloc`` (equal per class, then per instance) or equal per instance.
+    exact : bool, default False
+        Threshold mode (False, the paper: IoU ≥ T, T drawn in the bin) or interval mode (True:
+        bin lo ≤ IoU < bin hi, so the IoU histogram over the bins equals the weights).
+    proposal : str or Proposal, default "uniform"
+        Relative spatial control, passed to :func:`~bbgen.generator.batched.generate_boxes`.
+    image_sizes : (W, H) or Tensor[B, 2], optional
+        ``(W, H)`` for all images or one per image; RoIs stay inside the image, and every GT must lie inside its
+        image (``ValueError`` naming the image and the GT otherwise; the torchvision integration's
+        :func:`generate_prois_validated` instead widens the image to contain such a GT).
+    generator : torch.Generator, int or None
+        ``torch.Generator`` on the boxes' device, an int seed, or None (OS-seeded).
+    backend : str, default "auto"
+        ``"auto"`` (numba on CPU: allocation, bins and boxes of the whole batch in one compiled call; triton on
+        CUDA), ``"numba"``, ``"triton"`` or ``"torch"`` (tensor ops, the reference path, and the only one for a
+        callable proposal); see :mod:`bbgen.generator.backends`.
 
-    Returns:
-        :class:`PRoIs` on the input device. Memory: 48 bytes per float32 RoI (box, label, GT index, IoU, image
-        index); a call whose output cannot fit in this machine's memory raises ``ValueError`` before allocating.
+    Returns
+    -------
+    PRoIs
+        On the input device.
+
+    Notes
+    -----
+    Memory: 48 bytes per float32 RoI (box, label, GT index, IoU, image index); a call whose output cannot fit in
+    this machine's memory raises ``ValueError`` before allocating.
     """
     single = isinstance(gt_boxes, (Tensor, np.ndarray))
     if single != isinstance(gt_labels, (Tensor, np.ndarray)):
@@ -229,12 +267,38 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
 
 
 def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois: int, dist: IoUDistribution, *,
-                             fg_balanced: bool, exact: bool, proposal: Proposal, image_sizes: Any,
-                             generator: torch.Generator, backend: str = "auto") -> PRoIs:
+                             fg_balanced: bool, exact: bool, proposal: Proposal,
+                             image_sizes: _Sizes, generator: torch.Generator, backend: str = "auto") -> PRoIs:
     """:func:`generate_prois` after argument checking, for callers whose inputs are valid by construction
-    (the torchvision integration, once per training step): per image ``boxes [G_i, 4]`` (finite, positive,
-    one dtype and device), integer ``labels [G_i]``, a resolved distribution and proposal, ``image_sizes``
-    ``None``, a ``(W, H)`` pair or a ``[B, 2]`` tensor on the boxes' device, a generator and a backend."""
+    (the torchvision integration, once per training step).
+
+    Parameters
+    ----------
+    boxes : list[Tensor[G_i, 4]]
+        Per image GT boxes: finite, positive, one dtype and device.
+    labels : list[Tensor[G_i]]
+        Per image integer labels.
+    num_rois : int
+        RoIs per image (RoINum).
+    dist : IoUDistribution
+        A resolved distribution.
+    fg_balanced, exact : bool
+        As in :func:`generate_prois`.
+    proposal : Proposal
+        A resolved proposal.
+    image_sizes : (W, H), Tensor[B, 2] or None
+        ``None``, a ``(W, H)`` pair or a ``[B, 2]`` tensor on the boxes' device. A GT that sticks out of its
+        image widens that image's allowed region to contain it.
+    generator : torch.Generator
+        On the boxes' device.
+    backend : str, default "auto"
+        As in :func:`generate_prois`.
+
+    Returns
+    -------
+    PRoIs
+        On the boxes' device.
+    """
     device, dtype = boxes[0].device, boxes[0].dtype
     lengths = [b.shape[0] for b in boxes]
     num_out = num_rois * sum(n > 0 for n in lengths)
@@ -289,7 +353,7 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
 
 
 def _prois_numba(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], num_rois: int, dist: IoUDistribution,
-                 fg_balanced: bool, exact: bool, proposal: Proposal, image_sizes: Any, seed: int,
+                 fg_balanced: bool, exact: bool, proposal: Proposal, image_sizes: _Sizes, seed: int,
                  num_out: int) -> PRoIs:
     """:func:`generate_prois_validated` on the numba backend: one compiled call (:mod:`bbgen.roi.proi_cpu`)."""
     from . import proi_cpu  # noqa: PLC0415 (imports numba)

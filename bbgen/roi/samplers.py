@@ -1,12 +1,12 @@
 """RoI samplers for two-stage detectors: OFB sampling and online hard positive mining.
 
-* :class:`OFBSampler` — Online Foreground-Balanced sampling (thesis §4.6.1, Tables 4.2/4.3): with C
-  foreground classes among an image's positive RoIs and k_c positives of class c, every positive
-  gets probability 1/(C·k_c) and the positives are drawn from that multinomial without
-  replacement. Negatives are drawn at random or, when per-RoI losses are supplied, as the hardest
-  (OHNM, the "H" rows of Table 4.3). Drop-in for torchvision's ``BalancedPositiveNegativeSampler``.
-* :func:`ohpm_select` — Online Hard Positive Mining (thesis §4.5.3, Table 4.1): NMS with the loss
-  as score, then the k hardest survivors.
+* :class:`OFBSampler` — Online Foreground-Balanced sampling (thesis §4.6.1, Tables 4.2/4.3): with C foreground
+  classes among an image's positive RoIs and k_c positives of class c, every positive gets probability 1/(C·k_c)
+  and the positives are drawn from that multinomial without replacement. Negatives are drawn at random or, when
+  per-RoI losses are supplied, as the hardest (OHNM, the "H" rows of Table 4.3). Drop-in for torchvision's
+  ``BalancedPositiveNegativeSampler``.
+* :func:`ohpm_select` — Online Hard Positive Mining (thesis §4.5.3, Table 4.1): NMS with the loss as score, then
+  the k hardest survivors.
 
 Only torch is required; ``torchvision.ops.nms`` is used when torchvision is importable.
 """
@@ -36,9 +36,8 @@ def _check_boxes(boxes: Tensor, name: str) -> None:
 def _greedy_nms_torch(boxes: Tensor, iou_threshold: float) -> Tensor:
     """Greedy NMS over ``boxes`` [N, 4] already in priority order -> kept positions [K] (ascending).
 
-    A box is suppressed when its IoU with an earlier kept box exceeds ``iou_threshold``
-    (torchvision's convention). The pairwise matrix is computed once; the scan is O(N²) but N is a
-    few hundred candidates per image here.
+    A box is suppressed when its IoU with an earlier kept box exceeds ``iou_threshold`` (torchvision's
+    convention). The pairwise matrix is computed once; the scan is O(N²) but N is a few hundred candidates here.
     """
     n = boxes.shape[0]
     if n == 0:
@@ -63,22 +62,27 @@ def _greedy_nms(boxes: Tensor, iou_threshold: float) -> Tensor:
     # Strictly decreasing rank scores make torchvision visit the boxes in exactly our order,
     # so ties in the loss cannot be broken differently by its internal sort.
     rank = torch.arange(boxes.shape[0], 0, -1, dtype=torch.float32, device=boxes.device)
-    keep = nms(boxes.float(), rank, iou_threshold)
-    return keep.sort().values
+    return nms(boxes.float(), rank, iou_threshold).sort().values
 
 
 def ohpm_select(boxes: Tensor, losses: Tensor, k: int, nms_iou: float = 0.7) -> Tensor:
     """Online hard positive mining (thesis §4.5.3): NMS by loss, then the ``k`` hardest.
 
-    Args:
-        boxes: candidate boxes ``[N, 4]`` (x1, y1, x2, y2), e.g. the RoINum pRoIs of one image.
-        losses: per-candidate loss ``[N]`` (higher = harder); finite.
-        k: how many to keep (``k >= 0``); fewer are returned when NMS leaves fewer than ``k``.
-        nms_iou: a candidate is suppressed when its IoU with a harder kept one exceeds this.
+    Parameters
+    ----------
+    boxes : Tensor[N, 4]
+        Candidate boxes (x1, y1, x2, y2), e.g. the RoINum pRoIs of one image.
+    losses : Tensor[N]
+        Per-candidate loss (higher = harder); finite.
+    k : int
+        How many to keep (``k >= 0``); fewer are returned when NMS leaves fewer than ``k``.
+    nms_iou : float, default 0.7
+        A candidate is suppressed when its IoU with a harder kept one exceeds this.
 
-    Returns:
-        ``LongTensor[min(k, K)]`` of indices into ``boxes``, hardest first. Ties in the loss are
-        broken by the lower index, so the result is deterministic.
+    Returns
+    -------
+    LongTensor[min(k, K)]
+        Indices into ``boxes``, hardest first; ties in the loss are broken by the lower index (deterministic).
     """
     _check_boxes(boxes, "boxes")
     if not isinstance(losses, Tensor):
@@ -100,11 +104,15 @@ def ohpm_select(boxes: Tensor, losses: Tensor, k: int, nms_iou: float = 0.7) -> 
 def ofb_probabilities(labels: Tensor) -> Tensor:
     """OFB sampling weights (thesis §4.6.1): ``1 / (C · k_c)`` for each positive label.
 
-    Args:
-        labels: class labels of the positive RoIs ``[P]`` (integers ≥ 1).
+    Parameters
+    ----------
+    labels : Tensor[P]
+        Class labels of the positive RoIs (integers ≥ 1).
 
-    Returns:
-        ``[P]`` float64 probabilities summing to 1 (each present class gets total mass 1/C).
+    Returns
+    -------
+    Tensor[P] float64
+        Probabilities summing to 1 (each present class gets total mass 1/C).
     """
     if labels.numel() == 0:
         return torch.zeros(0, dtype=torch.float64, device=labels.device)
@@ -115,32 +123,33 @@ def ofb_probabilities(labels: Tensor) -> Tensor:
 def _append_masks(labels: Tensor, pos_pick: Tensor, neg_pick: Tensor, pos_masks: list[Tensor],
                   neg_masks: list[Tensor]) -> None:
     """Append one image's ``uint8`` masks [R] of the picked positives and negatives (torchvision's format)."""
-    pos_mask = torch.zeros_like(labels, dtype=torch.uint8)
-    neg_mask = torch.zeros_like(labels, dtype=torch.uint8)
-    pos_mask[pos_pick] = 1
-    neg_mask[neg_pick] = 1
-    pos_masks.append(pos_mask)
-    neg_masks.append(neg_mask)
+    for pick, masks in ((pos_pick, pos_masks), (neg_pick, neg_masks)):
+        mask = torch.zeros_like(labels, dtype=torch.uint8)
+        mask[pick] = 1
+        masks.append(mask)
 
 
 class OFBSampler:
     """Online foreground-balanced positive sampler with random or hard negatives (thesis §4.6.1).
 
-    Same contract as ``torchvision.models.detection._utils.BalancedPositiveNegativeSampler``, so it
-    can be assigned to ``model.roi_heads.fg_bg_sampler``. Per image, ``floor(batch_size_per_image ·
-    positive_fraction)`` positives (or all, if fewer) are drawn without replacement with
-    probability proportional to 1/(C·k_c); negatives fill the rest of the batch. C and k_c are
-    counted per image, like torchvision's per-image quotas (with one image per batch, the thesis's
-    VOC setting, this is the batch-level rule of §4.6.1).
+    Same contract as ``torchvision.models.detection._utils.BalancedPositiveNegativeSampler``, so it can be
+    assigned to ``model.roi_heads.fg_bg_sampler``. Per image, ``floor(batch_size_per_image · positive_fraction)``
+    positives (or all, if fewer) are drawn without replacement with probability proportional to 1/(C·k_c);
+    negatives fill the rest of the batch. C and k_c are counted per image, like torchvision's per-image quotas
+    (with one image per batch, the thesis's VOC setting, this is the batch-level rule of §4.6.1).
 
-    Args:
-        batch_size_per_image: RoIs sampled per image (torchvision default 512).
-        positive_fraction: maximum fraction of positives (torchvision default 0.25).
-        negative: ``"random"`` (uniform without replacement) or ``"hard"`` (the highest-loss
-            negatives; requires ``losses`` in the call — OHNM, thesis Table 4.3).
-        generator: ``torch.Generator`` used for every draw (reproducible sampling); None gives a
-            private OS-seeded one (torch's global RNG is never used). Draws happen on the
-            generator's device and the indices are moved to the labels' device.
+    Parameters
+    ----------
+    batch_size_per_image : int
+        RoIs sampled per image (torchvision default 512).
+    positive_fraction : float
+        Maximum fraction of positives (torchvision default 0.25).
+    negative : {"random", "hard"}, default "random"
+        ``"random"`` (uniform without replacement) or ``"hard"`` (the highest-loss negatives; requires
+        ``losses`` in the call — OHNM, thesis Table 4.3).
+    generator : torch.Generator, optional
+        Used for every draw (reproducible sampling); None gives a private OS-seeded one (torch's global RNG is
+        never used). Draws happen on the generator's device and the indices are moved to the labels' device.
     """
 
     def __init__(self, batch_size_per_image: int, positive_fraction: float, *, negative: str = "random",
@@ -154,13 +163,11 @@ class OFBSampler:
             raise ValueError(f"negative must be one of {_NEGATIVE_MODES}, got {negative!r}")
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        self.batch_size_per_image = batch_size_per_image
-        self.positive_fraction = float(positive_fraction)
-        self.negative = negative
+        self.batch_size_per_image, self.positive_fraction = batch_size_per_image, float(positive_fraction)
         if generator is None:
             generator = torch.Generator()
             generator.seed()
-        self.generator = generator
+        self.negative, self.generator = negative, generator
 
     def __repr__(self) -> str:
         return (f"OFBSampler(batch_size_per_image={self.batch_size_per_image}, "
@@ -211,15 +218,13 @@ class OFBSampler:
         for i, labels in enumerate(matched_idxs):
             if not isinstance(labels, Tensor) or labels.dim() != 1:
                 raise ValueError(f"matched_idxs[{i}] must be a 1-D tensor of class labels")
-            positive = torch.where(labels >= 1)[0]
-            negative = torch.where(labels == 0)[0]
+            positive, negative = torch.where(labels >= 1)[0], torch.where(labels == 0)[0]
             num_pos = min(positive.numel(), num_pos_max)
             num_neg = min(negative.numel(), self.batch_size_per_image - num_pos)
             neg_losses = None
             if losses is not None:
                 if losses[i].shape != labels.shape:
-                    raise ValueError(f"losses[{i}] must have shape {tuple(labels.shape)}, "
-                                     f"got {tuple(losses[i].shape)}")
+                    raise ValueError(f"losses[{i}] must have shape {tuple(labels.shape)}, got {tuple(losses[i].shape)}")
                 neg_losses = losses[i][negative]
             pos_pick = positive[self._draw_positives(labels[positive], num_pos)]
             neg_pick = negative[self._draw_negatives(negative.numel(), num_neg, neg_losses, labels.device)]
@@ -238,10 +243,9 @@ def _pick(candidates: Tensor, k: int, generator: torch.Generator) -> Tensor:
 class IoUBalancedSampler:
     """IoU-balanced negative sampling (Libra R-CNN, Pang et al. 2019, §3.1, Eq. 2), random positives.
 
-    Per image, ``num_pos = min(#positives, floor(B · positive_fraction))`` positives are drawn uniformly
-    (as torchvision's sampler) and ``num_neg = min(#negatives, B - num_pos)`` negatives as follows,
-    with ``n_iou = floor(num_neg · (1 - floor_fraction))`` (the rule of mmdetection's
-    ``IoUBalancedNegSampler``):
+    Per image, ``num_pos = min(#positives, floor(B · positive_fraction))`` positives are drawn uniformly (as
+    torchvision's sampler) and ``num_neg = min(#negatives, B - num_pos)`` negatives as follows, with
+    ``n_iou = floor(num_neg · (1 - floor_fraction))`` (the rule of mmdetection's ``IoUBalancedNegSampler``):
 
     1. [floor_thr, max_iou) is cut into ``num_bins`` equal IoU bins; from each, ``n_iou // num_bins``
        negatives are drawn uniformly, or all of the bin when it holds fewer (Eq. 2: p_k = N / (K · M_k));
@@ -282,8 +286,7 @@ class IoUBalancedSampler:
             raise ValueError(f"floor_thr must lie in [0, max_iou = {max_iou}), got {floor_thr!r}")
         if not isinstance(floor_fraction, (int, float)) or not 0.0 <= float(floor_fraction) <= 1.0:
             raise ValueError(f"floor_fraction must lie in [0, 1], got {floor_fraction!r}")
-        self.batch_size_per_image = batch_size_per_image
-        self.positive_fraction = float(positive_fraction)
+        self.batch_size_per_image, self.positive_fraction = batch_size_per_image, float(positive_fraction)
         self.floor_thr, self.num_bins = float(floor_thr), num_bins
         self.floor_fraction, self.max_iou = float(floor_fraction), float(max_iou)
         self.generator = self._ofb.generator
