@@ -15,7 +15,7 @@ from torchvision.ops import box_iou, nms  # noqa: E402
 from bbgen.integrations.iou_balanced import use_iou_balanced  # noqa: E402
 from bbgen.integrations.ohem import use_ohem  # noqa: E402
 from bbgen.integrations.torchvision import record_samples  # noqa: E402
-from bbgen.roi.samplers import IoUBalancedSampler  # noqa: E402
+from bbgen.roi.iou_balanced import IoUBalancedSampler  # noqa: E402
 from frcnn_testkit import capture_roi_inputs, tiny_batch, tiny_model  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """IoU-balanced negative sampling (Libra R-CNN, Pang et al. 2019, §3.1) for torchvision's Faster R-CNN.
 
-:func:`use_iou_balanced` installs :class:`bbgen.roi.samplers.IoUBalancedSampler` as
+:func:`use_iou_balanced` installs :class:`bbgen.roi.iou_balanced.IoUBalancedSampler` as
 ``model.roi_heads.fg_bg_sampler`` and replaces ``select_training_samples`` (on the instance only) by
 torchvision's own steps with one addition: the sampler is handed each RoI's max IoU with the GTs,
 computed in the same pass as the matching. Positives are drawn as torchvision draws them (uniformly,
@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from bbgen.roi.samplers import IoUBalancedSampler
+from bbgen.roi.iou_balanced import IoUBalancedSampler
 
 from .heads import Integration, RoIInputs, check_generator, install, keep_rois, prepare_rois, sampler_settings
 

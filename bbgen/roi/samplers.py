@@ -17,9 +17,10 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from bbgen.boxes import box_iou
+from .._validate import positive_int
+from ..boxes import box_iou
 
-__all__ = ["OFBSampler", "IoUBalancedSampler", "ohpm_select", "ofb_probabilities"]
+__all__ = ["OFBSampler", "append_masks", "ohpm_select", "ofb_probabilities"]
 
 _NEGATIVE_MODES = ("random", "hard")
 
@@ -120,9 +121,19 @@ def ofb_probabilities(labels: Tensor) -> Tensor:
     return 1.0 / (counts.count_nonzero() * counts[labels]).double()
 
 
-def _append_masks(labels: Tensor, pos_pick: Tensor, neg_pick: Tensor, pos_masks: list[Tensor],
+def append_masks(labels: Tensor, pos_pick: Tensor, neg_pick: Tensor, pos_masks: list[Tensor],
                   neg_masks: list[Tensor]) -> None:
-    """Append one image's ``uint8`` masks [R] of the picked positives and negatives (torchvision's format)."""
+    """Append one image's ``uint8`` masks [R] of the picked positives and negatives (torchvision's format).
+
+    Parameters
+    ----------
+    labels : Tensor[R]
+        the image's RoI labels (only their shape and device are used).
+    pos_pick, neg_pick : Tensor[P], Tensor[Q]
+        positions of the sampled positives and negatives.
+    pos_masks, neg_masks : list[Tensor[R]]
+        the per-image mask lists, appended to in place.
+    """
     for pick, masks in ((pos_pick, pos_masks), (neg_pick, neg_masks)):
         mask = torch.zeros_like(labels, dtype=torch.uint8)
         mask[pick] = 1
@@ -154,9 +165,7 @@ class OFBSampler:
 
     def __init__(self, batch_size_per_image: int, positive_fraction: float, *, negative: str = "random",
                  generator: Optional[torch.Generator] = None) -> None:
-        if isinstance(batch_size_per_image, bool) or not isinstance(batch_size_per_image, int) \
-                or batch_size_per_image < 1:
-            raise ValueError(f"batch_size_per_image must be a positive int, got {batch_size_per_image!r}")
+        batch_size_per_image = positive_int(batch_size_per_image, "batch_size_per_image")
         if not isinstance(positive_fraction, (int, float)) or not 0.0 <= float(positive_fraction) <= 1.0:
             raise ValueError(f"positive_fraction must lie in [0, 1], got {positive_fraction!r}")
         if negative not in _NEGATIVE_MODES:
@@ -199,13 +208,18 @@ class OFBSampler:
                  losses: Optional[Sequence[Tensor]] = None) -> tuple[list[Tensor], list[Tensor]]:
         """Sample positives and negatives for each image.
 
-        Args:
-            matched_idxs: per image, ``[R_i]`` integer class labels: ``>= 1`` positive (its class),
-                ``0`` background, ``-1`` ignored (what torchvision's ``RoIHeads.subsample`` passes).
-            losses: optional per image ``[R_i]`` per-RoI losses; required for ``negative="hard"``.
+        Parameters
+        ----------
+        matched_idxs : list[Tensor[R_i]]
+            per image, integer class labels: ``>= 1`` positive (its class), ``0`` background, ``-1`` ignored
+            (what torchvision's ``RoIHeads.subsample`` passes).
+        losses : list[Tensor[R_i]], optional
+            per image, per-RoI losses; required for ``negative="hard"``.
 
-        Returns:
-            ``(pos_masks, neg_masks)``: per image ``uint8`` masks ``[R_i]`` of the sampled RoIs.
+        Returns
+        -------
+        tuple[list[Tensor[R_i]], list[Tensor[R_i]]]
+            ``(pos_masks, neg_masks)``: per image ``uint8`` masks of the sampled RoIs.
         """
         if isinstance(matched_idxs, Tensor) or not isinstance(matched_idxs, (list, tuple)):
             raise TypeError(f"matched_idxs must be a list of tensors, got {type(matched_idxs).__name__}")
@@ -228,173 +242,5 @@ class OFBSampler:
                 neg_losses = losses[i][negative]
             pos_pick = positive[self._draw_positives(labels[positive], num_pos)]
             neg_pick = negative[self._draw_negatives(negative.numel(), num_neg, neg_losses, labels.device)]
-            _append_masks(labels, pos_pick, neg_pick, pos_masks, neg_masks)
+            append_masks(labels, pos_pick, neg_pick, pos_masks, neg_masks)
         return pos_masks, neg_masks
-
-
-def _pick(candidates: Tensor, k: int, generator: torch.Generator) -> Tensor:
-    """``min(k, len)`` entries of ``candidates`` [N] drawn uniformly without replacement."""
-    if k <= 0 or candidates.numel() == 0:
-        return candidates[:0]
-    perm = torch.randperm(candidates.numel(), generator=generator, device=generator.device)[:k]
-    return candidates[perm.to(candidates.device)]
-
-
-class IoUBalancedSampler:
-    """IoU-balanced negative sampling (Libra R-CNN, Pang et al. 2019, §3.1, Eq. 2), random positives.
-
-    Per image, ``num_pos = min(#positives, floor(B · positive_fraction))`` positives are drawn uniformly (as
-    torchvision's sampler) and ``num_neg = min(#negatives, B - num_pos)`` negatives as follows, with
-    ``n_iou = floor(num_neg · (1 - floor_fraction))`` (the rule of mmdetection's ``IoUBalancedNegSampler``):
-
-    1. [floor_thr, max_iou) is cut into ``num_bins`` equal IoU bins; from each, ``n_iou // num_bins``
-       negatives are drawn uniformly, or all of the bin when it holds fewer (Eq. 2: p_k = N / (K · M_k));
-    2. the rest of the ``n_iou`` is drawn uniformly from the negatives at or above ``floor_thr`` not yet taken;
-    3. ``num_neg`` minus what was taken is drawn uniformly from the negatives below ``floor_thr``;
-    4. any shortfall is drawn uniformly from the negatives not yet taken.
-
-    Negatives whose IoU is ``>= max_iou`` (a matcher with a higher background threshold) count in the
-    last bin. With ``floor_thr = 0`` there is nothing below the floor and step 3 is empty.
-
-    Parameters
-    ----------
-    batch_size_per_image : int
-        B, RoIs sampled per image (torchvision default 512).
-    positive_fraction : float
-        maximum fraction of positives, in [0, 1].
-    floor_thr : float
-        lower end of the balanced IoU range, in [0, max_iou).
-    num_bins : int
-        K, number of IoU bins (Libra R-CNN: 3).
-    floor_fraction : float
-        share of the negatives reserved for IoU below ``floor_thr``, in [0, 1].
-    max_iou : float
-        upper end of the balanced range: the background IoU threshold (torchvision: 0.5), in (0, 1].
-    generator : torch.Generator, optional
-        used for every draw; None gives a private OS-seeded one.
-    """
-
-    def __init__(self, batch_size_per_image: int, positive_fraction: float, *, floor_thr: float = 0.0,
-                 num_bins: int = 3, floor_fraction: float = 0.0, max_iou: float = 0.5,
-                 generator: Optional[torch.Generator] = None) -> None:
-        self._ofb = OFBSampler(batch_size_per_image, positive_fraction, generator=generator)  # checks B, fraction
-        if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 1:
-            raise ValueError(f"num_bins must be a positive int, got {num_bins!r}")
-        if not isinstance(max_iou, (int, float)) or not 0.0 < float(max_iou) <= 1.0:
-            raise ValueError(f"max_iou must lie in (0, 1], got {max_iou!r}")
-        if not isinstance(floor_thr, (int, float)) or not 0.0 <= float(floor_thr) < float(max_iou):
-            raise ValueError(f"floor_thr must lie in [0, max_iou = {max_iou}), got {floor_thr!r}")
-        if not isinstance(floor_fraction, (int, float)) or not 0.0 <= float(floor_fraction) <= 1.0:
-            raise ValueError(f"floor_fraction must lie in [0, 1], got {floor_fraction!r}")
-        self.batch_size_per_image, self.positive_fraction = batch_size_per_image, float(positive_fraction)
-        self.floor_thr, self.num_bins = float(floor_thr), num_bins
-        self.floor_fraction, self.max_iou = float(floor_fraction), float(max_iou)
-        self.generator = self._ofb.generator
-
-    def __repr__(self) -> str:
-        keys = ("batch_size_per_image", "positive_fraction", "floor_thr", "num_bins", "floor_fraction", "max_iou")
-        return f"IoUBalancedSampler({', '.join(f'{k}={getattr(self, k)!r}' for k in keys)})"
-
-    def bin_index(self, ious: Tensor) -> Tensor:
-        """IoU bin of each negative: 0..K-1 over [floor_thr, max_iou), -1 below ``floor_thr``.
-
-        Parameters
-        ----------
-        ious : Tensor[N]
-            max IoUs (float); values at or above ``max_iou`` count in bin K-1.
-
-        Returns
-        -------
-        Tensor[N]
-            int64 bin indices.
-        """
-        width = (self.max_iou - self.floor_thr) / self.num_bins
-        # below the floor (iou - floor) / width < 0 floors to <= -1
-        return ((ious - self.floor_thr) / width).floor_().clamp_(-1, self.num_bins - 1).long()
-
-    def negatives(self, ious: Tensor, num: int) -> Tensor:
-        """Draw ``min(num, N)`` IoU-balanced negatives (steps 1–4 of the class docstring).
-
-        Parameters
-        ----------
-        ious : Tensor[N]
-            the negatives' max IoUs with the image's GTs.
-        num : int
-            how many to draw.
-
-        Returns
-        -------
-        Tensor[min(num, N)]
-            positions in ``ious``, without repeats.
-        """
-        g, k = self.generator, self.num_bins
-        num = min(num, ious.numel())
-        n_iou = int(num * (1.0 - self.floor_fraction))
-        b = self.bin_index(ious)
-        # sorted by (bin, uniform key): each bin's entries in random order, the floor (-1) first
-        keys = torch.rand(ious.shape, generator=g, device=g.device, dtype=torch.float64).to(ious.device)
-        order = torch.sort(b + keys).indices
-        counts = torch.bincount(b + 1, minlength=k + 1).tolist()  # [below floor, bin 0..K-1]
-        ends = [sum(counts[:i + 1]) for i in range(k + 1)]
-        quota = [min(c, n_iou // k) for c in counts[1:]]
-        # step 1: per bin its first n_iou // K (a uniform draw within the bin, Eq. 2)
-        parts = [order[e - c:e - c + q] for c, e, q in zip(counts[1:], ends[1:], quota)]
-        left = [order[e - c + q:e] for c, e, q in zip(counts[1:], ends[1:], quota)]
-        taken = sum(quota)
-        rest = torch.cat(left)
-        extra = _pick(rest, n_iou - taken, g)  # step 2: the rest of n_iou uniformly from the bins' leftovers
-        below = order[:min(counts[0], num - taken - extra.numel())]  # step 3: below the floor (random order)
-        parts += [extra, below]
-        taken += extra.numel() + below.numel()
-        if taken < num:  # step 4: shortfall from whatever is left (only the bins' leftovers can be)
-            mask = torch.zeros(ious.shape, dtype=torch.bool, device=ious.device)
-            mask[extra] = True
-            free = ~mask[rest]
-            parts.append(_pick(rest[free], num - taken, g))
-        return torch.cat(parts)
-
-    def __call__(self, matched_idxs: Sequence[Tensor],
-                 max_ious: Optional[Sequence[Tensor]] = None) -> tuple[list[Tensor], list[Tensor]]:
-        """Sample positives and negatives for each image.
-
-        Parameters
-        ----------
-        matched_idxs : list[Tensor[R_i]]
-            per image, class labels: ``>= 1`` positive, ``0`` background, ``-1`` ignored.
-        max_ious : list[Tensor[R_i]]
-            per image, each RoI's max IoU with the image's GTs (required).
-
-        Returns
-        -------
-        tuple[list[Tensor[R_i]], list[Tensor[R_i]]]
-            ``(pos_masks, neg_masks)``: per image ``uint8`` masks of the sampled RoIs.
-        """
-        if isinstance(matched_idxs, Tensor) or not isinstance(matched_idxs, (list, tuple)):
-            raise TypeError(f"matched_idxs must be a list of tensors, got {type(matched_idxs).__name__}")
-        if max_ious is None or len(max_ious) != len(matched_idxs):
-            raise ValueError(f"max_ious must give one [R_i] tensor per image ({len(matched_idxs)}), "
-                             f"got {None if max_ious is None else len(max_ious)}")
-        pos_masks, neg_masks = [], []
-        for i, (labels, ious) in enumerate(zip(matched_idxs, max_ious)):
-            pos_pick, neg_pick = self.sample(labels, ious, f"[{i}]")
-            _append_masks(labels, pos_pick, neg_pick, pos_masks, neg_masks)
-        return pos_masks, neg_masks
-
-    def sample(self, labels: Tensor, ious: Tensor, where: str = "") -> tuple[Tensor, Tensor]:
-        """One image's sampled positives and negatives as index tensors (what :meth:`__call__` turns into masks).
-
-        Parameters
-        ----------
-        labels : Tensor[R]
-            class labels: ``>= 1`` positive, ``0`` background, ``-1`` ignored.
-        ious : Tensor[R]
-            each RoI's max IoU with the image's GTs.
-        where : str
-            suffix naming the image in error messages.
-        """
-        if not isinstance(labels, Tensor) or labels.dim() != 1 or not isinstance(ious, Tensor) \
-                or ious.shape != labels.shape:
-            raise ValueError(f"matched_idxs{where} and max_ious{where} must be 1-D tensors of one length")
-        positive, negative = torch.where(labels >= 1)[0], torch.where(labels == 0)[0]
-        pos_pick = _pick(positive, int(self.batch_size_per_image * self.positive_fraction), self.generator)
-        return pos_pick, negative[self.negatives(ious[negative], self.batch_size_per_image - pos_pick.numel())]
