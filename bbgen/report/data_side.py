@@ -20,6 +20,19 @@ __all__ = ["summary_section", "class_section", "batch_section", "scale_section",
            "data_sections"]
 
 
+# what the scale and location sections say above their numbers (fixed texts)
+_SCALE_TEXT = ("Sizes relative to the image (Fig. 3.7). COCO bands by absolute box area (32², 96² pixels). "
+               "FPN level k = floor(4 + log2(sqrt(wh) / 224)) clipped to P2-P5, on original image pixels.")
+_SCALE_HOW = ("How large the objects are relative to their image (thesis Fig. 3.7; log y axes) and which FPN level "
+              "would own each box. Mass piled at the left means mostly small objects, which the finest pyramid levels "
+              "must carry and which get few positive anchors.")
+_LOCATION_TEXT = ("Chi-square and normalised entropy compare the centre heatmap with a uniform one; the effect "
+                  "size sqrt(chi2 / (n (K - 1))) does not grow with the number of boxes.")
+_LOCATION_HOW = ("Where the object centres lie on the normalised image (thesis Fig. 3.13); colour = density "
+                 "relative to a uniform spread. A bright middle (more than 25 % of centres in the central quarter) "
+                 "means objects near the borders are rare in training.")
+
+
 def _or_no_data(figs: tuple[FigureSpec, ...], has_data: bool) -> tuple[FigureSpec, ...]:
     """The figures, or figures that say "no boxes" when there is nothing to plot."""
     if has_data:
@@ -126,8 +139,8 @@ def scale_section(ann: Annotations) -> Section:
 
     Parameters
     ----------
-    ann : Annotations
-        The dataset whose boxes are measured.
+    ann : bbgen.datasets.Annotations
+        The dataset whose boxes are measured (sizes relative to each box's image).
 
     Returns
     -------
@@ -142,14 +155,9 @@ def scale_section(ann: Annotations) -> Section:
         FigureSpec("size_bands", "COCO small / medium / large", partial(plot_size_categories, p)),
         FigureSpec("fpn_levels", "Boxes per FPN level", partial(plot_fpn_levels, p)),
     )
-    text = ("Sizes relative to the image (Fig. 3.7). COCO bands by absolute box area (32², 96² pixels). "
-            "FPN level k = floor(4 + log2(sqrt(wh) / 224)) clipped to P2-P5, on original image pixels.")
     figs = _or_no_data(figs, int(p.size_counts.sum()) > 0)
-    how = ("How large the objects are relative to their image (thesis Fig. 3.7; log y axes) and which FPN level "
-           "would own each box. Mass piled at the left means mostly small objects, which the finest pyramid levels "
-           "must carry and which get few positive anchors.")
-    return Section("scale", "Object/box-level scale imbalance", p.to_dict(), figs, text,
-                   highlights=("coco_size_fractions", "fpn_level_counts"), how_to_read=how)
+    return Section("scale", "Object/box-level scale imbalance", p.to_dict(), figs, _SCALE_TEXT,
+                   highlights=("coco_size_fractions", "fpn_level_counts"), how_to_read=_SCALE_HOW)
 
 
 def location_section(ann: Annotations) -> Section:
@@ -163,14 +171,9 @@ def location_section(ann: Annotations) -> Section:
     p = location_profile(ann)
     figs = (FigureSpec("center_heatmap", "Fig. 3.13: object centres", partial(plot_center_heatmap, p),
                        size=(5.6, 4.4)),)
-    text = ("Chi-square and normalised entropy compare the centre heatmap with a uniform one; the effect "
-            "size sqrt(chi2 / (n (K - 1))) does not grow with the number of boxes.")
     figs = _or_no_data(figs, int(p.heatmap.sum()) > 0)
-    how = ("Where the object centres lie on the normalised image (thesis Fig. 3.13); colour = density relative "
-           "to a uniform spread. A bright middle (more than 25 % of centres in the central quarter) means objects "
-           "near the borders are rare in training.")
-    return Section("location", "Object location imbalance", p.to_dict(), figs, text,
-                   highlights=("central_fraction", "normalized_entropy"), how_to_read=how)
+    return Section("location", "Object location imbalance", p.to_dict(), figs, _LOCATION_TEXT,
+                   highlights=("central_fraction", "normalized_entropy"), how_to_read=_LOCATION_HOW)
 
 
 def data_sections(*, batch_size: int = 16, num_batches: int = 1000, seed: int = 0) -> list[SectionBuilder]:

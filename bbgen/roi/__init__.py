@@ -12,4 +12,5 @@ from .iou_balanced import IoUBalancedSampler
 from .proi import PRoIs, generate_prois
 from .samplers import OFBSampler, ofb_probabilities, ohpm_select
 
-__all__ = ["IoUBalancedSampler", "IoUDistribution", "OFBSampler", "PRESETS", "PRoIs", "generate_prois", "ofb_probabilities", "ohpm_select"]
+__all__ = ["IoUBalancedSampler", "IoUDistribution", "OFBSampler", "PRESETS", "PRoIs", "generate_prois",
+           "ofb_probabilities", "ohpm_select"]

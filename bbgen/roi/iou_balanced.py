@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from .._validate import positive_int
-from .samplers import OFBSampler, append_masks
+from .samplers import OFBSampler, append_masks, check_matched_idxs
 
 __all__ = ["IoUBalancedSampler"]
 
@@ -149,11 +149,10 @@ class IoUBalancedSampler:
 
         Returns
         -------
-        tuple[list[Tensor[R_i]], list[Tensor[R_i]]]
-            ``(pos_masks, neg_masks)``: per image ``uint8`` masks of the sampled RoIs.
+        pos_masks, neg_masks : list[Tensor[R_i]]
+            per image, ``uint8`` masks of the sampled positives and negatives (torchvision's format).
         """
-        if isinstance(matched_idxs, Tensor) or not isinstance(matched_idxs, (list, tuple)):
-            raise TypeError(f"matched_idxs must be a list of tensors, got {type(matched_idxs).__name__}")
+        check_matched_idxs(matched_idxs)
         if max_ious is None or len(max_ious) != len(matched_idxs):
             raise ValueError(f"max_ious must give one [R_i] tensor per image ({len(matched_idxs)}), "
                              f"got {None if max_ious is None else len(max_ious)}")

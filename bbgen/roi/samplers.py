@@ -20,7 +20,7 @@ from torch import Tensor
 from .._validate import positive_int
 from ..boxes import box_iou
 
-__all__ = ["OFBSampler", "append_masks", "ohpm_select", "ofb_probabilities"]
+__all__ = ["OFBSampler", "append_masks", "check_matched_idxs", "ohpm_select", "ofb_probabilities"]
 
 _NEGATIVE_MODES = ("random", "hard")
 
@@ -119,6 +119,18 @@ def ofb_probabilities(labels: Tensor) -> Tensor:
         return torch.zeros(0, dtype=torch.float64, device=labels.device)
     counts = torch.bincount(labels)
     return 1.0 / (counts.count_nonzero() * counts[labels]).double()
+
+
+def check_matched_idxs(matched_idxs: Sequence[Tensor]) -> None:
+    """Raise ``TypeError`` unless ``matched_idxs`` is a list/tuple (one labels tensor per image), as torchvision passes.
+
+    Parameters
+    ----------
+    matched_idxs : list[Tensor[R_i]]
+        what a sampler is called with.
+    """
+    if isinstance(matched_idxs, Tensor) or not isinstance(matched_idxs, (list, tuple)):
+        raise TypeError(f"matched_idxs must be a list of tensors, got {type(matched_idxs).__name__}")
 
 
 def append_masks(labels: Tensor, pos_pick: Tensor, neg_pick: Tensor, pos_masks: list[Tensor],
@@ -221,8 +233,7 @@ class OFBSampler:
         tuple[list[Tensor[R_i]], list[Tensor[R_i]]]
             ``(pos_masks, neg_masks)``: per image ``uint8`` masks of the sampled RoIs.
         """
-        if isinstance(matched_idxs, Tensor) or not isinstance(matched_idxs, (list, tuple)):
-            raise TypeError(f"matched_idxs must be a list of tensors, got {type(matched_idxs).__name__}")
+        check_matched_idxs(matched_idxs)
         if self.negative == "hard" and losses is None:
             raise ValueError("losses is required when negative='hard' (per-RoI losses for OHNM), got None")
         if losses is not None and len(losses) != len(matched_idxs):
