@@ -104,45 +104,23 @@ def _sample(second, lx, ly, hx, hy, a, b, T, hi, has_hi, prop, param, draw, spar
 
 
 @_njit
-def one_box(r0, r1, r2, r3, T, hi, has_hi, g0, g1, g2, g3, has_reg, order, prop, param, k0, k1, idx, f32):
-    """GENERATEBB for one box (module docstring).
-
-    Parameters
-    ----------
-    r0, r1, r2, r3 : float
-        the reference box.
-    T, hi, has_hi : float, float, bool
-        threshold, and the interval mode's upper bound when ``has_hi``.
-    g0, g1, g2, g3, has_reg : float, float, float, float, bool
-        the allowed image region when ``has_reg``.
-    order, prop, param : int, int, float
-        corner order (0 random, 1 TL, 2 BR), proposal id and parameter.
-    k0, k1, idx : uint64
-        Philox key and the box's global index in the stream.
-    f32 : bool
-        round the output to float32.
-
-    Returns ``(x1, y1, x2, y2, iou, ok)``: the box in the output dtype's values (as float64) and its verified
-    float64 IoU; ``ok`` is False only when no box passed the final check in :data:`MAX_ATTEMPTS` attempts.
-    """
+def _box(r0, r1, r2, r3, w, h, T, t_lo, lo_ok, hi, has_hi, g0, g1, g2, g3, ux0, uy0, ux1, uy1, has_reg, order,
+         prop, param, k0, k1, idx, f32):
+    """:func:`one_box` with the per-reference constants precomputed (hoisted out of a row's boxes): ``w, h``,
+    ``t_lo = 1 - 1/T``, ``lo_ok``, and the region in the unit frame ``[ux0, ux1] x [uy0, uy1]``."""
     draw, spare, s0, s1 = np.uint64(0), False, 0.0, 0.0
-    w, h = r2 - r0, r3 - r1
-    lo_ok = min(T + _IOU_MARGIN, 1.0)
+    t_hi = 1.0 - T
     for _ in range(MAX_ATTEMPTS):
         flip = order == 2
         if order == 0:
             c, _u, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, _STREAM, k0, k1)
             flip = c < 0.5
-        lx, ly, hx, hy = -math.inf, -math.inf, math.inf, math.inf
-        if has_reg:  # image region in the unit frame, point-reflected with the problem
-            lx, ly, hx, hy = (g0 - r0) / w, (g1 - r1) / h, (g2 - r0) / w, (g3 - r1) / h
-            if flip:
-                lx, ly, hx, hy = 1.0 - hx, 1.0 - hy, 1.0 - lx, 1.0 - ly
+        lx, ly, hx, hy = ux0, uy0, ux1, uy1  # image region in the unit frame, point-reflected with the problem
+        if flip:
+            lx, ly, hx, hy = 1.0 - ux1, 1.0 - uy1, 1.0 - ux0, 1.0 - uy0
         # Alg. 1 lines 3-4: first corner in its rectangle (Eq. 4.1) clipped to the image
-        t_lo, t_hi = 1.0 - 1.0 / T, 1.0 - T
-        bx, by = max(t_lo, lx), max(t_lo, ly)
-        a, b, found, draw, spare, s0, s1 = _sample(False, bx, by, t_hi, t_hi, 0.0, 0.0, T, hi, has_hi, prop, param,
-                                                   draw, spare, s0, s1, idx, k0, k1)
+        a, b, found, draw, spare, s0, s1 = _sample(False, max(t_lo, lx), max(t_lo, ly), t_hi, t_hi, 0.0, 0.0, T, hi,
+                                                   has_hi, prop, param, draw, spare, s0, s1, idx, k0, k1)
         if not found:
             continue
         # Alg. 1 lines 6-7: second corner in its rectangle given the first (Table B.2) clipped to the image
@@ -170,38 +148,99 @@ def one_box(r0, r1, r2, r3, T, hi, has_hi, g0, g1, g2, g3, has_reg, order, prop,
 
 
 @_njit
-def _box_into(k, ref, lo, hi, has_hi, region, has_reg, num, order, prop, param, k0, k1, offset, start,
-              out, out_iou, want_iou, f32):
-    """Box ``start + k`` (flat index ``row * num + col``) into ``out[k]``; returns 1 if it failed, else 0."""
-    i = start + k
-    r = i // num
+def _unit_region(r0, r1, w, h, g0, g1, g2, g3, has_reg):
+    """The image region in the unit frame of the reference box (unbounded without one)."""
+    if has_reg:
+        return (g0 - r0) / w, (g1 - r1) / h, (g2 - r0) / w, (g3 - r1) / h
+    return -math.inf, -math.inf, math.inf, math.inf
+
+
+@_njit
+def one_box(r0, r1, r2, r3, T, hi, has_hi, g0, g1, g2, g3, has_reg, order, prop, param, k0, k1, idx, f32):
+    """GENERATEBB for one box (module docstring).
+
+    Parameters
+    ----------
+    r0, r1, r2, r3 : float
+        the reference box.
+    T, hi, has_hi : float, float, bool
+        threshold, and the interval mode's upper bound when ``has_hi``.
+    g0, g1, g2, g3, has_reg : float, float, float, float, bool
+        the allowed image region when ``has_reg``.
+    order, prop, param : int, int, float
+        corner order (0 random, 1 TL, 2 BR), proposal id and parameter.
+    k0, k1, idx : uint64
+        Philox key and the box's global index in the stream.
+    f32 : bool
+        round the output to float32.
+
+    Returns ``(x1, y1, x2, y2, iou, ok)``: the box in the output dtype's values (as float64) and its verified
+    float64 IoU; ``ok`` is False only when no box passed the final check in :data:`MAX_ATTEMPTS` attempts.
+    """
+    w, h = r2 - r0, r3 - r1
+    ux0, uy0, ux1, uy1 = _unit_region(r0, r1, w, h, g0, g1, g2, g3, has_reg)
+    return _box(r0, r1, r2, r3, w, h, T, 1.0 - 1.0 / T, min(T + _IOU_MARGIN, 1.0), hi, has_hi, g0, g1, g2, g3,
+                ux0, uy0, ux1, uy1, has_reg, order, prop, param, k0, k1, idx, f32)
+
+
+BLOCK = 256  # boxes per work item of the loop: one division ``i // num`` per block, row constants per row
+
+
+@_njit
+def _block(blk, count, ref, lo, hi, has_hi, region, has_reg, num, order, prop, param, k0, k1, offset, start,
+           out, out_iou, want_iou, f32):
+    """Boxes ``k = blk * BLOCK ..`` (flat index ``start + k = row * num + col``) into ``out[k]``, walking rows and
+    columns (the row's constants computed once per row); returns the number that failed."""
     n_rows, n_lo, n_hi = ref.shape[0], lo.shape[0], hi.shape[0]
-    t = lo[0] if n_lo == 1 else (lo[r] if n_lo == n_rows else lo[i])
-    u = hi[0] if n_hi == 1 else (hi[r] if n_hi == n_rows else hi[i])
-    g = r if has_reg else 0
-    x1, y1, x2, y2, v, ok = one_box(ref[r, 0], ref[r, 1], ref[r, 2], ref[r, 3], t, u, has_hi,
-                                    region[g, 0], region[g, 1], region[g, 2], region[g, 3], has_reg,
-                                    order, prop, param, k0, k1, np.uint64(offset + i), f32)
-    out[k, 0], out[k, 1], out[k, 2], out[k, 3] = x1, y1, x2, y2
-    if want_iou:
-        out_iou[k] = v
-    return 0 if ok else 1
+    lo_box, hi_box = n_lo > 1 and n_lo != n_rows, n_hi > 1 and n_hi != n_rows
+    k_end = min(count, (blk + 1) * BLOCK)
+    k = blk * BLOCK
+    r = (start + k) // num
+    col = start + k - r * num
+    failed = 0
+    while k < k_end:
+        r0, r1, r2, r3 = ref[r, 0], ref[r, 1], ref[r, 2], ref[r, 3]
+        w, h = r2 - r0, r3 - r1
+        g = r if has_reg else 0
+        g0, g1, g2, g3 = region[g, 0], region[g, 1], region[g, 2], region[g, 3]
+        ux0, uy0, ux1, uy1 = _unit_region(r0, r1, w, h, g0, g1, g2, g3, has_reg)
+        T = lo[0] if n_lo == 1 else lo[r]
+        u = hi[0] if n_hi == 1 else hi[r]
+        t_lo, lo_ok = 1.0 - 1.0 / T, min(T + _IOU_MARGIN, 1.0)
+        stop = min(k_end, k + num - col)
+        while k < stop:
+            i = start + k
+            if lo_box:
+                T = lo[i]
+                t_lo, lo_ok = 1.0 - 1.0 / T, min(T + _IOU_MARGIN, 1.0)
+            if hi_box:
+                u = hi[i]
+            x1, y1, x2, y2, v, ok = _box(r0, r1, r2, r3, w, h, T, t_lo, lo_ok, u, has_hi, g0, g1, g2, g3,
+                                         ux0, uy0, ux1, uy1, has_reg, order, prop, param, k0, k1,
+                                         np.uint64(offset + i), f32)
+            out[k, 0], out[k, 1], out[k, 2], out[k, 3] = x1, y1, x2, y2
+            if want_iou:
+                out_iou[k] = v
+            failed += 0 if ok else 1
+            k += 1
+        r, col = r + 1, 0
+    return failed
 
 
 # the same loop twice (numba caches by function, so a parallel and a serial build of one function would collide)
 @numba.njit(cache=True, error_model="numpy", parallel=True)
 def _loop_parallel(count, *args):
     failed = 0
-    for k in prange(count):
-        failed += _box_into(k, *args)
+    for blk in prange((count + BLOCK - 1) // BLOCK):
+        failed += _block(blk, count, *args)
     return failed
 
 
 @_njit
 def _loop_serial(count, *args):
     failed = 0
-    for k in range(count):
-        failed += _box_into(k, *args)
+    for blk in range((count + BLOCK - 1) // BLOCK):
+        failed += _block(blk, count, *args)
     return failed
 
 
