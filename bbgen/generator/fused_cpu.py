@@ -1,10 +1,12 @@
 """The CPU kernel of the Bounding Box Generator: thesis Alg. 1 complete in one compiled loop per box (numba).
 
-:func:`boxes_kernel` runs GENERATEBB for boxes ``start .. stop - 1`` of a call, ``prange`` over boxes, each box
-from start to end in registers (:func:`one_box`):
+:func:`boxes_kernel` runs GENERATEBB for boxes ``start .. stop - 1`` of a call, ``prange`` over blocks of
+:data:`BLOCK` boxes walked row by row (the reference box's constants computed once per row), each box from start
+to end in registers (:func:`one_box`):
 
 1. random corner order (``order`` 0): a coin decides whether the problem is point-reflected through the centre
-   of the reference box (BR first, design §1);
+   of the reference box (BR first, design §1); the coin is the lowest bit of the first candidate's first word
+   (independent of the word's upper 31 bits, so the candidate moves by less than 2^-32), no uniform of its own;
 2. first corner by rejection in its bounding rectangle ``[1 - 1/T, 1 - T]^2`` (Eq. 4.1) clipped to the image,
    accepted by the exact TL test (Table B.1);
 3. second corner by rejection in its rectangle given the first (Table B.2) clipped to the image, accepted by
@@ -68,7 +70,15 @@ _IOU_MARGIN = _validate.IOU_MARGIN
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _ONE = np.uint64(1)
+_TWO_32 = 2.0 ** 32
 _STREAM = np.uint64(_philox.STREAM_BOXES)
+
+
+@_njit
+def _uni(w):
+    """:func:`bbgen.generator.philox.uniform` of a word < 2^32, converted as a signed integer (the same value;
+    x86 has no unsigned 64-bit conversion instruction)."""
+    return (np.float64(np.int64(w)) + 0.5) * _philox.TWO_M32
 
 
 @_njit
@@ -78,8 +88,7 @@ def _pair(draw, spare, s0, s1, idx, stream, k0, k1):
     if spare:
         return s0, s1, draw, False, s0, s1
     w0, w1, w2, w3 = _philox4x32(draw, idx & _M32, idx >> _S32, stream, k0, k1)
-    return ((np.float64(w0) + 0.5) * _philox.TWO_M32, (np.float64(w1) + 0.5) * _philox.TWO_M32, draw + _ONE, True,
-            (np.float64(w2) + 0.5) * _philox.TWO_M32, (np.float64(w3) + 0.5) * _philox.TWO_M32)
+    return _uni(w0), _uni(w1), draw + _ONE, True, _uni(w2), _uni(w3)
 
 
 @_njit
@@ -88,12 +97,17 @@ def _round(x, f32):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _sample(second, lx, ly, hx, hy, a, b, T, hi, has_hi, prop, param, draw, spare, s0, s1, idx, k0, k1):
+def _sample(second, lx, ly, hx, hy, a, b, T, hi, has_hi, prop, param, have, p0, p1, draw, spare, s0, s1, idx, k0,
+            k1):
     """samplePolygon: the first accepted of up to :data:`MAX_TRIES` candidates in ``[lx, hx] x [ly, hy]`` — a first
-    corner in the TL space of ``T``, or (``second``) a second corner given the first ``(a, b)``. Returns
-    ``(x, y, found)`` and the stream state ``(draw, spare, s0, s1)``."""
+    corner in the TL space of ``T``, or (``second``) a second corner given the first ``(a, b)``; the first
+    candidate's pair is ``(p0, p1)`` when ``have`` (already drawn). Returns ``(x, y, found)`` and the stream state
+    ``(draw, spare, s0, s1)``."""
     for _ in range(MAX_TRIES):
-        u0, u1, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, _STREAM, k0, k1)
+        if have:
+            u0, u1, have = p0, p1, False
+        else:
+            u0, u1, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, _STREAM, k0, k1)
         u2, u3 = 0.0, 0.0
         if prop == 2:  # inside-biased: a second pair for the positions
             u2, u3, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, _STREAM, k0, k1)
@@ -111,16 +125,16 @@ def _box(r0, r1, r2, r3, w, h, T, t_lo, lo_ok, hi, has_hi, g0, g1, g2, g3, ux0, 
     draw, spare, s0, s1 = np.uint64(0), False, 0.0, 0.0
     t_hi = 1.0 - T
     for _ in range(MAX_ATTEMPTS):
-        flip = order == 2
-        if order == 0:
-            c, _u, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, _STREAM, k0, k1)
-            flip = c < 0.5
+        flip, have, p0, p1 = order == 2, False, 0.0, 0.0
+        if order == 0:  # the coin: the lowest bit of the first candidate's word ((w + 0.5) 2^-32 -> w)
+            p0, p1, draw, spare, s0, s1 = _pair(draw, spare, s0, s1, idx, _STREAM, k0, k1)
+            flip, have = (np.uint64(p0 * _TWO_32) & _ONE) == _ONE, True
         lx, ly, hx, hy = ux0, uy0, ux1, uy1  # image region in the unit frame, point-reflected with the problem
         if flip:
             lx, ly, hx, hy = 1.0 - ux1, 1.0 - uy1, 1.0 - ux0, 1.0 - uy0
         # Alg. 1 lines 3-4: first corner in its rectangle (Eq. 4.1) clipped to the image
         a, b, found, draw, spare, s0, s1 = _sample(False, max(t_lo, lx), max(t_lo, ly), t_hi, t_hi, 0.0, 0.0, T, hi,
-                                                   has_hi, prop, param, draw, spare, s0, s1, idx, k0, k1)
+                                                   has_hi, prop, param, have, p0, p1, draw, spare, s0, s1, idx, k0, k1)
         if not found:
             continue
         # Alg. 1 lines 6-7: second corner in its rectangle given the first (Table B.2) clipped to the image
@@ -128,7 +142,7 @@ def _box(r0, r1, r2, r3, w, h, T, t_lo, lo_ok, hi, has_hi, g0, g1, g2, g3, ux0, 
         d_min, d_max = _x_range(b, a, T)
         c_max, d_max = min(c_max, hx), min(d_max, hy)
         c, d, found, draw, spare, s0, s1 = _sample(True, c_min, d_min, c_max, d_max, a, b, T, hi, has_hi, prop,
-                                                   param, draw, spare, s0, s1, idx, k0, k1)
+                                                   param, False, 0.0, 0.0, draw, spare, s0, s1, idx, k0, k1)
         if not found:
             continue
         if flip:

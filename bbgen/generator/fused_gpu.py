@@ -159,11 +159,10 @@ def _boxes_kernel(ref_ptr, lo_ptr, hi_ptr, reg_ptr, out_ptr, iou_ptr, num, start
         u2, u3 = u0, u1
         if PROP == 2:
             u2, u3 = _pair(seed, pair + 1, c1, c2)
-        # phase 0: start an attempt (the coin of the random order consumes one pair)
+        # phase 0: start an attempt (the coin of the random order: the lowest bit of the first candidate's word)
         start_now = active & (phase == 0)
         if ORDER == 0:
-            flip = tl.where(start_now, u0 < 0.5, flip)
-            pair = pair + start_now.to(tl.int64)
+            flip = tl.where(start_now, ((u0 * 4294967296.0).to(tl.int64) & 1) == 1, flip)
         lx = (g0 - r0) / w
         ly = (g1 - r1) / h
         hx = (g2 - r0) / w
@@ -177,10 +176,8 @@ def _boxes_kernel(ref_ptr, lo_ptr, hi_ptr, reg_ptr, out_ptr, iou_ptr, num, start
         t_hi = tl.where(start_now, 1.0 - T, t_hi)
         tries = tl.where(start_now, 0, tries)
         phase = tl.where(start_now, 1, phase)
-        # phase 1: a first-corner candidate (lanes that just started wait for the next iteration if they drew)
+        # phase 1: a first-corner candidate (lanes that just started take theirs in the same iteration)
         step = active & (phase == 1)
-        if ORDER == 0:
-            step = step & ~start_now
         ca = _axis(bx, t_hi, 0.0, param, u0, u2, PROP)
         cb = _axis(by, t_hi, 0.0, param, u1, u3, PROP)
         p = 1.0 - ca
