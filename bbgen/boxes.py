@@ -108,10 +108,10 @@ def check_boxes(boxes: Tensor, name: str = "boxes", *, positive: bool = True) ->
     if boxes.numel() == 0:
         return
     flat = boxes.reshape(-1, 4)
-    finite = torch.isfinite(flat).all(dim=1)
-    # one host sync on the common path; the diagnosis below only runs on bad input
-    if bool(finite.all() & (flat[:, 2:] > flat[:, :2]).all() if positive else finite.all()):
+    ok = torch.isfinite(flat).all()  # whole-tensor reductions: the common path costs one host sync
+    if bool(ok & (flat[:, 2:] > flat[:, :2]).all() if positive else ok):
         return
+    finite = torch.isfinite(flat).all(dim=1)  # the diagnosis below only runs on bad input
     if not bool(finite.all()):
         i = int((~finite).nonzero()[0, 0])
         raise ValueError(f"{name}[{i}] = {flat[i].tolist()} contains NaN or inf")
