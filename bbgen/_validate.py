@@ -16,7 +16,7 @@ from torch import Tensor
 from ._typing import BoxesLike, ImageSizeLike, SeedLike, ThresholdLike
 from .boxes import as_boxes, check_boxes
 
-__all__ = ["IOU_MARGIN", "as_generator", "count", "finite_float", "image_sizes", "interval", "iou_threshold",
+__all__ = ["IOU_MARGIN", "as_generator", "as_numpy_generator", "count", "finite_float", "image_sizes", "interval", "iou_threshold",
            "order", "positive_float", "positive_int", "ref_boxes_2d", "thresholds"]
 
 # Generated boxes are verified in float64 with this margin, so that any float64 IoU formula a user writes
@@ -191,3 +191,43 @@ def as_generator(generator: SeedLike, device: torch.device | str | None = None, 
         raise TypeError(f"{name} must be a torch.Generator, an int seed, a numpy.random.Generator or None, "
                         f"got {type(generator).__name__}")
     return g
+
+
+def as_numpy_generator(generator: SeedLike, name: str = "generator") -> np.random.Generator:
+    """The numpy counterpart of :func:`as_generator`, for bbgen's numpy-based simulations.
+
+    Parameters
+    ----------
+    generator : int, numpy.random.Generator, torch.Generator or None
+        An int seed gives ``numpy.random.default_rng(seed)``; a ``numpy.random.Generator`` is returned as is
+        (its stream is used and advances); a ``torch.Generator`` (any device) gives ``default_rng`` of one
+        64-bit draw from it (its stream advances by that draw); ``None`` gives a fresh OS-entropy generator
+        (not reproducible).
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    TypeError
+        For a ``bool`` or any other type, naming ``name``.
+    ValueError
+        For a negative int seed (numpy seeds are non-negative).
+    """
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if generator is None:
+        return np.random.default_rng()
+    if isinstance(generator, torch.Generator):
+        word = torch.empty((), dtype=torch.int64, device=generator.device).random_(-(1 << 63), None,
+                                                                                generator=generator)
+        return np.random.default_rng(int(word) & 0xFFFFFFFFFFFFFFFF)
+    if _is_int(generator):
+        if generator < 0:
+            raise ValueError(f"{name} seed must be a non-negative int, got {generator!r}")
+        return np.random.default_rng(int(generator))
+    raise TypeError(f"{name} must be an int seed, a numpy.random.Generator, a torch.Generator or None, "
+                    f"got {type(generator).__name__}")

@@ -69,3 +69,28 @@ def test_as_generator_errors(value, exc, match):
 def test_as_generator_device_mismatch():
     with pytest.raises(ValueError, match="generator is on cpu"):
         _validate.as_generator(torch.Generator(), "cuda")
+
+
+def test_as_numpy_generator_kinds():
+    n = np.random.default_rng(5)
+    assert _validate.as_numpy_generator(n) is n
+    assert _validate.as_numpy_generator(7).random() == np.random.default_rng(7).random()
+    assert _validate.as_numpy_generator(np.int64(7)).random() == np.random.default_rng(7).random()
+    t1, t2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    x = _validate.as_numpy_generator(t1).random(4)
+    np.testing.assert_array_equal(x, _validate.as_numpy_generator(t2).random(4))  # same torch seed, same stream
+    assert not np.array_equal(x, _validate.as_numpy_generator(t1).random(4))  # t1 advanced by its draw
+    assert not np.array_equal(x, _validate.as_numpy_generator(torch.Generator().manual_seed(4)).random(4))
+    fresh = _validate.as_numpy_generator(None)
+    assert isinstance(fresh, np.random.Generator)
+    assert not np.array_equal(fresh.random(4), _validate.as_numpy_generator(None).random(4))
+
+
+@pytest.mark.parametrize("value,exc,match", [
+    (True, TypeError, "rng must be an int seed, a numpy.random.Generator, a torch.Generator or None, got bool"),
+    ("seed", TypeError, "rng must be .* got str"), (1.5, TypeError, "rng must be .* got float"),
+    (-1, ValueError, "rng seed must be a non-negative int, got -1"),
+])
+def test_as_numpy_generator_errors(value, exc, match):
+    with pytest.raises(exc, match=match):
+        _validate.as_numpy_generator(value, name="rng")
