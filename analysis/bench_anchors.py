@@ -44,7 +44,7 @@ TARGET_SPEEDUP, TARGET_SECONDS = 50.0, 120.0
 
 def bench_images(n: int, seed: int):
     """Synthetic COCO-like boxes rescaled onto ``IMAGE_SIZE`` images: (sizes [n, 2], boxes, box_image)."""
-    ds = synthetic(n, seed=seed)
+    ds = synthetic(n, generator=seed)
     scale = np.asarray(IMAGE_SIZE) / ds.image_sizes[ds.box_image]
     boxes = ds.boxes * np.concatenate([scale, scale], 1)
     return np.tile(np.asarray(IMAGE_SIZE), (n, 1)), boxes, ds.box_image
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     t_sparse, res = sparse_bbgen(sizes, boxes, img, "retinanet")
     same = identical(res, dense)
 
-    ds = synthetic(n_train, boxes_per_image=COCO_TRAIN[1], seed=args.seed)
+    ds = synthetic(n_train, boxes_per_image=COCO_TRAIN[1], generator=args.seed)
     t0, c0 = time.perf_counter(), time.process_time()
     prof = anchor_profile(ds, "retinanet", "maxiou", progress=not args.no_progress)
     t_train, cpu_train = time.perf_counter() - t0, time.process_time() - c0

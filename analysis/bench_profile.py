@@ -106,7 +106,7 @@ def datasets(quick: bool, tmp: Path) -> list[tuple[str, Callable[[], Annotations
                                        tmp / "instances_val2017.json")
         out.append(("COCO val2017 (json)", lambda: load(path), TARGET_REAL_S))
     images = 2_740 if quick else 137_000  # ~7.3 boxes per image: ~20 k / ~1 M boxes
-    out.append((f"synthetic {images} images", lambda: synthetic(images, seed=0), TARGET_SYNTHETIC_S))
+    out.append((f"synthetic {images} images", lambda: synthetic(images, generator=0), TARGET_SYNTHETIC_S))
     return out
 
 

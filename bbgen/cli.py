@@ -191,7 +191,7 @@ def report_sections(args: argparse.Namespace) -> list[SectionBuilder]:
     """
     from .report import data_sections
 
-    sections = data_sections(batch_size=args.batch_size, num_batches=args.num_batches, seed=args.seed)
+    sections = data_sections(batch_size=args.batch_size, num_batches=args.num_batches, generator=args.seed)
     if getattr(args, "anchors", None) or getattr(args, "assigner", None):
         from functools import partial
 
@@ -218,7 +218,7 @@ def _load(args: argparse.Namespace) -> Annotations:
         for name in ("format", "split", "classes", "image_sizes"):
             if getattr(args, name) is not None:
                 raise ValueError(f"--{name.replace('_', '-')} needs a DATASET")
-        return synthetic(args.synthetic_images, seed=args.seed)
+        return synthetic(args.synthetic_images, generator=args.seed)
     classes = None if args.classes is None else [c.strip() for c in args.classes.split(",") if c.strip()]
     return load(Path(args.dataset), args.format, split=args.split, classes=classes, image_sizes=args.image_sizes)
 

@@ -44,7 +44,7 @@ def _table() -> Annotations:
 
 @pytest.fixture(scope="module")
 def profile() -> AnchorProfile:
-    return anchor_profile(synthetic(150, seed=3), "retinanet", "maxiou", progress=False)
+    return anchor_profile(synthetic(150, generator=3), "retinanet", "maxiou", progress=False)
 
 
 def test_counts_agree_with_matching_and_each_other():
@@ -83,7 +83,7 @@ def test_empty_tables():
 
 
 def test_chunking_does_not_change_the_profile():
-    ds = synthetic(40, seed=4)
+    ds = synthetic(40, generator=4)
     a = anchor_profile(ds, progress=False, max_tl_points=10 ** 6).to_dict()
     b = anchor_profile(ds, progress=False, max_tl_points=10 ** 6, chunk_boxes=7).to_dict()
     for key in a:
@@ -129,7 +129,7 @@ def test_derived_numbers_have_one_source(profile):
 def test_tl_corners_of_positives_lie_in_the_feasible_space():
     # without low-quality matches every positive has IoU >= 0.5: its TL corner must be inside the
     # IoU-0.5 TL feasible space of the reference box (thesis §4.5.4 observation 2)
-    ds = synthetic(60, seed=1)
+    ds = synthetic(60, generator=1)
     p = anchor_profile(ds, "retinanet", MaxIoUAssigner(0.5, 0.4, False), progress=False, max_tl_points=100000)
     assert len(p.tl_points) == p.positives.sum() > 100
     space = tl_feasible_space(REFERENCE_BOX, 0.5).buffer(1e-3)
@@ -171,7 +171,7 @@ def test_overlap_heatmap_equals_brute_force(raw, res):
 
 def test_atss_and_other_anchor_sets(profile):
     for anchors, assigner in (("retinanet", "atss"), ("rpn", "maxiou"), ("ssd300", "maxiou")):
-        p = anchor_profile(synthetic(40, seed=2), anchors, assigner, progress=False)
+        p = anchor_profile(synthetic(40, generator=2), anchors, assigner, progress=False)
         assert p.positives.sum() > 0 and len(p.positives_per_level) == len(p.level_names)
         if assigner == "atss":
             assert p.ignored.sum() == 0
@@ -179,7 +179,7 @@ def test_atss_and_other_anchor_sets(profile):
 
 
 def test_progress_bar_is_shown(capsys):
-    anchor_profile(synthetic(5, seed=0), progress=True)
+    anchor_profile(synthetic(5, generator=0), progress=True)
     assert "anchors (retinanet" in capsys.readouterr().err
 
 

@@ -14,7 +14,7 @@ from bbgen.report.anchor_section import anchor_section  # noqa: E402
 
 
 def test_anchor_section_numbers_are_plain_json():
-    s = anchor_section(synthetic(60, seed=0), anchors="rpn", assigner="maxiou")
+    s = anchor_section(synthetic(60, generator=0), anchors="rpn", assigner="maxiou")
     assert s.key == "anchors" and len(s.figures) == 8
     d = json.loads(json.dumps(s.numbers))
     assert d["anchors"] == "rpn" and d["assigner"]["high"] == 0.7 and d["assigner"]["low"] == 0.3
@@ -65,5 +65,5 @@ def test_custom_anchor_file(tmp_path):
     cfg.write_text(json.dumps({"sizes": [[24, 48], [96]], "aspect_ratios": [1.0], "strides": [8, 16],
                                "min_size": 320, "max_size": 512}))
     (b,) = [b for b in _builders("--anchors", str(cfg)) if getattr(b, "func", None) is anchor_section]
-    sec = b(synthetic(30, seed=1))
+    sec = b(synthetic(30, generator=1))
     assert sec.numbers["anchors"] == "mine" and list(sec.numbers["positives_per_level"]) == ["L0", "L1"]

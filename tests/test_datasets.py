@@ -158,10 +158,10 @@ def test_yolo_inline_yaml_names(tmp_path):
 
 
 def test_synthetic_is_deterministic_and_labelled():
-    a, b = synthetic(300, seed=3), synthetic(300, seed=3)
+    a, b = synthetic(300, generator=3), synthetic(300, generator=3)
     np.testing.assert_array_equal(a.boxes, b.boxes)
     np.testing.assert_array_equal(a.labels, b.labels)
-    assert not np.array_equal(synthetic(300, seed=4).boxes, a.boxes)
+    assert not np.array_equal(synthetic(300, generator=4).boxes, a.boxes)
     assert a.source.startswith("synthetic(")
     # boxes are valid and inside their image
     wh = a.image_sizes[a.box_image]
@@ -173,7 +173,7 @@ def test_synthetic_is_deterministic_and_labelled():
 def test_synthetic_priors_long_tail_small_objects_centre_bias():
     import scipy.stats
 
-    ann = synthetic(4000, seed=0)
+    ann = synthetic(4000, generator=0)
     counts = np.sort(np.bincount(ann.labels, minlength=ann.num_classes))[::-1]
     assert counts[0] > 50 * max(counts[-10], 1)  # long tail
     area = (ann.boxes[:, 2] - ann.boxes[:, 0]) * (ann.boxes[:, 3] - ann.boxes[:, 1])

@@ -103,18 +103,18 @@ def test_class_profile_taco_real(shared_data):
 # ---- batch (Fig. 3.6) ---------------------------------------------------------------------------
 
 def test_batch_profile_whole_dataset_batch_equals_dataset():
-    ann = synthetic(50, num_classes=5, seed=1)
-    p = batch_class_profile(ann, batch_size=50, num_batches=3, seed=0)
+    ann = synthetic(50, num_classes=5, generator=1)
+    p = batch_class_profile(ann, batch_size=50, num_batches=3, generator=0)
     np.testing.assert_allclose(p.tv_distance, 0.0, atol=1e-12)
     np.testing.assert_allclose(p.share_quantiles, np.repeat(p.dataset_share[:, None], 5, axis=1), atol=1e-12)
     assert p.top_class_not_majority == 0.0
 
 
 def test_batch_profile_is_seeded():
-    ann = synthetic(300, seed=2)
-    a = batch_class_profile(ann, batch_size=4, num_batches=200, seed=7)
-    b = batch_class_profile(ann, batch_size=4, num_batches=200, seed=7)
-    c = batch_class_profile(ann, batch_size=4, num_batches=200, seed=8)
+    ann = synthetic(300, generator=2)
+    a = batch_class_profile(ann, batch_size=4, num_batches=200, generator=7)
+    b = batch_class_profile(ann, batch_size=4, num_batches=200, generator=7)
+    c = batch_class_profile(ann, batch_size=4, num_batches=200, generator=8)
     np.testing.assert_array_equal(a.tv_distance, b.tv_distance)
     assert not np.array_equal(a.tv_distance, c.tv_distance)
     assert a.to_dict() == b.to_dict()
@@ -127,7 +127,7 @@ def test_batch_absent_fraction_matches_binomial():
     n = 4000
     labels = rng.choice(3, size=n, p=[0.6, 0.3, 0.1])
     ann = make_ann([[0, 0, 1, 1]] * n, labels, np.arange(n), [[4, 4]] * n)
-    p = batch_class_profile(ann, batch_size=1, num_batches=4000, seed=3, top_k=3)
+    p = batch_class_profile(ann, batch_size=1, num_batches=4000, generator=3, top_k=3)
     for share, absent in zip(p.dataset_share, p.absent_fraction):
         k = round((1 - absent) * 4000)
         assert scipy.stats.binomtest(k, 4000, share).pvalue > 1e-3
@@ -191,7 +191,7 @@ def test_location_uniformity_statistic_calibrated():
     rng = np.random.default_rng(5)
     pvals = [location_profile(_centres_ann(rng.random((2000, 2))), grid=8).chi_square["p_value"] for _ in range(60)]
     assert scipy.stats.kstest(pvals, "uniform").pvalue > 1e-3  # valid test under H0
-    biased = location_profile(synthetic(500, seed=0))
+    biased = location_profile(synthetic(500, generator=0))
     assert biased.chi_square["p_value"] < 1e-12
     assert biased.central_fraction > 0.3 and biased.entropy < 1.0
 
@@ -204,7 +204,7 @@ def test_location_rejects_bad_grid():
 # ---- whole profile ------------------------------------------------------------------------------
 
 def test_profile_dataset_to_dict_is_plain_json():
-    p = profile_dataset(synthetic(200, seed=0), num_batches=50)
+    p = profile_dataset(synthetic(200, generator=0), num_batches=50)
     d = json.loads(json.dumps(p.to_dict(), allow_nan=False))
     assert set(d) == {"summary", "classes", "batch", "scale", "location"}
     assert d["summary"]["synthetic"] is True

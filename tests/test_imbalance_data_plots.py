@@ -16,7 +16,7 @@ from bbgen.imbalance import profile_dataset
 
 @pytest.fixture(scope="module")
 def profile():
-    return profile_dataset(synthetic(300, num_classes=12, seed=0), num_batches=100)
+    return profile_dataset(synthetic(300, num_classes=12, generator=0), num_batches=100)
 
 
 def _ax():

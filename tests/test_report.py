@@ -14,7 +14,7 @@ from bbgen.report import (FigureSpec, Section, build_report, build_sections, dat
 
 @pytest.fixture(scope="module")
 def small():
-    return synthetic(150, num_classes=10, seed=1)
+    return synthetic(150, num_classes=10, generator=1)
 
 
 @pytest.fixture(scope="module")

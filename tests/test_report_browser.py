@@ -44,7 +44,7 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("browser") / "report"
-    return build_report(synthetic(300, seed=0), out, sections=data_sections(num_batches=100))
+    return build_report(synthetic(300, generator=0), out, sections=data_sections(num_batches=100))
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium; `make test` does it)")

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def small():
-    return synthetic(60, num_classes=5, seed=3)
+    return synthetic(60, num_classes=5, generator=3)
 
 
 def _hidden(folder: Path) -> list[str]:
@@ -40,7 +40,7 @@ def test_rerun_keeps_foreign_files(tmp_path, capsys):
     assert (out / "figures" / "mine.png").read_bytes() == b"not bbgen's"
     manifest = json.loads((out / MANIFEST).read_text())
     assert "notes.txt" not in manifest["files"] and "index.html" in manifest["files"]
-    assert json.loads((out / "report.json").read_text())["source"].endswith("seed=1)")
+    assert json.loads((out / "report.json").read_text())["source"].endswith("generator=1)")
     assert _hidden(tmp_path) == []
 
 
@@ -125,7 +125,7 @@ def slow(ann):
         return ax
     return Section("slow", "Slow", {"x": 1}, (FigureSpec("f", "F", draw),))
 
-sys.exit(run_cleanly(lambda: build_report(synthetic(30, seed=0), sys.argv[1], sections=[slow])))
+sys.exit(run_cleanly(lambda: build_report(synthetic(30, generator=0), sys.argv[1], sections=[slow])))
 """
 
 

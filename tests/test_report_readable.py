@@ -21,7 +21,7 @@ from bbgen.report.labels import LABELS, format_with_unit
 def anchor_report(tmp_path_factory):
     from bbgen.report.anchor_section import anchor_section
 
-    ann = synthetic(40, num_classes=30, seed=2)
+    ann = synthetic(40, num_classes=30, generator=2)
     sections = [*data_sections(num_batches=20), lambda a: anchor_section(a, anchors="retinanet")]
     out = build_report(ann, tmp_path_factory.mktemp("readable") / "R", sections=sections)
     return out, (out / "index.html").read_text()
@@ -77,7 +77,7 @@ def test_fg_bg_is_drawn_as_areas():
     from bbgen.imbalance import anchor_profile
     from bbgen.report.figures import plot_fg_bg_areas
 
-    p = anchor_profile(synthetic(10, seed=0), "retinanet", progress=False)
+    p = anchor_profile(synthetic(10, generator=0), "retinanet", progress=False)
     ax = plot_fg_bg_areas(p, Figure().subplots())
     squares = [r for r in ax.patches if isinstance(r, Rectangle)]
     areas = np.array([r.get_width() * r.get_height() for r in squares])

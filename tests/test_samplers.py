@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from bbgen.roi.iou_balanced import IoUBalancedSampler
 from bbgen.roi.samplers import OFBSampler, ofb_probabilities, ohpm_select
 
 
@@ -68,6 +69,29 @@ def test_ofb_reproducible_with_generator():
     b = OFBSampler(64, 0.25, generator=torch.Generator().manual_seed(3))([labels] * 2)
     for x, y in zip(a[0] + a[1], b[0] + b[1]):
         assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize("cls", [OFBSampler, IoUBalancedSampler])
+def test_samplers_accept_every_generator_kind(cls):
+    labels = _labels({1: 50, 2: 7, 3: 3}, num_neg=200)
+    ious = [torch.rand(labels.numel(), generator=torch.Generator().manual_seed(9)) * 0.5]
+    kw = dict(max_ious=ious) if cls is IoUBalancedSampler else {}
+
+    def draw(generator):
+        s = cls(64, 0.25, generator=generator)
+        assert isinstance(s.generator, torch.Generator)
+        pos, neg = s([labels], **kw)
+        return torch.cat([pos[0], neg[0]])
+
+    t = torch.Generator().manual_seed(3)
+    assert cls(8, 0.25, generator=t).generator is t  # the caller's torch.Generator, as is
+    by_int = draw(3)
+    assert torch.equal(by_int, draw(torch.Generator().manual_seed(3)))  # int seed == torch.Generator seed
+    assert not torch.equal(by_int, draw(4))
+    assert torch.equal(draw(np.random.default_rng(5)), draw(np.random.default_rng(5)))
+    assert draw(None).shape == by_int.shape
+    with pytest.raises(TypeError, match="generator must be"):
+        cls(8, 0.25, generator=True)
 
 
 # ---------------------------------------------------------------- OFB statistics
@@ -138,8 +162,8 @@ def test_ofb_hard_negative_ties_are_deterministic():
 def test_ofb_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         OFBSampler(**kwargs)
-    with pytest.raises(TypeError, match="generator"):
-        OFBSampler(8, 0.25, generator=0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator, an int seed"):
+        OFBSampler(8, 0.25, generator="0")
 
 
 def test_ofb_bad_call():

@@ -13,9 +13,14 @@ Priors (chosen to resemble MS-COCO, thesis Fig. 3.5, 3.7, 3.13):
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .annotations import Annotations
+
+if TYPE_CHECKING:  # torch is imported only when a dataset is drawn (the CLI's --help and input errors skip it)
+    from .._typing import SeedLike
 
 __all__ = ["synthetic"]
 
@@ -26,7 +31,7 @@ _MAX_CLASSES_PER_IMAGE = 8
 
 
 def synthetic(num_images: int = 2000, *, num_classes: int = 80, boxes_per_image: float = 7.3,
-              zipf_exponent: float = 1.5, seed: int | np.random.Generator = 0) -> Annotations:
+              zipf_exponent: float = 1.5, generator: SeedLike = 0) -> Annotations:
     """Draw a synthetic detection dataset (see the module docstring for its priors).
 
     Parameters
@@ -39,8 +44,9 @@ def synthetic(num_images: int = 2000, *, num_classes: int = 80, boxes_per_image:
         Mean number of boxes per image (>= 1).
     zipf_exponent : float
         Long-tail exponent s >= 0 of the class prior (0 = balanced).
-    seed : int or numpy.random.Generator
-        Same seed, same dataset.
+    generator : int, numpy.random.Generator, torch.Generator or None
+        Randomness (:func:`bbgen._validate.as_numpy_generator`): same int seed, same dataset. The
+        ``source`` records ``generator=<int>``, or ``generator=rng`` for a Generator or None.
 
     Returns
     -------
@@ -53,9 +59,10 @@ def synthetic(num_images: int = 2000, *, num_classes: int = 80, boxes_per_image:
         raise ValueError(f"boxes_per_image must be a finite number >= 1, got {boxes_per_image!r}")
     if not (isinstance(zipf_exponent, (int, float)) and np.isfinite(zipf_exponent) and zipf_exponent >= 0):
         raise ValueError(f"zipf_exponent must be a finite number >= 0, got {zipf_exponent!r}")
-    if not isinstance(seed, (int, np.integer, np.random.Generator)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int or numpy.random.Generator, got {type(seed).__name__}")
-    rng = np.random.default_rng(seed)
+    from .._validate import as_numpy_generator  # imports torch: deferred, see above
+
+    rng = as_numpy_generator(generator)
+    seed = int(generator) if isinstance(generator, (int, np.integer)) else "rng"  # bool refused above
     n, c = int(num_images), int(num_classes)
 
     sizes = _IMAGE_SIZES[rng.choice(len(_IMAGE_SIZES), size=n, p=_IMAGE_SIZE_P)]
@@ -95,7 +102,7 @@ def synthetic(num_images: int = 2000, *, num_classes: int = 80, boxes_per_image:
         crowd=np.zeros(m, dtype=bool),
         category_names=tuple(f"class_{k:0{len(str(c - 1))}d}" for k in range(c)),
         source=f"synthetic(num_images={n}, num_classes={c}, boxes_per_image={boxes_per_image}, "
-               f"zipf_exponent={zipf_exponent}, seed={seed if not isinstance(seed, np.random.Generator) else 'rng'})",
+               f"zipf_exponent={zipf_exponent}, generator={seed})",
     )
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse
 
+from .. import _validate
+from .._typing import SeedLike
 from ..datasets.annotations import Annotations
 from .data_measures import QUANTILE_LEVELS, quantiles
 
@@ -43,8 +45,10 @@ class BatchProfile:
         frequent class (the situation of Fig. 3.6b); ``None`` when no batch has a box.
     empty_batches : int
         Batches without a box.
-    seed : int
-        The seed of the simulation.
+    seed : int or None
+        The int seed of the simulation when ``generator`` was an int, else ``None`` (a numpy / torch
+        Generator or OS entropy: no single int reproduces the run). Kept under the key ``"seed"`` of
+        :meth:`to_dict` for JSON stability.
     """
 
     batch_size: int
@@ -57,7 +61,7 @@ class BatchProfile:
     tv_distance: np.ndarray
     top_class_not_majority: float | None
     empty_batches: int
-    seed: int
+    seed: int | None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-plain numbers (``None`` where the data define no value)."""
@@ -79,7 +83,7 @@ class BatchProfile:
 
 
 def batch_class_profile(ann: Annotations, *, batch_size: int = 16, num_batches: int = 1000, top_k: int = 10,
-                        seed: int = 0, include_crowd: bool = False) -> BatchProfile:
+                        generator: SeedLike = 0, include_crowd: bool = False) -> BatchProfile:
     """Simulate ``num_batches`` batches of ``batch_size`` images and measure their class mix.
 
     Batches are drawn without replacement within an epoch (a seeded permutation per epoch).
@@ -95,8 +99,9 @@ def batch_class_profile(ann: Annotations, *, batch_size: int = 16, num_batches: 
         Batches to simulate.
     top_k : int
         Number of most frequent classes whose shares are reported.
-    seed : int
-        Seed of the shuffling.
+    generator : int, numpy.random.Generator, torch.Generator or None
+        Randomness of the shuffling (:func:`bbgen._validate.as_numpy_generator`); the default seed 0 makes
+        the profile reproducible, ``None`` draws fresh OS entropy.
     include_crowd : bool
         Count crowd / difficult boxes too.
 
@@ -107,8 +112,7 @@ def batch_class_profile(ann: Annotations, *, batch_size: int = 16, num_batches: 
     for name, v, lo in (("batch_size", batch_size, 1), ("num_batches", num_batches, 1), ("top_k", top_k, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    rng = _validate.as_numpy_generator(generator)
     n, c = ann.num_images, ann.num_classes
     if n == 0:
         raise ValueError("ann has no images: cannot simulate batches")
@@ -117,7 +121,6 @@ def batch_class_profile(ann: Annotations, *, batch_size: int = 16, num_batches: 
     labels, img = ann.labels[keep], ann.box_image[keep]
     counts = scipy.sparse.csr_matrix((np.ones(len(labels)), (img, labels)), shape=(n, c))
 
-    rng = np.random.default_rng(int(seed))
     per_epoch = n // b
     epochs = -(-int(num_batches) // per_epoch)
     order = np.concatenate([rng.permutation(n)[: per_epoch * b] for _ in range(epochs)])[: num_batches * b]
@@ -145,5 +148,5 @@ def batch_class_profile(ann: Annotations, *, batch_size: int = 16, num_batches: 
         tv_distance=tv,
         top_class_not_majority=float((share[:, top[0]] < share.max(axis=1)).mean()) if len(share) else None,
         empty_batches=int((~nonempty).sum()),
-        seed=int(seed),
+        seed=int(generator) if isinstance(generator, (int, np.integer)) else None,  # bool refused above
     )

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._typing import SeedLike
 from ..datasets.annotations import Annotations
 from .data_batch import BatchProfile, batch_class_profile
 from .data_classes import ClassProfile, class_profile
@@ -102,7 +103,7 @@ class DatasetProfile:
                 "location": self.location.to_dict()}
 
 
-def profile_dataset(ann: Annotations, *, batch_size: int = 16, num_batches: int = 1000, seed: int = 0,
+def profile_dataset(ann: Annotations, *, batch_size: int = 16, num_batches: int = 1000, generator: SeedLike = 0,
                     include_crowd: bool = False) -> DatasetProfile:
     """Run every data-side profiler on ``ann`` (crowd boxes excluded unless ``include_crowd``).
 
@@ -110,8 +111,10 @@ def profile_dataset(ann: Annotations, *, batch_size: int = 16, num_batches: int 
     ----------
     ann : Annotations
         The dataset.
-    batch_size, num_batches, seed : int
+    batch_size, num_batches : int
         Batch simulation (see :func:`bbgen.imbalance.data_batch.batch_class_profile`).
+    generator : int, numpy.random.Generator, torch.Generator or None
+        Randomness of the batch simulation (:func:`bbgen._validate.as_numpy_generator`).
     include_crowd : bool
         Count crowd / difficult boxes too.
 
@@ -124,7 +127,7 @@ def profile_dataset(ann: Annotations, *, batch_size: int = 16, num_batches: int 
     return DatasetProfile(
         summary=dataset_summary(ann),
         classes=class_profile(ann, include_crowd=include_crowd),
-        batch=batch_class_profile(ann, batch_size=batch_size, num_batches=num_batches, seed=seed,
+        batch=batch_class_profile(ann, batch_size=batch_size, num_batches=num_batches, generator=generator,
                                   include_crowd=include_crowd),
         scale=scale_profile(ann, include_crowd=include_crowd),
         location=location_profile(ann, include_crowd=include_crowd),

@@ -15,7 +15,7 @@ replaces only the files its manifest ``.bbgen-report.json`` lists, see :mod:`bbg
     def crowd_section(ann):
         return Section("crowd", "Crowd boxes", {"num_crowd": int(ann.crowd.sum())})
 
-    build_report(synthetic(200, seed=0), "report/", sections=[*data_sections(batch_size=8), crowd_section])
+    build_report(synthetic(200, generator=0), "report/", sections=[*data_sections(batch_size=8), crowd_section])
 
 Headline numbers get plain labels and units from :mod:`bbgen.report.labels`; ``Section.how_to_read``
 holds the two sentences shown at the top of a section.

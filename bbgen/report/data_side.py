@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+from .._typing import SeedLike
 from ..datasets.annotations import Annotations
 from ..imbalance.data_batch import batch_class_profile
 from ..imbalance.data_classes import class_profile
@@ -110,20 +111,24 @@ def class_section(ann: Annotations) -> Section:
                                "num_empty_classes"), how_to_read=how)
 
 
-def batch_section(ann: Annotations, *, batch_size: int = 16, num_batches: int = 1000, seed: int = 0) -> Section:
+def batch_section(ann: Annotations, *, batch_size: int = 16, num_batches: int = 1000,
+                  generator: SeedLike = 0) -> Section:
     """Foreground-foreground class imbalance owing to the batch (thesis §3.2.2.2, Fig. 3.6).
 
     Parameters
     ----------
     ann : Annotations
         The dataset.
-    batch_size, num_batches, seed : int
+    batch_size, num_batches : int
         The batch simulation (see :func:`bbgen.imbalance.data_batch.batch_class_profile`).
+    generator : int, numpy.random.Generator, torch.Generator or None
+        Its randomness (:func:`bbgen._validate.as_numpy_generator`).
     """
-    p = batch_class_profile(ann, batch_size=batch_size, num_batches=num_batches, seed=seed)
+    p = batch_class_profile(ann, batch_size=batch_size, num_batches=num_batches, generator=generator)
     figs = (FigureSpec("class_shares", "Fig. 3.6: within-batch class shares", partial(plot_batch_class_shares, p),
                        size=(7.0, 4.2)),)
-    text = (f"{p.num_batches} batches of {p.batch_size} images drawn by a shuffling loader (seed {p.seed}). "
+    text = (f"{p.num_batches} batches of {p.batch_size} images drawn by a shuffling loader"
+            f"{f' (seed {p.seed})' if p.seed is not None else ''}. "
             "TV distance = total-variation distance between the batch and dataset class distributions.")
     d = p.to_dict()
     figs = _or_no_data(figs, len(p.class_names) > 0)
@@ -176,18 +181,22 @@ def location_section(ann: Annotations) -> Section:
                    highlights=("central_fraction", "normalized_entropy"), how_to_read=_LOCATION_HOW)
 
 
-def data_sections(*, batch_size: int = 16, num_batches: int = 1000, seed: int = 0) -> list[SectionBuilder]:
+def data_sections(*, batch_size: int = 16, num_batches: int = 1000,
+                  generator: SeedLike = 0) -> list[SectionBuilder]:
     """The default data-side section builders, in report order.
 
     Parameters
     ----------
-    batch_size, num_batches, seed : int
+    batch_size, num_batches : int
         The batch simulation of :func:`batch_section`.
+    generator : int, numpy.random.Generator, torch.Generator or None
+        Its randomness; a Generator is shared by every report built with these builders (each build
+        advances it).
 
     Returns
     -------
     list of callables ``(Annotations) -> Section``
     """
     return [summary_section, class_section,
-            partial(batch_section, batch_size=batch_size, num_batches=num_batches, seed=seed),
+            partial(batch_section, batch_size=batch_size, num_batches=num_batches, generator=generator),
             scale_section, location_section]

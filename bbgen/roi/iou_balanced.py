@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from .._typing import SeedLike
 from .._validate import positive_int
 from .samplers import OFBSampler, append_masks, check_matched_idxs
 
@@ -54,13 +55,15 @@ class IoUBalancedSampler:
         share of the negatives reserved for IoU below ``floor_thr``, in [0, 1].
     max_iou : float
         upper end of the balanced range: the background IoU threshold (torchvision: 0.5), in (0, 1].
-    generator : torch.Generator, optional
-        used for every draw; None gives a private OS-seeded one.
+    generator : torch.Generator, int, numpy.random.Generator or None
+        used for every draw, as in :class:`~bbgen.roi.samplers.OFBSampler` (a torch.Generator on any device
+        as is; an int seed or a numpy Generator through :func:`bbgen._validate.as_generator`; None: a private
+        OS-seeded one).
     """
 
     def __init__(self, batch_size_per_image: int, positive_fraction: float, *, floor_thr: float = 0.0,
                  num_bins: int = 3, floor_fraction: float = 0.0, max_iou: float = 0.5,
-                 generator: Optional[torch.Generator] = None) -> None:
+                 generator: SeedLike = None) -> None:
         self._ofb = OFBSampler(batch_size_per_image, positive_fraction, generator=generator)  # checks B, fraction
         num_bins = positive_int(num_bins, "num_bins")
         if not isinstance(max_iou, (int, float)) or not 0.0 < float(max_iou) <= 1.0:

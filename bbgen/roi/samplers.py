@@ -17,7 +17,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from .._validate import positive_int
+from .._typing import SeedLike
+from .._validate import as_generator, positive_int
 from ..boxes import box_iou
 
 __all__ = ["OFBSampler", "append_masks", "check_matched_idxs", "ohpm_select", "ofb_probabilities"]
@@ -170,24 +171,23 @@ class OFBSampler:
     negative : {"random", "hard"}, default "random"
         ``"random"`` (uniform without replacement) or ``"hard"`` (the highest-loss negatives; requires
         ``losses`` in the call — OHNM, thesis Table 4.3).
-    generator : torch.Generator, optional
-        Used for every draw (reproducible sampling); None gives a private OS-seeded one (torch's global RNG is
-        never used). Draws happen on the generator's device and the indices are moved to the labels' device.
+    generator : torch.Generator, int, numpy.random.Generator or None
+        Used for every draw (reproducible sampling). A ``torch.Generator`` (on any device) is used as is; an int
+        seed or a numpy Generator gives a CPU one (:func:`bbgen._validate.as_generator`); None gives a private
+        OS-seeded one (torch's global RNG is never used). Draws happen on the generator's device and the
+        indices are moved to the labels' device.
     """
 
     def __init__(self, batch_size_per_image: int, positive_fraction: float, *, negative: str = "random",
-                 generator: Optional[torch.Generator] = None) -> None:
+                 generator: SeedLike = None) -> None:
         batch_size_per_image = positive_int(batch_size_per_image, "batch_size_per_image")
         if not isinstance(positive_fraction, (int, float)) or not 0.0 <= float(positive_fraction) <= 1.0:
             raise ValueError(f"positive_fraction must lie in [0, 1], got {positive_fraction!r}")
         if negative not in _NEGATIVE_MODES:
             raise ValueError(f"negative must be one of {_NEGATIVE_MODES}, got {negative!r}")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         self.batch_size_per_image, self.positive_fraction = batch_size_per_image, float(positive_fraction)
-        if generator is None:
-            generator = torch.Generator()
-            generator.seed()
+        if not isinstance(generator, torch.Generator):  # keep the caller's generator on whatever device it is
+            generator = as_generator(generator)
         self.negative, self.generator = negative, generator
 
     def __repr__(self) -> str:
