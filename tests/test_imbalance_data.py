@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import scipy.stats
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -118,6 +119,25 @@ def test_batch_profile_is_seeded():
     np.testing.assert_array_equal(a.tv_distance, b.tv_distance)
     assert not np.array_equal(a.tv_distance, c.tv_distance)
     assert a.to_dict() == b.to_dict()
+
+
+def test_batch_profile_generator_kinds_and_recorded_seed():
+    ann = synthetic(100, num_classes=6, generator=2)
+    kw = dict(batch_size=4, num_batches=50)
+    by_int = batch_class_profile(ann, generator=7, **kw)
+    assert by_int.to_dict()["seed"] == 7
+    by_np = batch_class_profile(ann, generator=np.random.default_rng(7), **kw)
+    np.testing.assert_array_equal(by_np.tv_distance, by_int.tv_distance)  # default_rng(7) either way
+    assert by_np.seed is None and by_np.to_dict()["seed"] is None  # key kept, no int to record
+    t1 = batch_class_profile(ann, generator=torch.Generator().manual_seed(1), **kw)
+    t2 = batch_class_profile(ann, generator=torch.Generator().manual_seed(1), **kw)
+    np.testing.assert_array_equal(t1.tv_distance, t2.tv_distance)
+    assert t1.seed is None
+    assert batch_class_profile(ann, generator=None, **kw).seed is None
+    with pytest.raises(TypeError, match="generator must be"):
+        batch_class_profile(ann, generator=True, **kw)
+    with pytest.raises(TypeError, match="generator must be"):
+        synthetic(10, generator="0")
 
 
 @pytest.mark.slow
