@@ -16,8 +16,8 @@ from torch import Tensor
 from ._typing import BoxesLike, ImageSizeLike, SeedLike, ThresholdLike
 from .boxes import as_boxes, check_boxes
 
-__all__ = ["IOU_MARGIN", "as_generator", "as_numpy_generator", "count", "finite_float", "image_sizes", "interval", "iou_threshold",
-           "order", "positive_float", "positive_int", "ref_boxes_2d", "thresholds"]
+__all__ = ["IOU_MARGIN", "as_generator", "as_numpy_generator", "count", "finite_float", "image_sizes", "interval",
+           "iou_threshold", "order", "positive_float", "positive_int", "ref_boxes_2d", "thresholds"]
 
 # Generated boxes are verified in float64 with this margin, so that any float64 IoU formula a user writes
 # agrees that the constraint holds (different operation orders differ by a few ulps).
