@@ -65,7 +65,7 @@ def _pycocotools_seconds(gt: dict, dets: list) -> float | None:
 
 
 def bench_eval(n_images: int, baseline_images: int) -> dict:
-    gt, dets = synthetic_evaluation_data(n_images, 100, 80, seed=0)
+    gt, dets = synthetic_evaluation_data(n_images, 100, 80, generator=0)
     t0 = time.perf_counter()
     r = evaluate_lrp(gt, dets, progress=True)
     full = time.perf_counter() - t0

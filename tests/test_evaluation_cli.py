@@ -15,7 +15,7 @@ from bbgen.evaluation.synthetic import synthetic_evaluation_data
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("eval")
-    gt, dets = synthetic_evaluation_data(30, 30, 4, seed=0)
+    gt, dets = synthetic_evaluation_data(30, 30, 4, generator=0)
     (d / "gt.json").write_text(json.dumps(gt))
     (d / "dets.json").write_text(json.dumps(dets))
     return d, gt, dets

@@ -37,7 +37,7 @@ def test_weighted_form_eq_5_3_equals_eq_5_2(tp, fp, fn, q, tau):
 
 @pytest.fixture(scope="module")
 def result():
-    gt, dets = synthetic_evaluation_data(40, 40, 4, seed=4)
+    gt, dets = synthetic_evaluation_data(40, 40, 4, generator=4)
     return evaluate_lrp(gt, dets)
 
 
@@ -101,7 +101,7 @@ def test_evaluate_model_on_a_torchvision_detector():
 
     from bbgen.datasets.shapes import CLASS_NAMES, make_dataset
 
-    data = make_dataset(5, 64, seed=0)
+    data = make_dataset(5, 64, generator=0)
     r = evaluate_model(Perfect(data), data, CLASS_NAMES, area_ranges={"all": (0, 1e10)})
     assert r.stats["moLRP"] == pytest.approx(0.0) and r.stats["AP"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="labels must lie in 1..3"):

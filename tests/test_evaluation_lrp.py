@@ -119,7 +119,7 @@ def _pycocotools(gt, dets, **params):
 
 @pytest.mark.parametrize("seed,kw", [(0, {}), (1, {"crowd_fraction": 0.1}), (2, {"gts_per_image": 2.0})])
 def test_ap_equals_pycocotools(seed, kw):
-    gt, dets = synthetic_evaluation_data(40, 40, 5, seed=seed, **kw)
+    gt, dets = synthetic_evaluation_data(40, 40, 5, generator=seed, **kw)
     for d in dets[::7]:
         d["score"] = round(d["score"], 1)  # plenty of ties across images
     gt["annotations"][0]["area"] *= 3.0  # COCO's area field, not w * h, decides the area range
@@ -132,7 +132,7 @@ def test_ap_equals_pycocotools(seed, kw):
 
 
 def test_ap_equals_pycocotools_custom_params_and_annotations_input():
-    gt, dets = synthetic_evaluation_data(30, 60, 3, seed=3)
+    gt, dets = synthetic_evaluation_data(30, 60, 3, generator=3)
     e = _pycocotools(gt, dets, iouThrs=np.array([0.3, 0.6]), maxDets=[1, 5, 20])
     ann = Annotations(np.array([im["id"] for im in gt["images"]]), np.full((30, 2), 100.0),
                       np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
@@ -208,7 +208,7 @@ def _iou_xywh(d, g, crowd):
 
 @pytest.mark.parametrize("seed,tau", [(0, 0.5), (1, 0.5), (2, 0.6)])
 def test_olrp_equals_authors_cocoeval_loop(seed, tau):
-    gt, dets = synthetic_evaluation_data(25, 30, 4, seed=seed, crowd_fraction=0.05)
+    gt, dets = synthetic_evaluation_data(25, 30, 4, generator=seed, crowd_fraction=0.05)
     ref = _authors_olrp(gt, dets, tau)
     r = evaluate_lrp(gt, dets, tau=tau)
     ours = np.stack([x[:, 0, -1] for x in (r.olrp, r.olrp_loc, r.olrp_fp, r.olrp_fn, r.lrp_threshold)], 1)

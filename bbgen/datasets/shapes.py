@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._typing import SeedLike
+from .._validate import as_numpy_generator
+
 __all__ = ["CLASS_NAMES", "CLASS_FREQ", "draw_image", "make_dataset"]
 
 CLASS_NAMES = ("rectangle", "ellipse", "frame")
@@ -47,8 +50,9 @@ def draw_image(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
     return np.clip(img, 0, 1).astype(np.float32), np.array(boxes, np.float32), np.array(labels, np.int64)
 
 
-def make_dataset(num_images: int, size: int, seed: int) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
-    """``num_images`` (image ``Tensor[3, size, size]``, torchvision target dict) pairs drawn from ``seed``.
+def make_dataset(num_images: int, size: int,
+                 generator: SeedLike) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """``num_images`` (image ``Tensor[3, size, size]``, torchvision target dict) pairs drawn from ``generator``.
 
     Parameters
     ----------
@@ -56,14 +60,14 @@ def make_dataset(num_images: int, size: int, seed: int) -> list[tuple[torch.Tens
         how many images (>= 0).
     size : int
         image side in pixels (>= 32).
-    seed : int
-        seed of the numpy generator.
+    generator : int, numpy.random.Generator or torch.Generator
+        the randomness (``bbgen._validate.as_numpy_generator``).
     """
     if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 0:
         raise ValueError(f"num_images must be a non-negative int, got {num_images!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 32:
         raise ValueError(f"size must be an int >= 32, got {size!r}")
-    rng = np.random.default_rng(seed)
+    rng = as_numpy_generator(generator)
     out = []
     for _ in range(num_images):
         img, boxes, labels = draw_image(size, rng)

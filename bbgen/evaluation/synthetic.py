@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._typing import SeedLike
+from .._validate import as_numpy_generator
+
 __all__ = ["synthetic_evaluation_data"]
 
 
 def synthetic_evaluation_data(num_images: int = 100, dets_per_image: int = 100, num_classes: int = 10, *,
                               gts_per_image: float = 7.0, crowd_fraction: float = 0.01,
-                              seed: int | np.random.Generator = 0) -> tuple[dict, list[dict]]:
+                              generator: SeedLike = 0) -> tuple[dict, list[dict]]:
     """A COCO instances dict and a COCO results list.
 
     Parameters
@@ -27,7 +30,7 @@ def synthetic_evaluation_data(num_images: int = 100, dets_per_image: int = 100, 
         Mean number of ground-truth boxes per image (Poisson).
     crowd_fraction : float
         Probability that a ground-truth box is a crowd box.
-    seed : int or numpy Generator
+    generator : int, numpy.random.Generator or torch.Generator
 
     Returns
     -------
@@ -36,7 +39,7 @@ def synthetic_evaluation_data(num_images: int = 100, dets_per_image: int = 100, 
     for name, v in (("num_images", num_images), ("dets_per_image", dets_per_image), ("num_classes", num_classes)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    rng = np.random.default_rng(seed)
+    rng = as_numpy_generator(generator)
     w, h = 640.0, 480.0
     n_gt = rng.poisson(gts_per_image, num_images)
     img_of = np.repeat(np.arange(num_images), n_gt)
