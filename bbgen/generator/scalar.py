@@ -7,7 +7,7 @@ kernel (:mod:`.fused_cpu`); the tests check them against the tensor versions val
 
 * :func:`x_range` — thesis Table B.2 (``feasible.x_range``), the bounding interval of the second corner;
 * :func:`in_tl_space` / :func:`in_br_space` — the exact membership tests (``feasible.in_tl_space`` /
-  ``feasible.in_br_space``, Table B.1 and Tables B.2–B.3 as one inequality, ``IoU >= T`` without division);
+  ``feasible.in_br_space``, Table B.1 and Tables B.2–B.3 as one inequality, ``IoU >= iou`` without division);
 * :func:`iou` — ``boxes.iou_xyxy`` (thesis Eq. 2.2), used by the final float64 check;
 * :func:`ndtr` / :func:`ndtri` — the normal CDF and its inverse for the truncated-normal proposal
   (``proposals.TruncatedNormal``); ``ndtri`` is Acklam's rational approximation refined by one Halley step
@@ -31,57 +31,58 @@ _jit = numba.njit(cache=True, error_model="numpy")
 
 
 @_jit
-def x_range(a: float, b: float, T: float) -> tuple[float, float]:
+def x_range(a: float, b: float, iou: float) -> tuple[float, float]:
     """``(c_min, c_max)`` of the second corner given the first ``(a, b)`` (thesis Table B.2).
 
     Parameters
     ----------
     a, b : float
         the first corner (unit frame); ``(b, a)`` gives ``(d_min, d_max)``.
-    T : float
+    iou : float
         IoU threshold.
     """
     alpha, beta = max(a, 0.0), max(b, 0.0)
     i0 = (1.0 - alpha) * (1.0 - beta)
-    c_max = a + (i0 / T + i0 - 1.0) / (1.0 - b)
-    c_min = (T - T * a * (1.0 - b) + alpha * (T + 1.0) * (1.0 - beta)) / ((T + 1.0) * (1.0 - beta) - T * (1.0 - b))
+    c_max = a + (i0 / iou + i0 - 1.0) / (1.0 - b)
+    c_min = ((iou - iou * a * (1.0 - b) + alpha * (iou + 1.0) * (1.0 - beta))
+             / ((iou + 1.0) * (1.0 - beta) - iou * (1.0 - b)))
     return c_min, c_max
 
 
 @_jit
-def _iou_at_least(inter: float, area: float, T: float) -> bool:
-    return inter * (1.0 + T) >= (area + 1.0) * T
+def _iou_at_least(inter: float, area: float, iou: float) -> bool:
+    return inter * (1.0 + iou) >= (area + 1.0) * iou
 
 
 @_jit
-def in_tl_space(u: float, v: float, T: float) -> bool:
-    """``IoU([u, v, 1, 1], [0, 0, 1, 1]) >= T`` (thesis Table B.1).
+def in_tl_space(u: float, v: float, iou: float) -> bool:
+    """``IoU([u, v, 1, 1], [0, 0, 1, 1]) >= iou`` (thesis Table B.1).
 
     Parameters
     ----------
-    u, v, T : float
+    u, v, iou : float
         a TL candidate (unit frame) and the threshold.
     """
     p, q = 1.0 - u, 1.0 - v
-    return _iou_at_least(min(p, 1.0) * min(q, 1.0), p * q, T)
+    return _iou_at_least(min(p, 1.0) * min(q, 1.0), p * q, iou)
 
 
 @_jit
-def in_br_space(a: float, b: float, c: float, d: float, T: float, hi: float, has_hi: bool) -> bool:
-    """``IoU([a, b, c, d], [0, 0, 1, 1]) >= T`` and, when ``has_hi``, ``< hi`` (thesis Tables B.2–B.3).
+def in_br_space(a: float, b: float, c: float, d: float, iou: float, max_iou: float, has_max_iou: bool) -> bool:
+    """``IoU([a, b, c, d], [0, 0, 1, 1]) >= iou`` and, when ``has_max_iou``, ``< max_iou`` (thesis Tables B.2–B.3).
 
     Parameters
     ----------
     a, b, c, d : float
         first corner and second-corner candidate (unit frame).
-    T, hi, has_hi : float, float, bool
+    iou, max_iou, has_max_iou : float, float, bool
         threshold and the interval mode's upper bound.
     """
     inter = max(min(c, 1.0) - max(a, 0.0), 0.0) * max(min(d, 1.0) - max(b, 0.0), 0.0)
     area = (c - a) * (d - b)
-    ok = _iou_at_least(inter, area, T)
-    if has_hi and ok:
-        ok = not _iou_at_least(inter, area, hi)
+    ok = _iou_at_least(inter, area, iou)
+    if has_max_iou and ok:
+        ok = not _iou_at_least(inter, area, max_iou)
     return ok
 
 
