@@ -15,6 +15,7 @@ exception :func:`bbgen.cli.run_cleanly` raises on SIGTERM. Errors are ``ValueErr
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -157,10 +158,8 @@ def staging_dir(out_dir: str | Path) -> Iterator[tuple[Path, list[Path]]]:
         yield tmp, created
     except BaseException:
         for p in reversed(created):
-            try:
+            with contextlib.suppress(OSError):  # only the folders this call created, and only if still empty
                 p.rmdir()
-            except OSError:
-                pass
         raise
     finally:
         if tmp is not None:
