@@ -294,3 +294,17 @@ def test_no_sys_path_edits_in_tests_and_notebooks():
            if (needle in text or "sys.path." + "append" in text)
            and str(path.relative_to(ROOT)) not in SYS_PATH_ALLOWED]
     assert not bad, bad
+
+
+def test_progress_bars_come_from_bbgen_progress():
+    """tqdm only through bbgen.progress: the widget bar in Jupyter when ipywidgets is there, never a TqdmWarning."""
+    offenders = []
+    for name, path in modules().items():
+        if name == "bbgen.progress":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tqdm":
+                offenders.append(f"{name}:{node.lineno}")
+            elif isinstance(node, ast.Import) and any(a.name.split(".")[0] == "tqdm" for a in node.names):
+                offenders.append(f"{name}:{node.lineno}")
+    assert not offenders, offenders

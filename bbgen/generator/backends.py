@@ -23,10 +23,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .._typing import SeedLike
 from .._validate import as_generator
+from ..progress import tqdm
 from .proposals import InsideBiased, Proposal, TruncatedNormal, uniform
 
 __all__ = ["BACKENDS", "PROPOSAL_IDS", "resolve_backend", "draw_seed", "proposal_code", "bytes_needed",
