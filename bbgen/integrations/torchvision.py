@@ -50,23 +50,14 @@ from .heads import (Integration, RoIInputs, check_generator, install, regression
 
 __all__ = ["Integration", "use_ofb", "use_proi", "restore", "record_samples", "roi_losses"]
 
-# shared machinery (install/restore, scoring) lives in bbgen.integrations.heads; the short private aliases
-# keep this module's selection code unchanged
-_roi_heads = roi_heads_of
-_install = install
-_check_generator = check_generator
-_require_inputs = require_inputs
-_regression_targets = regression_targets
-_Inputs = RoIInputs
-
 
 # ------------------------------------------------------------------------------------------ OFB
 
-def _ofb_hard_select(heads: nn.Module, inputs: _Inputs, proposals: list[Tensor],
+def _ofb_hard_select(heads: nn.Module, inputs: RoIInputs, proposals: list[Tensor],
                      targets: list[dict[str, Tensor]]) -> tuple[list[Tensor], ...]:
     """torchvision's ``select_training_samples`` with per-RoI losses handed to the sampler (OHNM)."""
     heads.check_targets(targets)
-    features, image_shapes = _require_inputs(inputs, "negative='hard'")
+    features, image_shapes = require_inputs(inputs, "negative='hard'")
     dtype = proposals[0].dtype
     gt_boxes = [t["boxes"].to(dtype) for t in targets]
     proposals = heads.add_gt_proposals(proposals, gt_boxes)
@@ -79,7 +70,7 @@ def _ofb_hard_select(heads: nn.Module, inputs: _Inputs, proposals: list[Tensor],
     proposals = [p[k] for p, k in zip(proposals, keep)]
     labels = [lab[k] for lab, k in zip(labels, keep)]
     matched_idxs = [m[k] for m, k in zip(matched_idxs, keep)]
-    return proposals, matched_idxs, labels, _regression_targets(heads, proposals, matched_idxs, gt_boxes)
+    return proposals, matched_idxs, labels, regression_targets(heads, proposals, matched_idxs, gt_boxes)
 
 
 def use_ofb(model: nn.Module, *, negative: str = "random", batch_size_per_image: Optional[int] = None,
@@ -105,14 +96,14 @@ def use_ofb(model: nn.Module, *, negative: str = "random", batch_size_per_image:
     Integration
         A handle (context manager; ``restore(model)`` undoes it).
     """
-    _roi_heads(model)
+    roi_heads_of(model)
     if negative not in ("random", "hard"):
         raise ValueError(f"negative must be 'random' or 'hard', got {negative!r}")
-    _check_generator(generator)
+    check_generator(generator)
     _, batch, fraction = sampler_settings(model, batch_size_per_image, positive_fraction)
     sampler = OFBSampler(batch, fraction, negative=negative, generator=generator)
     select = _ofb_hard_select if negative == "hard" else None
-    return _install(model, "ofb", sampler=sampler, select=select, needs_inputs=select is not None)
+    return install(model, "ofb", sampler=sampler, select=select, needs_inputs=select is not None)
 
 
 # ------------------------------------------------------------------------------------------ pRoI
@@ -135,7 +126,7 @@ def _index(tensors: list[Tensor], keep: list[Tensor]) -> list[Tensor]:
     return [t[k] for t, k in zip(tensors, keep)]
 
 
-def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals: list[Tensor],
+def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: RoIInputs, proposals: list[Tensor],
                  targets: list[dict[str, Tensor]]) -> tuple[list[Tensor], ...]:
     """``select_training_samples`` with generated positives and RPN negatives (thesis §4.6.2)."""
     heads.check_targets(targets)
@@ -164,8 +155,8 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals:
     pos_match = list(rois.gt_index.split(per_image))
     pos_labels = list(rois.labels.to(torch.int64).split(per_image))
     if cfg.ohpm:  # §4.5.3: score all RoINum candidates, NMS by loss, keep the num_fg hardest
-        features, image_shapes = _require_inputs(inputs, "ohpm=True")
-        reg = _regression_targets(heads, pos_boxes, pos_match, gt_boxes)
+        features, image_shapes = require_inputs(inputs, "ohpm=True")
+        reg = regression_targets(heads, pos_boxes, pos_match, gt_boxes)
         losses = roi_losses(heads, features, pos_boxes, image_shapes, pos_labels, reg)
         keep = [ohpm_select(b, loss, num_fg, nms_iou=cfg.nms_iou) for b, loss in zip(pos_boxes, losses)]
         pos_boxes, pos_match, pos_labels = (_index(t, keep) for t in (pos_boxes, pos_match, pos_labels))
@@ -184,7 +175,7 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: _Inputs, proposals:
         out_boxes.append(torch.cat([pb, neg]))
         out_match.append(F.pad(pm, (0, neg.shape[0])))  # negatives: matched index 0, label 0 (background)
         out_labels.append(F.pad(pl, (0, neg.shape[0])))
-    return out_boxes, out_match, out_labels, _regression_targets(heads, out_boxes, out_match, gt_boxes)
+    return out_boxes, out_match, out_labels, regression_targets(heads, out_boxes, out_match, gt_boxes)
 
 
 def use_proi(model: nn.Module, *, num_rois: int = 128, iou_dist: IoUDistLike = "uniform", fg_balanced: bool = True,
@@ -245,11 +236,11 @@ def use_proi(model: nn.Module, *, num_rois: int = 128, iou_dist: IoUDistLike = "
         raise ValueError(f"neg_iou_range must satisfy 0 <= lo < hi <= 1, got {neg_iou_range!r}")
     if not 0.0 <= float(nms_iou) <= 1.0:
         raise ValueError(f"nms_iou must lie in [0, 1], got {nms_iou!r}")
-    _check_generator(generator)
+    check_generator(generator)
     # resolved (and so checked) at install time, not at the first step
     cfg = _PRoIConfig(num_rois, resolve_iou_dist(iou_dist), bool(fg_balanced), bool(exact), get_proposal(proposal),
                       bool(ohpm), float(nms_iou), (lo, hi), float(positive_fraction), generator)
-    return _install(model, "proi+ohpm" if ohpm else "proi", select=functools.partial(_proi_select, cfg),
+    return install(model, "proi+ohpm" if ohpm else "proi", select=functools.partial(_proi_select, cfg),
                     needs_inputs=True)
 
 
@@ -269,7 +260,7 @@ def record_samples(model: nn.Module) -> Iterator[list[dict[str, list[Tensor]]]]:
         A list that receives, per call, ``{"proposals", "matched_idxs", "labels", "regression_targets"}``
         (lists over images, detached) — e.g. to count positives per class or to histogram their IoUs.
     """
-    heads = _roi_heads(model)
+    heads = roi_heads_of(model)
     had_own = "select_training_samples" in heads.__dict__
     inner = heads.select_training_samples
     log: list[dict[str, list[Tensor]]] = []
