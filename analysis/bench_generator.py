@@ -16,7 +16,7 @@ that draws the TL corner by rejection in its rectangle for all boxes at once, th
 Optional: ``--cold-start`` times the first call in fresh processes (numba cache empty, then cached);
 ``--violations 1e8`` generates that many boxes (aspect up to 1:1000, coordinates up to 1e5, float32, threshold
 and interval modes, with and without image bounds) and counts IoU / image violations with an independent
-float64 numpy IoU. JSON to ``--out`` (default ``results/bench_generator.json``); no timing is asserted in tests.
+float64 IoU on the same device. JSON to ``--out`` (default ``results/bench_generator.json``); no timing is asserted in tests.
 
 Usage::
 
@@ -177,8 +177,9 @@ def cold_start() -> dict:
     return out
 
 
-def violations(total: int, seed: int, chunk: int = 1_000_000) -> dict:
-    """Generate ``total`` float32 boxes over random hard cases; count constraint / image violations (float64)."""
+def violations(total: int, seed: int, device: torch.device, chunk: int = 1_000_000) -> dict:
+    """Generate ``total`` float32 boxes on ``device`` over random hard cases; count constraint / image violations
+    with an independent float64 IoU (torch ops on the same device, so a GPU run checks 1e9 boxes in seconds)."""
     rng = np.random.default_rng(seed)
     bad = done = 0
     per_ref = 500
@@ -189,28 +190,31 @@ def violations(total: int, seed: int, chunk: int = 1_000_000) -> dict:
             w, h = side, side * 10 ** rng.uniform(-3, 0, n)  # aspect up to 1:1000
             w, h = np.maximum(np.where(rng.random(n) < .5, h, w), 1.2), np.maximum(np.where(rng.random(n) < .5, w, h), 1.2)
             x, y = rng.uniform(0, 1e5 - w), rng.uniform(0, 1e5 - h)
-            ref = torch.tensor(np.stack([x, y, x + w, y + h], 1), dtype=torch.float32)
-            r = ref.double().numpy()
+            ref = torch.tensor(np.stack([x, y, x + w, y + h], 1), dtype=torch.float32, device=device)
             T = rng.uniform(0.01, 0.98, n)
             hi = np.minimum(T + rng.uniform(0.01, 0.3, n), 1.0) if rng.random() < 0.5 else None
+            r = ref.double().numpy(force=True)
             image = np.maximum(r[:, 2:] * rng.uniform(1.0, 1.2, (n, 2)), r[:, 2:]) if rng.random() < 0.5 else None
-            out = generate_boxes(ref, torch.from_numpy(T), num=per_ref, max_iou=None if hi is None else
-                                 torch.from_numpy(hi), image_size=image, generator=int(rng.integers(1 << 62)))
-            b = out.double().numpy()
-            r = r[:, None]
-            inter = (np.clip(np.minimum(b[..., 2], r[..., 2]) - np.maximum(b[..., 0], r[..., 0]), 0, None)
-                     * np.clip(np.minimum(b[..., 3], r[..., 3]) - np.maximum(b[..., 1], r[..., 1]), 0, None))
+            T_t = torch.from_numpy(T).to(device)
+            hi_t = None if hi is None else torch.from_numpy(hi).to(device)
+            image_t = None if image is None else torch.from_numpy(image).to(device)
+            b = generate_boxes(ref, T_t, num=per_ref, max_iou=hi_t, image_size=image_t,
+                               generator=int(rng.integers(1 << 62))).double()
+            r = ref.double()[:, None]
+            inter = ((torch.minimum(b[..., 2], r[..., 2]) - torch.maximum(b[..., 0], r[..., 0])).clamp(min=0)
+                     * (torch.minimum(b[..., 3], r[..., 3]) - torch.maximum(b[..., 1], r[..., 1])).clamp(min=0))
             area = lambda q: (q[..., 2] - q[..., 0]) * (q[..., 3] - q[..., 1])  # noqa: E731
             iou = inter / (area(b) + area(r) - inter)
-            wrong = iou < T[:, None]
-            if hi is not None:
-                wrong |= iou >= hi[:, None]
-            if image is not None:
-                wrong |= (b[..., :2] < 0).any(-1) | (b[..., 2] > image[:, None, 0]) | (b[..., 3] > image[:, None, 1])
+            wrong = ~(iou >= T_t[:, None])  # NaN counts as wrong
+            if hi_t is not None:
+                wrong |= iou >= hi_t[:, None]
+            if image_t is not None:
+                wrong |= ((b[..., :2] < 0).any(-1) | (b[..., 2] > image_t[:, None, 0])
+                          | (b[..., 3] > image_t[:, None, 1]))
             bad += int(wrong.sum())
             done += n * per_ref
             bar.update(n * per_ref)
-    return {"boxes": done, "violations": bad, "dtype": "float32"}
+    return {"boxes": done, "violations": bad, "dtype": "float32", "device": device.type}
 
 
 def verdicts(result: dict) -> dict:
@@ -283,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cold_start:
         res["cold_start"] = cold_start()
     if args.violations:
-        res["violations"] = violations(int(args.violations), args.seed)
+        res["violations"] = violations(int(args.violations), args.seed, device,
+                                      chunk=20_000_000 if device.type == "cuda" else 1_000_000)
     print_report(res)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1))
