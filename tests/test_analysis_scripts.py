@@ -46,7 +46,8 @@ def readme_commands() -> list[tuple[str, list[str]]]:
 
 
 def run_script(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg"}
     return subprocess.run([sys.executable, str(ROOT / "analysis" / script), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 

@@ -55,7 +55,8 @@ print("same", int(torch.isfinite(a).all()))
     ("tl", "inside", True, False, "float32"),
 ])
 def test_interpreted_kernel_accepts_the_same_candidates_as_numba(order, proposal, interval, region, dtype):
-    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TRITON_INTERPRET": "1",
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-c", _CASE, order, proposal, str(int(interval)), str(int(region)), dtype],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
