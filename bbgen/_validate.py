@@ -56,8 +56,9 @@ def thresholds(value: ThresholdLike, n: int, num: int, name: str, device: torch.
         elif t.shape != (n, num):
             raise ValueError(f"{name} must be a float, [N] = [{n}] or [N, num] = [{n}, {num}], got {tuple(t.shape)}")
     if t.numel():
-        bad = ~((t > 0) & (t <= 1))  # also catches NaN
-        if bool(bad.any()):
+        low, high = (float(v) for v in torch.stack(torch.aminmax(t)).tolist())  # NaN propagates; one host sync
+        if not (low > 0 and high <= 1):
+            bad = ~((t > 0) & (t <= 1))
             raise ValueError(f"{name} must lie in (0, 1], got {float(t[bad][0])}")
     return t.contiguous()
 

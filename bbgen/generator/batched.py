@@ -243,14 +243,14 @@ def generate_numba(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | 
     if total == 0:
         return out.reshape(n, num, 4), None if out_iou is None else out_iou.reshape(n, num)
     fused_cpu.set_threads(torch.get_num_threads())
-    r64 = as_numpy(ref.to(torch.float64))
+    r_np = as_numpy(ref)  # float32 or float64: the kernel reads either (no float64 copy of 1e6 boxes)
     lo_np, hi_np = (None if t is None else as_numpy(t.reshape(-1)) for t in (lo, hi))
     reg_np = as_numpy(region)
     code, param = proposal_code(prop)
     out_np, iou_np = out.numpy(), None if out_iou is None else out_iou.numpy()
 
     def body(start: int, stop: int) -> int:
-        return fused_cpu.boxes_kernel(r64, lo_np, hi_np, reg_np, num, _ORDER_CODES[order], code, param, seed,
+        return fused_cpu.boxes_kernel(r_np, lo_np, hi_np, reg_np, num, _ORDER_CODES[order], code, param, seed,
                                       offset, start, stop, out_np[start:stop],
                                       None if iou_np is None else iou_np[start:stop])
 
