@@ -28,9 +28,13 @@ _TINY = 2.2250738585072014e-308  # float64 tiny, as torch.finfo(float64).tiny in
 _SQRT2 = math.sqrt(2.0)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
 _jit = numba.njit(cache=True, error_model="numpy")
+# the formulas of the hot loop are inlined into the kernels (numba IR inlining: ~6% faster); the proposals'
+# truncated normal / inside-biased helpers stay calls, or every draw site would compile its own copy of the
+# normal quantile (cold compile 3x longer)
+_inline = numba.njit(cache=True, error_model="numpy", inline="always")
 
 
-@_jit
+@_inline
 def x_range(a: float, b: float, iou: float) -> tuple[float, float]:
     """``(c_min, c_max)`` of the second corner given the first ``(a, b)`` (thesis Table B.2).
 
@@ -49,12 +53,12 @@ def x_range(a: float, b: float, iou: float) -> tuple[float, float]:
     return c_min, c_max
 
 
-@_jit
+@_inline
 def _iou_at_least(inter: float, area: float, iou: float) -> bool:
     return inter * (1.0 + iou) >= (area + 1.0) * iou
 
 
-@_jit
+@_inline
 def in_tl_space(u: float, v: float, iou: float) -> bool:
     """``IoU([u, v, 1, 1], [0, 0, 1, 1]) >= iou`` (thesis Table B.1).
 
@@ -67,7 +71,7 @@ def in_tl_space(u: float, v: float, iou: float) -> bool:
     return _iou_at_least(min(p, 1.0) * min(q, 1.0), p * q, iou)
 
 
-@_jit
+@_inline
 def in_br_space(a: float, b: float, c: float, d: float, iou: float, max_iou: float, has_max_iou: bool) -> bool:
     """``IoU([a, b, c, d], [0, 0, 1, 1]) >= iou`` and, when ``has_max_iou``, ``< max_iou`` (thesis Tables B.2–B.3).
 
@@ -86,7 +90,7 @@ def in_br_space(a: float, b: float, c: float, d: float, iou: float, max_iou: flo
     return ok
 
 
-@_jit
+@_inline
 def iou(ax1: float, ay1: float, ax2: float, ay2: float, bx1: float, by1: float, bx2: float, by2: float) -> float:
     """IoU of two boxes (thesis Eq. 2.2), the operation order of ``bbgen.boxes.iou_xyxy``.
 
@@ -182,7 +186,7 @@ def _inside_biased(lo: float, hi: float, corner: float, weight: float, w_pick: f
     return out_lo + (out_hi - out_lo) * w_pos
 
 
-@_jit
+@_inline
 def propose(lx: float, ly: float, hx: float, hy: float, corner: float, prop: int, param: float,
             w0: float, w1: float, w2: float, w3: float) -> tuple[float, float]:
     """One candidate point in ``[lx, hx] x [ly, hy]`` of a built-in proposal.
