@@ -177,9 +177,10 @@ def cold_start() -> dict:
     return out
 
 
-def violations(total: int, seed: int, device: torch.device, chunk: int = 1_000_000) -> dict:
+def violations(total: int, seed: int, device: torch.device | str = "cpu", chunk: int = 1_000_000) -> dict:
     """Generate ``total`` float32 boxes on ``device`` over random hard cases; count constraint / image violations
     with an independent float64 IoU (torch ops on the same device, so a GPU run checks 1e9 boxes in seconds)."""
+    device = torch.device(device)
     rng = np.random.default_rng(seed)
     bad = done = 0
     per_ref = 500

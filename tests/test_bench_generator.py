@@ -35,7 +35,7 @@ def test_quick_run_writes_json(tmp_path):
         assert data[key]["bbgen"]["best_ms"] > 0 and data[key]["torch_backend"]["ratio_median"] > 0
     assert set(data["verdicts"]) == {"boxes_per_s_1_thread", "speedup_vs_numpy", "ms_one_image",
                                      "ms_per_image_batch16"}
-    assert data["violations"] == {"boxes": 20_000, "violations": 0, "dtype": "float32"}
+    assert data["violations"] == {"boxes": 20_000, "violations": 0, "dtype": "float32", "device": "cpu"}
     assert "(a) 100 refs x 100 boxes" in proc.stdout and "targets met" in proc.stdout
 
 
