@@ -291,3 +291,26 @@ def test_validated_entry_matches_the_public_one():
                                               generator=torch.Generator().manual_seed(5))
         for a, b in zip(public.to_dict().values(), inner.to_dict().values()):
             assert a == b
+
+
+@pytest.mark.parametrize("num_gts", [3, 40])  # the Python comparisons (few GTs) and the numpy test (many)
+@pytest.mark.parametrize("sizes", [None, (640, 480)])
+@pytest.mark.parametrize("bad, message", [
+    ([1.0, float("nan"), 5.0, 5.0], "contains NaN or inf"),
+    ([1.0, 1.0, float("inf"), 5.0], "contains NaN or inf"),
+    ([-float("inf"), 1.0, 5.0, 5.0], "contains NaN or inf"),
+    ([5.0, 1.0, 5.0, 9.0], "degenerate or inverted"),
+    ([6.0, 1.0, 5.0, 9.0], "degenerate or inverted"),
+    ([1.0, 9.0, 5.0, 2.0], "degenerate or inverted"),
+])
+def test_every_bad_gt_is_named_whatever_the_number_of_gts(num_gts, sizes, bad, message):
+    gts = torch.tensor([[10.0, 20.0, 60.0, 90.0]] * num_gts)
+    gts[num_gts - 2] = torch.tensor(bad)
+    with pytest.raises(ValueError, match=rf"gt_boxes\[{num_gts - 2}\] = .*{message}"):
+        generate_prois(gts, torch.ones(num_gts, dtype=torch.int64), 8, image_sizes=sizes, generator=0)
+    gts[num_gts - 2] = torch.tensor([600.0, 20.0, 650.0, 90.0])  # valid, but beyond x = 640
+    if sizes is None:
+        assert len(generate_prois(gts, torch.ones(num_gts, dtype=torch.int64), 8, generator=0)) == 8
+    else:
+        with pytest.raises(ValueError, match=rf"gt_boxes\[{num_gts - 2}\] = .* does not fit inside the image"):
+            generate_prois(gts, torch.ones(num_gts, dtype=torch.int64), 8, image_sizes=sizes, generator=0)

@@ -125,8 +125,7 @@ def bytes_needed(total: int, dtype: torch.dtype, extra: int = 0) -> int:
     extra : int
         other outputs per box in bytes (e.g. 8 for a float64 IoU).
     """
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    return total * (4 * itemsize + extra)
+    return total * (4 * dtype.itemsize + extra)
 
 
 def _memory() -> tuple[int, int]:

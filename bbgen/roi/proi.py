@@ -25,7 +25,8 @@ import torch
 from torch import Tensor
 
 from .._typing import ImageSizeLike
-from ..boxes import as_boxes, check_boxes
+from ._proi_inputs import Sizes, as_labels, check_gts, image_sizes_of
+from ..boxes import as_boxes
 from .distributions import T_MAX, IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
 from ..generator.batched import generate_validated
 from .._validate import as_generator
@@ -33,9 +34,6 @@ from ..generator.proposals import Proposal, get_proposal
 from ..generator.backends import as_numpy, check_memory, draw_seed, proposal_code, resolve_backend
 
 __all__ = ["PRoIs", "allocate_rois", "generate_prois", "generate_prois_validated"]
-
-_Sizes = Union[tuple[float, float], Tensor, None]  # validated image sizes: one (W, H) for all images, or [B, 2]
-
 
 @dataclass(frozen=True)
 class PRoIs:
@@ -121,70 +119,6 @@ def allocate_rois(labels: Tensor, valid: Tensor, num_rois: int, *, fg_balanced: 
     return counts * valid
 
 
-def _as_labels(labels: object, name: str, num: int, device: torch.device) -> Tensor:
-    if isinstance(labels, np.ndarray):
-        labels = torch.from_numpy(labels)
-    if not isinstance(labels, Tensor):
-        raise TypeError(f"{name} must be a tensor of integer labels, got {type(labels).__name__}")
-    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
-        raise TypeError(f"{name} must have an integer dtype, got {labels.dtype}")
-    if tuple(labels.shape) != (num,):
-        raise ValueError(f"{name} must have shape [{num}] to match the boxes, got {tuple(labels.shape)}")
-    if labels.device != device:
-        raise ValueError(f"{name} is on {labels.device} but the boxes are on {device}")
-    return labels
-
-
-def _image_sizes(image_sizes: ImageSizeLike, num_images: int, device: torch.device, dtype: torch.dtype) -> _Sizes:
-    """Validate ``None``, one ``(W, H)`` for all images, or one ``(W, H)`` per image (``[B, 2]``).
-
-    Returns ``None``, a ``(W, H)`` tuple of floats (shared size, passed to the kernel as is) or a
-    ``[B, 2]`` tensor on ``device``.
-    """
-    if image_sizes is None:
-        return None
-    try:
-        sizes = np.asarray(image_sizes.detach().cpu() if isinstance(image_sizes, Tensor) else image_sizes,
-                           dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"image_sizes must be (W, H) or a [B, 2] array of sizes, got {image_sizes!r}") from exc
-    if sizes.shape not in ((2,), (num_images, 2)):
-        raise ValueError(f"image_sizes must be (W, H) or one (W, H) per image ({num_images}), "
-                         f"got shape {sizes.shape}")
-    if not (np.isfinite(sizes).all() and (sizes > 0).all()):
-        raise ValueError(f"image_sizes must be positive and finite, got {sizes.tolist()}")
-    if sizes.ndim == 1:
-        return float(sizes[0]), float(sizes[1])
-    return torch.as_tensor(sizes, dtype=dtype, device=device)
-
-
-def _check_gt_boxes(boxes: list[Tensor]) -> None:
-    """:func:`bbgen.boxes.check_boxes` on all GTs; CPU boxes that pass a numpy check skip it (fewer torch ops)."""
-    if boxes[0].device.type == "cpu":
-        arr = np.concatenate([b.detach().numpy() for b in boxes]) if len(boxes) > 1 else boxes[0].detach().numpy()
-        if np.isfinite(arr).all() and (arr[:, 2:] > arr[:, :2]).all():
-            return
-    check_boxes(torch.cat(boxes), "gt_boxes")
-
-
-def _check_gt_in_images(boxes: list[Tensor], sizes: _Sizes, single: bool) -> None:
-    """``ValueError`` naming the image and the GT when a GT does not fit inside its image ``[0, W] x [0, H]``:
-    RoIs with IoU >= T inside the image exist for every T only around a GT that lies in it (as in
-    :func:`bbgen.generator.batched.generate_boxes`)."""
-    if sizes is None:
-        return
-    wh = sizes.detach().cpu().numpy() if isinstance(sizes, Tensor) else np.asarray([sizes] * len(boxes))
-    for i, b in enumerate(boxes):
-        arr = b.detach().cpu().numpy()
-        bad = ((arr[:, :2] < 0) | (arr[:, 2:] > wh[i])).any(1)
-        if bad.any():
-            j = int(bad.nonzero()[0][0])
-            name, image = (f"gt_boxes[{j}]", "the image") if single else (f"gt_boxes[{i}][{j}]", f"image {i}")
-            raise ValueError(f"{name} = {arr[j].tolist()} does not fit inside {image} of size (W, H) = "
-                             f"{tuple(float(v) for v in wh[i])}; RoIs can stay inside the image only around a GT "
-                             "that lies in it (clip the GT to the image, or pass image_sizes=None)")
-
-
 def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[Tensor, Sequence[Tensor]],
                    num_rois: int = 128, *, iou_dist: IoUDistLike = "uniform", fg_balanced: bool = True,
                    exact: bool = False, proposal: Union[str, Proposal] = "uniform",
@@ -256,11 +190,10 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
             raise TypeError(f"{name} must be float32 or float64 (IoU constraints need it), got {b.dtype}")
         if b.device != device or b.dtype != dtype:
             raise ValueError(f"{name} is {b.dtype} on {b.device} but gt_boxes[0] is {dtype} on {device}")
-    labels = [_as_labels(lab, "gt_labels" if single else f"gt_labels[{i}]", b.shape[0], device)
+    labels = [as_labels(lab, "gt_labels" if single else f"gt_labels[{i}]", b.shape[0], device)
               for i, (b, lab) in enumerate(zip(boxes, label_list))]
-    sizes = _image_sizes(image_sizes, len(boxes), device, dtype)
-    _check_gt_boxes(boxes)
-    _check_gt_in_images(boxes, sizes, single)
+    sizes = image_sizes_of(image_sizes, len(boxes), device, dtype)
+    check_gts(boxes, sizes, single)
     return generate_prois_validated(boxes, labels, num_rois, dist, fg_balanced=fg_balanced, exact=exact,
                                     proposal=get_proposal(proposal), image_sizes=sizes,
                                     generator=as_generator(generator, device), backend=backend)
@@ -268,7 +201,7 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
 
 def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois: int, dist: IoUDistribution, *,
                              fg_balanced: bool, exact: bool, proposal: Proposal,
-                             image_sizes: _Sizes, generator: torch.Generator, backend: str = "auto") -> PRoIs:
+                             image_sizes: Sizes, generator: torch.Generator, backend: str = "auto") -> PRoIs:
     """:func:`generate_prois` after argument checking, for callers whose inputs are valid by construction
     (the torchvision integration, once per training step).
 
@@ -353,11 +286,10 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
 
 
 def _prois_numba(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], num_rois: int, dist: IoUDistribution,
-                 fg_balanced: bool, exact: bool, proposal: Proposal, image_sizes: _Sizes, seed: int,
+                 fg_balanced: bool, exact: bool, proposal: Proposal, image_sizes: Sizes, seed: int,
                  num_out: int) -> PRoIs:
     """:func:`generate_prois_validated` on the numba backend: one compiled call (:mod:`bbgen.roi.proi_cpu`)."""
-    from . import proi_cpu  # noqa: PLC0415 (imports numba)
-
+    proi_cpu = _proi_cpu()
     check_memory(num_out, boxes[0].dtype, "generate_prois", extra=32)  # label, GT index, IoU, image index
     if len(boxes) == 1:  # one image: no padding
         gt = boxes[0].detach().numpy().astype(np.float64)[None]
@@ -368,24 +300,34 @@ def _prois_numba(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], 
         for i, (b, lb) in enumerate(zip(boxes, labels)):
             gt[i, :b.shape[0]] = b.detach().numpy()
             lab[i, :b.shape[0]] = lb.numpy()
+    sizes = None
     if isinstance(image_sizes, Tensor):
         sizes = as_numpy(image_sizes.to(torch.float64))
-    else:
-        sizes = None if image_sizes is None else np.tile(np.asarray(image_sizes, np.float64), (len(boxes), 1))
+    elif image_sizes is not None:
+        sizes = np.empty((len(boxes), 2))
+        sizes[:] = image_sizes
     out_np = np.empty((num_out, 4), dtype=np.float32 if boxes[0].dtype == torch.float32 else np.float64)
-    out_labels, out_gt, out_image = (np.empty(num_out, np.int64) for _ in range(3))
+    out_int = np.empty((3, num_out), np.int64)  # label, GT index, image index
     out_iou = np.empty(num_out)
     code, param = proposal_code(proposal)
-    failed = proi_cpu.prois_kernel(gt, lab, np.asarray(lengths, np.int64), num_rois, fg_balanced, _bin_table(dist),
-                                   exact, sizes, code, param, seed, out_np, out_labels, out_gt, out_iou, out_image)
+    failed = proi_cpu.prois_kernel(gt, lab, np.array(lengths, np.int64), num_rois, fg_balanced, _bin_table(dist),
+                                   exact, sizes, code, param, seed, out_np, out_int, out_iou)
     if failed:
         q = int(np.isnan(out_np[:, 0]).nonzero()[0][0])
         raise RuntimeError(f"generate_prois: {failed} RoI(s) could not meet their IoU constraint in "
-                           f"{boxes[0].dtype} (e.g. around gt_boxes[{out_image[q]}][{out_gt[q]}]); the IoU bin is "
-                           "too narrow to be represented at this precision")
-    return PRoIs(boxes=torch.from_numpy(out_np), labels=torch.from_numpy(out_labels).to(labels[0].dtype),
-                 gt_index=torch.from_numpy(out_gt), ious=torch.from_numpy(out_iou),
-                 image_index=torch.from_numpy(out_image))
+                           f"{boxes[0].dtype} (e.g. around gt_boxes[{out_int[2, q]}][{out_int[1, q]}]); the IoU bin "
+                           "is too narrow to be represented at this precision")
+    ints = torch.from_numpy(out_int)
+    return PRoIs(boxes=torch.from_numpy(out_np), labels=ints[0].to(labels[0].dtype), gt_index=ints[1],
+                 ious=torch.from_numpy(out_iou), image_index=ints[2])
+
+
+@functools.cache
+def _proi_cpu():
+    """:mod:`bbgen.roi.proi_cpu`, imported on first use (it imports numba)."""
+    from . import proi_cpu  # noqa: PLC0415
+
+    return proi_cpu
 
 
 @functools.lru_cache(maxsize=64)
