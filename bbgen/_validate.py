@@ -17,7 +17,8 @@ from ._typing import BoxesLike, ImageSizeLike, SeedLike, ThresholdLike
 from .boxes import as_boxes, check_boxes
 
 __all__ = ["IOU_MARGIN", "as_generator", "as_numpy_generator", "count", "finite_float", "image_sizes", "interval",
-           "iou_threshold", "order", "positive_float", "positive_int", "ref_boxes_2d", "thresholds"]
+           "iou_threshold", "order", "positive_float", "positive_int", "ref_boxes_2d", "thresholds",
+           "threshold_values"]
 
 # Generated boxes are verified in float64 with this margin, so that any float64 IoU formula a user writes
 # agrees that the constraint holds (different operation orders differ by a few ulps).
@@ -26,20 +27,24 @@ IOU_MARGIN = 1e-12
 _ORDERS = ("random", "tl", "br")
 
 
-def ref_boxes_2d(ref_boxes: BoxesLike, name: str = "ref_boxes") -> Tensor:
-    """Validate ``[N, 4]`` float32/float64 reference boxes (finite, x2 > x1, y2 > y1)."""
+def ref_boxes_2d(ref_boxes: BoxesLike, name: str = "ref_boxes", *, values: bool = True) -> Tensor:
+    """Validate ``[N, 4]`` float32/float64 reference boxes (finite, x2 > x1, y2 > y1; ``values=False``: shape and
+    dtype only, for a kernel that checks every box as it reads it)."""
     ref = as_boxes(ref_boxes, name)
     if ref.ndim != 2:
         raise ValueError(f"{name} must have shape [N, 4], got {tuple(ref.shape)}")
     if ref.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"{name} must be float32 or float64 (half precision cannot hold IoU constraints), "
                         f"got {ref.dtype}")
-    check_boxes(ref, name)
+    if values:
+        check_boxes(ref, name)
     return ref
 
 
-def thresholds(value: ThresholdLike, n: int, num: int, name: str, device: torch.device) -> Tensor:
-    """Broadcast an IoU threshold (float, ``[N]`` or ``[N, num]``) to a float64 ``[N, num]`` tensor in (0, 1]."""
+def thresholds(value: ThresholdLike, n: int, num: int, name: str, device: torch.device, *,
+               values: bool = True) -> Tensor:
+    """Broadcast an IoU threshold (float, ``[N]`` or ``[N, num]``) to a float64 ``[N, num]`` tensor in (0, 1]
+    (``values=False``: shape only, for a kernel that checks every threshold as it reads it)."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a float or a tensor, got bool")
     if isinstance(value, (int, float, np.floating, np.integer)):
@@ -55,12 +60,18 @@ def thresholds(value: ThresholdLike, n: int, num: int, name: str, device: torch.
             t = t[:, None].expand(n, num)
         elif t.shape != (n, num):
             raise ValueError(f"{name} must be a float, [N] = [{n}] or [N, num] = [{n}, {num}], got {tuple(t.shape)}")
+    if values:
+        threshold_values(t, name)
+    return t.contiguous()
+
+
+def threshold_values(t: Tensor, name: str) -> None:
+    """``ValueError`` naming ``name`` and the first value of ``t`` outside (0, 1] (NaN included)."""
     if t.numel():
         low, high = (float(v) for v in torch.stack(torch.aminmax(t)).tolist())  # NaN propagates; one host sync
         if not (low > 0 and high <= 1):
             bad = ~((t > 0) & (t <= 1))
             raise ValueError(f"{name} must lie in (0, 1], got {float(t[bad][0])}")
-    return t.contiguous()
 
 
 def interval(iou: Tensor, max_iou: Tensor | None, name: str = "max_iou") -> None:

@@ -206,3 +206,38 @@ def test_cache_dir_fallback_when_nothing_is_writable(monkeypatch, tmp_path):
     monkeypatch.setattr(fused_cpu.tempfile, "gettempdir", lambda: str(tmp_path))
     fused_cpu._ensure_cache_dir()
     assert numba.config.CACHE_DIR == str(tmp_path / "bbgen-numba-cache")
+
+
+def _bad_value_cases(n, num):
+    """(kwargs, message) for one bad value at a random place among ``n`` refs x ``num`` boxes."""
+    rng = np.random.default_rng(n + num)
+    row, col = int(rng.integers(n)), int(rng.integers(num))
+    ref = torch.tensor([[10.0, 20.0, 60.0, 90.0]]).repeat(n, 1)
+    cases = []
+    for value, coord in ((float("nan"), 1), (float("inf"), 2), (-float("inf"), 0), (60.0, 0), (5.0, 3)):
+        bad = ref.clone()
+        bad[row, coord] = value
+        msg = "contains NaN or inf" if not np.isfinite(value) else "degenerate or inverted"
+        cases.append((dict(ref_boxes=bad, iou=0.5), rf"ref_boxes\[{row}\] = .*{msg}"))
+    for value in (0.0, 1.5, float("nan"), -0.2):
+        per_box = torch.full((n, num), 0.5, dtype=torch.float64)
+        per_box[row, col] = value
+        per_row = torch.full((n,), 0.5, dtype=torch.float64)
+        per_row[row] = value
+        got = "nan" if value != value else str(value)
+        cases += [(dict(ref_boxes=ref, iou=t), rf"iou must lie in \(0, 1\], got {got}") for t in (per_box, per_row)]
+        cases.append((dict(ref_boxes=ref, iou=0.3, max_iou=per_box), rf"max_iou must lie in \(0, 1\], got {got}"))
+    hi = torch.full((n, num), 0.9, dtype=torch.float64)
+    hi[row, col] = 0.5
+    cases.append((dict(ref_boxes=ref, iou=0.5, max_iou=hi), "max_iou must be greater than iou"))
+    return cases
+
+
+@pytest.mark.parametrize("n,num", [(7, 3), (3000, 2)])  # the serial loop and the parallel one (>= SERIAL_BELOW)
+def test_numba_kernel_flags_every_bad_value_like_the_torch_checks(n, num):
+    """The numba backend leaves the value checks to its kernel (no torch pass over the inputs): each bad reference
+    box or threshold, wherever it sits, gives the torch backend's ValueError, never a box or a RuntimeError."""
+    for kwargs, message in _bad_value_cases(n, num):
+        for backend in ("numba", "torch"):
+            with pytest.raises(ValueError, match=message):
+                generate_boxes(**kwargs, num=num, generator=0, backend=backend)

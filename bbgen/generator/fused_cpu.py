@@ -2,7 +2,9 @@
 
 :func:`boxes_kernel` runs GENERATEBB for boxes ``start .. stop - 1`` of a call, ``prange`` over blocks of
 :data:`BLOCK` boxes walked row by row (the reference box's constants computed once per row), each box from start
-to end in registers (:func:`one_box`):
+to end in registers (:func:`one_box`). A box whose reference is not finite with positive extent, or whose
+threshold is outside (0, 1] (``T < hi <= 1`` in interval mode), is not generated but counted as failed: the kernel
+is where :func:`bbgen.generator.batched.generate_boxes` checks these values, and names the bad one afterwards.
 
 1. random corner order (``order`` 0): a coin decides whether the problem is point-reflected through the centre
    of the reference box (BR first, design §1); the coin is the lowest bit of the first candidate's first word
@@ -249,6 +251,9 @@ def _block(blk, count, ref, lo, hi, has_hi, region, has_reg, num, order, prop, p
         T = lo[0] if n_lo == 1 else lo[r]
         u = hi[0] if n_hi == 1 else hi[r]
         t_lo, lo_ok = 1.0 - 1.0 / T, min(T + _IOU_MARGIN, 1.0)
+        # the caller's value checks, here where each value is read (batched._check_values names a bad one):
+        # finite with positive extent (NaN fails every comparison), 0 < T <= 1, T < hi <= 1
+        row_ok = -math.inf < r0 and -math.inf < r1 and r2 < math.inf and r3 < math.inf and w > 0.0 and h > 0.0
         stop = min(k_end, k + num - col)
         while k < stop:
             i = start + k
@@ -257,9 +262,11 @@ def _block(blk, count, ref, lo, hi, has_hi, region, has_reg, num, order, prop, p
                 t_lo, lo_ok = 1.0 - 1.0 / T, min(T + _IOU_MARGIN, 1.0)
             if hi_box:
                 u = hi[i]
-            x1, y1, x2, y2, v, ok = _box(r0, r1, r2, r3, w, h, T, t_lo, lo_ok, u, has_hi, g0, g1, g2, g3,
-                                         ux0, uy0, ux1, uy1, has_reg, order, prop, param, k0, k1,
-                                         np.uint64(offset + i), f32, pre, k - k_first)
+            x1, y1, x2, y2, v, ok = math.nan, math.nan, math.nan, math.nan, math.nan, False
+            if row_ok and 0.0 < T <= 1.0 and (not has_hi or T < u <= 1.0):
+                x1, y1, x2, y2, v, ok = _box(r0, r1, r2, r3, w, h, T, t_lo, lo_ok, u, has_hi, g0, g1, g2, g3,
+                                             ux0, uy0, ux1, uy1, has_reg, order, prop, param, k0, k1,
+                                             np.uint64(offset + i), f32, pre, k - k_first)
             out[k, 0], out[k, 1], out[k, 2], out[k, 3] = x1, y1, x2, y2
             if want_iou:
                 out_iou[k] = v
