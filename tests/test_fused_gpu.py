@@ -40,11 +40,14 @@ REGION = torch.tensor([[0., 0., 60., 90.], [0., 0., 120., 2.], [0., 0., 10., 10.
 hi = torch.tensor([[0.8], [0.9], [0.95]], dtype=torch.float64) if interval else None
 reg = REGION if region else None
 kw = dict(num=8, order=order, prop=get_proposal(proposal), seed=2**63 + 12345, offset=7, with_iou=True)
-a, iou_a = generate_triton(REF, LO, hi, reg, block=16, **kw)
 b, iou_b = generate_numba(REF, LO, hi, reg, **kw)
-assert a.dtype == dtype
-torch.testing.assert_close(a, b, rtol=1e-12 if dtype == torch.float64 else 1e-6, atol=0)
-torch.testing.assert_close(iou_a, iou_b, rtol=1e-12, atol=0)
+# lanes that finish take the next box of their program's range: one program of 16 lanes for 20 boxes (+ one for
+# the last 4), and the default spread (2 programs of 12 boxes on 8 lanes each)
+for block, per_program in ((16, 20), (8, None)):
+    a, iou_a = generate_triton(REF, LO, hi, reg, block=block, per_program=per_program, **kw)
+    assert a.dtype == dtype
+    torch.testing.assert_close(a, b, rtol=1e-12 if dtype == torch.float64 else 1e-6, atol=0)
+    torch.testing.assert_close(iou_a, iou_b, rtol=1e-12, atol=0)
 print("same", int(torch.isfinite(a).all()))
 """
 
