@@ -14,9 +14,11 @@ same RoIs up to float rounding.
 Per call on CUDA (read from the code, not measured): 3 host syncs — the GTs (and per-image sizes) to the host in
 one copy, the seed (:func:`bbgen.generator.backends.draw_seed`, called by :mod:`bbgen.roi.proi`), the NaN check of
 ``generate_triton``. The plan goes to the device in two non-blocking copies from pinned memory (one float64, one
-int64 array). Kernel launches: 2 to 5 to pack the GTs (cat of boxes and labels, casts to float64 / int64, the
-packing cat), 1 for the seed, 1 Triton launch for all boxes, 2 for the NaN check (isnan, any), at most 1 cast of
-the labels to their dtype; copies: 2 device-to-host (GTs, seed), 2 host-to-device (the plan).
+int64 array). Kernel launches: 3 to 6 to pack the GTs (cat of the boxes, of the labels and the packing cat; casts
+to float64 / int64 where the dtypes differ), 1 for the seed, 1 Triton launch for all boxes (one per 2^22 RoIs),
+2 for the NaN check (isnan, any), a cast of the labels back to their dtype unless int64; copies: 2 device-to-host
+(GTs, seed), 2 host-to-device (the plan). The first pinned allocation of a size may cost a ``cudaHostAlloc``;
+torch's caching host allocator reuses the blocks afterwards.
 
 Imports numba and triton; :func:`bbgen.roi.proi.generate_prois` imports this module only on the triton backend.
 """
