@@ -12,7 +12,7 @@ py=${PYTHON:-python3}
   $py -c "import torch, triton, numba, numpy; print('torch', torch.__version__, 'triton', triton.__version__,
 'numba', numba.__version__, 'numpy', numpy.__version__)"; } 2>&1 | tee "$out/gpu.txt"
 $py -m pytest -q -p no:cacheprovider -n 8 tests/test_fused_gpu.py tests/test_kernels.py tests/test_proi.py \
-    tests/test_validate.py tests/test_bench_generator.py -k "cuda or interpreted or device_mismatch" 2>&1 | tee "$out/pytest.txt" | tail -25
+    tests/test_proi_triton.py tests/test_validate.py tests/test_bench_generator.py -k "cuda or interpreted or device_mismatch" 2>&1 | tee "$out/pytest.txt" | tail -25
 $py analysis/bench_generator.py --device cuda --violations 1e9 --out "$out/bench_generator_cuda.json" 2>&1 \
     | grep -v "it/s\]\|box/s\]" | tee "$out/bench_generator.txt"
 $py analysis/bench_training.py --device cuda --out "$out/bench_training_cuda.json" 2>&1 | tee "$out/bench_training.txt"

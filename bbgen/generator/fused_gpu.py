@@ -309,8 +309,8 @@ def _mode(t: Tensor | None, n: int) -> int:
 
 
 def generate_triton(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor | None, num: int, order: str,
-                    prop: Proposal, seed: int, offset: int, with_iou: bool = False,
-                    block: int = BLOCK, per_program: int | None = None) -> tuple[Tensor, Tensor | None]:
+                    prop: Proposal, seed: int, offset: int, with_iou: bool = False, block: int = BLOCK,
+                    per_program: int | None = None, dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor | None]:
     """The triton backend on validated inputs (as :func:`bbgen.generator.batched.generate_numba`), on the device of
     ``ref`` (CUDA; CPU tensors under ``TRITON_INTERPRET=1``, where a small ``block`` of lanes is faster).
 
@@ -335,10 +335,14 @@ def generate_triton(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor |
     per_program : int, optional
         boxes per program (its lanes take them one after the other); default: the call spread over
         :data:`PROGRAMS_PER_SM` programs per multiprocessor, at least ``block``.
+    dtype : torch.dtype, optional
+        of the boxes, float32 or float64 (default: ``ref``'s): the boxes are rounded to it and verified on the
+        rounded values, so float64 references (the pRoI plan) can give float32 boxes.
 
     Returns ``(boxes [N, num, 4], iou [N, num] float64 or None)``; raises ``RuntimeError`` if a box fails."""
     n, total, dev = ref.shape[0], ref.shape[0] * num, ref.device
-    out = torch.empty((total, 4), dtype=ref.dtype, device=dev)
+    dtype = ref.dtype if dtype is None else dtype
+    out = torch.empty((total, 4), dtype=dtype, device=dev)
     out_iou = torch.empty(total if with_iou else 1, dtype=torch.float64, device=dev)
     if total == 0:
         return out.reshape(n, num, 4), out_iou[:0].reshape(n, num) if with_iou else None
@@ -354,7 +358,7 @@ def generate_triton(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor |
         _boxes_kernel[grid](r64, lo64, hi64, reg, out[start:], out_iou[start:] if with_iou else out_iou, num,
                             start, stop, each, offset, seed, param, _mode(lo, n), _mode(hi, n), ORDER=_ORDER[order],
                             PROP=code, HAS_HI=hi is not None, HAS_REG=region is not None,
-                            F32=ref.dtype == torch.float32, WANT_IOU=with_iou, MAX_ATTEMPTS=MAX_ATTEMPTS,
+                            F32=dtype == torch.float32, WANT_IOU=with_iou, MAX_ATTEMPTS=MAX_ATTEMPTS,
                             MAX_TRIES=MAX_TRIES, BLOCK=block)
         return 0
 
@@ -363,6 +367,6 @@ def generate_triton(ref: Tensor, lo: Tensor, hi: Tensor | None, region: Tensor |
     if bool(nan.any()):
         row = int(nan.nonzero()[0, 0]) // num
         raise RuntimeError(f"generate_boxes: {int(nan.sum())} box(es) could not meet their constraint in "
-                           f"{ref.dtype} (e.g. ref_boxes[{row}] = {ref[row].tolist()}); the IoU interval is too "
+                           f"{dtype} (e.g. ref_boxes[{row}] = {ref[row].tolist()}); the IoU interval is too "
                            "narrow to be represented at this precision")
     return out.reshape(n, num, 4), out_iou.reshape(n, num) if with_iou else None

@@ -152,7 +152,8 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
         ``torch.Generator`` on the boxes' device, an int seed, or None (OS-seeded).
     backend : str, default "auto"
         ``"auto"`` (numba on CPU: allocation, bins and boxes of the whole batch in one compiled call; triton on
-        CUDA), ``"numba"``, ``"triton"`` or ``"torch"`` (tensor ops, the reference path, and the only one for a
+        CUDA: the same allocation and bins on the host, the boxes in one Triton launch, :mod:`bbgen.roi.proi_gpu`),
+        ``"numba"``, ``"triton"`` or ``"torch"`` (tensor ops, the reference path, and the only one for a
         callable proposal); see :mod:`bbgen.generator.backends`.
 
     Returns
@@ -243,6 +244,13 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
     if which == "numba":
         return _prois_numba(boxes, labels, lengths, num_rois, dist, fg_balanced, exact, proposal, image_sizes,
                             draw_seed(generator, device), num_out)
+    if which == "triton":  # the numba plan on the host, all boxes in one Triton launch (3 host syncs)
+        from .proi_gpu import prois_triton  # noqa: PLC0415 (imports numba and triton)
+
+        out, ious, ints = prois_triton(boxes, labels, lengths, num_rois, _bin_table(dist), fg_balanced, exact,
+                                       proposal, image_sizes, draw_seed(generator, device), num_out)
+        return PRoIs(boxes=out, labels=ints[0].to(labels[0].dtype), gt_index=ints[1], ious=ious,
+                     image_index=ints[2])
 
     # pad to [B, G] so that allocation is one batched computation
     if len(set(lengths)) == 1:  # the common case of a training batch: no padding needed
@@ -273,14 +281,8 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
     # inputs are valid by construction (checked GTs, thresholds in (0, 1], regions containing their GT):
     # skip generate_boxes' argument checks, a large share of a 128-RoI call
     lo_t, hi_t = (lo, hi) if exact else (threshold, None)
-    if which == "triton":  # allocation and bins in torch ops, the boxes in the Triton kernel
-        from ..generator.fused_gpu import generate_triton  # noqa: PLC0415 (imports triton)
-
-        out, ious = generate_triton(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes, 1,
-                                    "random", proposal, draw_seed(generator, device), 0, with_iou=True)
-    else:
-        out, ious = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes,
-                                       "random", proposal, generator, t_min=min(dist.bases[0], T_MAX))  # bounds T
+    out, ious = generate_validated(ref, lo_t[:, None], None if hi_t is None else hi_t[:, None], roi_sizes, "random",
+                                   proposal, generator, t_min=min(dist.bases[0], T_MAX))  # bounds T
     return PRoIs(boxes=out[:, 0], labels=padded_labels.reshape(-1)[source].to(labels[0].dtype), gt_index=gt_index,
                  ious=ious[:, 0], image_index=image_index)
 
