@@ -11,7 +11,8 @@ of N reported, targets judged on the best run):
     <= 0.05 ms per image in a batch of 16 (GPU: <= 0.02 ms per image).
 
 Baselines: the torch backend (``backend="torch"``, the tensor-op reference path) and a naive numpy yardstick
-that draws the TL corner by rejection in its rectangle for all boxes at once, then the BR corner given it.
+that draws the TL corner by rejection in its rectangle for all boxes at once, then the BR corner given it; on
+CUDA also the Triton kernel with one box per lane and no refill (``triton_lockstep``, the kernel of the H200 run).
 
 Optional: ``--cold-start`` times the first call in fresh processes (numba cache empty, then cached);
 ``--violations 1e8`` generates that many boxes (aspect up to 1:1000, coordinates up to 1e5, float32, threshold
@@ -124,6 +125,16 @@ def refs_and_thresholds(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ref, 0.5 + 0.4 * torch.rand(n, generator=g, dtype=torch.float64)
 
 
+def lockstep(ref: torch.Tensor, T: torch.Tensor, num: int, seed: int) -> Callable[[], object]:
+    """The Triton kernel as it ran on the H200 of 2026-12-04: each program's lanes take one box each
+    (``per_program=BLOCK``), none refilled."""
+    from bbgen.generator.fused_gpu import BLOCK, generate_triton
+    from bbgen.generator.proposals import get_proposal
+
+    prop = get_proposal("uniform")
+    return lambda: generate_triton(ref, T[:, None], None, None, num, "random", prop, seed, 0, per_program=BLOCK)
+
+
 def bench_boxes(n: int, num: int, rounds: int, device: torch.device, seed: int, torch_too: bool) -> dict:
     """(a)/(b): compiled backend vs the torch backend vs the numpy yardstick, boxes per second."""
     ref, T = refs_and_thresholds(n, seed)
@@ -133,6 +144,8 @@ def bench_boxes(n: int, num: int, rounds: int, device: torch.device, seed: int, 
     fns = {"bbgen": lambda: generate_boxes(ref, T, num=num, generator=seed)}
     if torch_too:
         fns["torch_backend"] = lambda: generate_boxes(ref, T, num=num, generator=seed, backend="torch")
+    if device.type == "cuda":  # the same kernel with one box per lane (no refill): what the lane refill buys
+        fns["triton_lockstep"] = lockstep(ref, T, num, seed)
     fns["numpy_yardstick"] = lambda: numpy_yardstick(ref_np, T_np, rng)
     return {"refs": n, "boxes_per_ref": num, "rounds": rounds,
             **_summary(interleaved(fns, rounds, device), n * num, "rate")}

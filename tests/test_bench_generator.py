@@ -1,6 +1,7 @@
 """analysis/bench_generator.py runs end to end (--quick) and writes a well-formed JSON (no timing checks)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -92,3 +93,24 @@ def test_violation_count_can_fail():
     """)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "2000"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
+def test_interpreted_lockstep_baseline_gives_the_numba_boxes():
+    """The CUDA run's lockstep baseline (one box per lane, no refill) is the same kernel: same boxes as numba
+    (checked through the Triton interpreter on CPU)."""
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import torch
+        import bench_generator
+        from bbgen.generator.batched import generate_numba
+        from bbgen.generator.proposals import get_proposal
+
+        ref, T = bench_generator.refs_and_thresholds(5, 0)
+        a, _ = bench_generator.lockstep(ref, T, 7, 11)()
+        b, _ = generate_numba(ref, T[:, None], None, None, 7, "random", get_proposal("uniform"), 11, 0)
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=0)
+        print("same")
+    """)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "TRITON_INTERPRET": "1", "OMP_NUM_THREADS": "1",
+             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "analysis"), os.environ.get("PYTHONPATH", "")])})
+    assert proc.returncode == 0 and proc.stdout.strip() == "same", proc.stderr[-3000:]
