@@ -1,8 +1,8 @@
 """Argument checks of :func:`bbgen.roi.proi.generate_prois`: labels, image sizes, ground truths.
 
-A training step calls ``generate_prois`` once per batch with a few GTs per image, so the common case (CPU GTs, one
-``(W, H)`` for all images) is checked in plain Python comparisons; anything that fails them, and every other case,
-goes through the tensor checks that name the argument, the image and the GT.
+A training step calls ``generate_prois`` once per batch with a few GTs per image, so the common case (one ``(W, H)``
+for all images, or none) is checked on one host copy of the GTs in plain Python comparisons; anything that fails
+them, and per-image sizes, go through the tensor checks that name the argument, the image and the GT.
 """
 from __future__ import annotations
 
@@ -101,18 +101,23 @@ def check_gts(boxes: list[Tensor], sizes: Sizes, single: bool) -> None:
     single : bool
         the caller passed one image (messages say ``gt_boxes[j]`` instead of ``gt_boxes[i][j]``).
     """
-    if boxes[0].device.type == "cpu" and not isinstance(sizes, Tensor) and _all_inside(boxes, sizes):
+    if not isinstance(sizes, Tensor) and _all_inside(boxes, sizes):
         return
     check_boxes(torch.cat(boxes), "gt_boxes")  # the diagnosis: names the first bad GT
     _check_in_images(boxes, sizes, single)
 
 
 def _all_inside(boxes: list[Tensor], sizes: tuple[float, float] | None) -> bool:
-    """``x_min <= x1 < x2 <= x_max`` (and for y) for every CPU GT, with the image ``[0, W] x [0, H]`` or, without
+    """``x_min <= x1 < x2 <= x_max`` (and for y) for every GT, with the image ``[0, W] x [0, H]`` or, without
     one, the finite floats as the bounds: the one test covers NaN (every comparison false), inf and inverted
     boxes."""
     (x0, y0), (x1, y1) = ((0.0, 0.0), sizes) if sizes is not None else ((-_BIG, -_BIG), (_BIG, _BIG))
-    arr = np.concatenate([b.detach().numpy() for b in boxes]) if len(boxes) > 1 else boxes[0].detach().numpy()
+    if boxes[0].device.type != "cpu":  # one copy (one sync) for the whole batch, not one per check and image
+        arr = torch.cat(boxes).detach().cpu().numpy()
+    elif len(boxes) > 1:
+        arr = np.concatenate([b.detach().numpy() for b in boxes])
+    else:
+        arr = boxes[0].detach().numpy()
     if arr.shape[0] <= _FEW:
         return all(x0 <= a < c <= x1 and y0 <= b < d <= y1 for a, b, c, d in arr.tolist())
     lo, hi = arr[:, :2], arr[:, 2:]
