@@ -114,36 +114,32 @@ def _pair(seed, pair, c1, c2):
 
 
 @triton.jit
-def _load_t(ptr, mode, r, i, mask):
-    """Threshold of box ``i`` (row ``r``): mode 1 shared, 2 per row, 3 per box."""
+def _load_t(ptr, mode, r, i, mask, old):
+    """Threshold of box ``i`` (row ``r``): mode 1 shared, 2 per row, 3 per box; ``old`` where not ``mask``."""
     j = tl.where(mode == 1, 0, tl.where(mode == 2, r, i))
-    return tl.load(ptr + j, mask=mask, other=0.5)
+    return tl.load(ptr + j, mask=mask, other=old)
 
 
 @triton.jit
-def _load_box(ref_ptr, lo_ptr, hi_ptr, reg_ptr, i, num, offset, lo_mode, hi_mode, mask, BLOCK: tl.constexpr,
-              HAS_REG: tl.constexpr):
-    """What a lane needs of box ``i``: its stream counter words, reference box, thresholds and region."""
+def _load_box(ref_ptr, lo_ptr, hi_ptr, reg_ptr, i, num, offset, lo_mode, hi_mode, mask, c1, c2, r0, r1, r2, r3,
+              T, T_hi, g0, g1, g2, g3, HAS_REG: tl.constexpr):
+    """What a lane needs of box ``i`` where ``mask`` (the lanes that take a new box), the values given elsewhere:
+    its stream counter words, reference box, thresholds and region."""
     r = i // num
     idx = (offset + i).to(tl.uint64)
-    c1 = (idx & 0xFFFFFFFF).to(tl.uint32)
-    c2 = (idx >> 32).to(tl.uint32)
-    r0 = tl.load(ref_ptr + 4 * r, mask=mask, other=0.0)
-    r1 = tl.load(ref_ptr + 4 * r + 1, mask=mask, other=0.0)
-    r2 = tl.load(ref_ptr + 4 * r + 2, mask=mask, other=1.0)
-    r3 = tl.load(ref_ptr + 4 * r + 3, mask=mask, other=1.0)
-    T = _load_t(lo_ptr, lo_mode, r, i, mask)
-    T_hi = _load_t(hi_ptr, hi_mode, r, i, mask)
-    inf = float("inf")
-    g0 = tl.full([BLOCK], -inf, tl.float64)
-    g1 = g0
-    g2 = tl.full([BLOCK], inf, tl.float64)
-    g3 = g2
+    c1 = tl.where(mask, (idx & 0xFFFFFFFF).to(tl.uint32), c1)
+    c2 = tl.where(mask, (idx >> 32).to(tl.uint32), c2)
+    r0 = tl.load(ref_ptr + 4 * r, mask=mask, other=r0)
+    r1 = tl.load(ref_ptr + 4 * r + 1, mask=mask, other=r1)
+    r2 = tl.load(ref_ptr + 4 * r + 2, mask=mask, other=r2)
+    r3 = tl.load(ref_ptr + 4 * r + 3, mask=mask, other=r3)
+    T = _load_t(lo_ptr, lo_mode, r, i, mask, T)
+    T_hi = _load_t(hi_ptr, hi_mode, r, i, mask, T_hi)
     if HAS_REG:
-        g0 = tl.load(reg_ptr + 4 * r, mask=mask, other=0.0)
-        g1 = tl.load(reg_ptr + 4 * r + 1, mask=mask, other=0.0)
-        g2 = tl.load(reg_ptr + 4 * r + 2, mask=mask, other=1.0)
-        g3 = tl.load(reg_ptr + 4 * r + 3, mask=mask, other=1.0)
+        g0 = tl.load(reg_ptr + 4 * r, mask=mask, other=g0)
+        g1 = tl.load(reg_ptr + 4 * r + 1, mask=mask, other=g1)
+        g2 = tl.load(reg_ptr + 4 * r + 2, mask=mask, other=g2)
+        g3 = tl.load(reg_ptr + 4 * r + 3, mask=mask, other=g3)
     return c1, c2, r0, r1, r2, r3, T, T_hi, g0, g1, g2, g3
 
 
@@ -163,10 +159,15 @@ def _boxes_kernel(ref_ptr, lo_ptr, hi_ptr, reg_ptr, out_ptr, iou_ptr, num, start
     i = first + lane
     active = i < last
     fresh = first + BLOCK  # the next box no lane has taken
-    c1, c2, r0, r1, r2, r3, T, T_hi, g0, g1, g2, g3 = _load_box(ref_ptr, lo_ptr, hi_ptr, reg_ptr, i, num, offset,
-                                                                lo_mode, hi_mode, active, BLOCK, HAS_REG)
     zero_f = tl.zeros([BLOCK], tl.float64)
     zero_i = tl.zeros([BLOCK], tl.int32)
+    zero_u = zero_i.to(tl.uint32)
+    inf = float("inf")
+    # idle lanes keep a harmless unit box with T = 0.5 (their arithmetic stays finite)
+    c1, c2, r0, r1, r2, r3, T, T_hi, g0, g1, g2, g3 = _load_box(
+        ref_ptr, lo_ptr, hi_ptr, reg_ptr, i, num, offset, lo_mode, hi_mode, active, zero_u, zero_u, zero_f, zero_f,
+        zero_f + 1.0, zero_f + 1.0, zero_f + 0.5, zero_f + 0.5, zero_f - inf, zero_f - inf, zero_f + inf, zero_f + inf,
+        HAS_REG)
     pair, phase, tries, attempts = zero_i.to(tl.int64), zero_i, zero_i, zero_i
     flip = (zero_i + (ORDER == 2)) != 0
     bx, by, t_hi, c_lo, d_lo, c_hi, d_hi = zero_f, zero_f, zero_f, zero_f, zero_f, zero_f, zero_f
@@ -271,20 +272,9 @@ def _boxes_kernel(ref_ptr, lo_ptr, hi_ptr, reg_ptr, out_ptr, iou_ptr, num, start
         fresh = fresh + tl.sum(taken, axis=0)
         refill = finished & (i < last)
         active = (active & ~finished) | refill
-        n1, n2, n_r0, n_r1, n_r2, n_r3, n_T, n_hi, n_g0, n_g1, n_g2, n_g3 = _load_box(
-            ref_ptr, lo_ptr, hi_ptr, reg_ptr, i, num, offset, lo_mode, hi_mode, refill, BLOCK, HAS_REG)
-        c1 = tl.where(refill, n1, c1)
-        c2 = tl.where(refill, n2, c2)
-        r0 = tl.where(refill, n_r0, r0)
-        r1 = tl.where(refill, n_r1, r1)
-        r2 = tl.where(refill, n_r2, r2)
-        r3 = tl.where(refill, n_r3, r3)
-        T = tl.where(refill, n_T, T)
-        T_hi = tl.where(refill, n_hi, T_hi)
-        g0 = tl.where(refill, n_g0, g0)
-        g1 = tl.where(refill, n_g1, g1)
-        g2 = tl.where(refill, n_g2, g2)
-        g3 = tl.where(refill, n_g3, g3)
+        c1, c2, r0, r1, r2, r3, T, T_hi, g0, g1, g2, g3 = _load_box(
+            ref_ptr, lo_ptr, hi_ptr, reg_ptr, i, num, offset, lo_mode, hi_mode, refill, c1, c2, r0, r1, r2, r3, T,
+            T_hi, g0, g1, g2, g3, HAS_REG)
         pair = tl.where(refill, 0, pair)
         phase = tl.where(refill, 0, phase)
         tries = tl.where(refill, 0, tries)
