@@ -249,8 +249,7 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
 
         out, ious, ints = prois_triton(boxes, labels, lengths, num_rois, _bin_table(dist), fg_balanced, exact,
                                        proposal, image_sizes, draw_seed(generator, device), num_out)
-        return PRoIs(boxes=out, labels=ints[0].to(labels[0].dtype), gt_index=ints[1], ious=ious,
-                     image_index=ints[2])
+        return _from_kernel(out, ious, ints, labels[0].dtype)
 
     # pad to [B, G] so that allocation is one batched computation
     if len(set(lengths)) == 1:  # the common case of a training batch: no padding needed
@@ -293,21 +292,11 @@ def _prois_numba(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], 
     """:func:`generate_prois_validated` on the numba backend: one compiled call (:mod:`bbgen.roi.proi_cpu`)."""
     proi_cpu = _proi_cpu()
     check_memory(num_out, boxes[0].dtype, "generate_prois", extra=32)  # label, GT index, IoU, image index
-    if len(boxes) == 1:  # one image: no padding
-        gt = boxes[0].detach().numpy().astype(np.float64)[None]
-        lab = labels[0].numpy().astype(np.int64)[None]
-    else:
-        gt = np.zeros((len(boxes), max(lengths), 4))
-        lab = np.zeros((len(boxes), max(lengths)), np.int64)
-        for i, (b, lb) in enumerate(zip(boxes, labels)):
-            gt[i, :b.shape[0]] = b.detach().numpy()
-            lab[i, :b.shape[0]] = lb.numpy()
-    sizes = None
-    if isinstance(image_sizes, Tensor):
-        sizes = as_numpy(image_sizes.to(torch.float64))
-    elif image_sizes is not None:
-        sizes = np.empty((len(boxes), 2))
-        sizes[:] = image_sizes
+    flat_gt, flat_lab = ((boxes[0].detach().numpy(), labels[0].numpy()) if len(boxes) == 1 else
+                         (np.concatenate([b.detach().numpy() for b in boxes]), torch.cat(labels).numpy()))
+    gt, lab, sizes = proi_cpu.host_batch(flat_gt, flat_lab, lengths,
+                                         as_numpy(image_sizes.to(torch.float64)) if isinstance(image_sizes, Tensor)
+                                         else image_sizes)
     out_np = np.empty((num_out, 4), dtype=np.float32 if boxes[0].dtype == torch.float32 else np.float64)
     out_int = np.empty((3, num_out), np.int64)  # label, GT index, image index
     out_iou = np.empty(num_out)
@@ -319,9 +308,12 @@ def _prois_numba(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], 
         raise RuntimeError(f"generate_prois: {failed} RoI(s) could not meet their IoU constraint in "
                            f"{boxes[0].dtype} (e.g. around gt_boxes[{out_int[2, q]}][{out_int[1, q]}]); the IoU bin "
                            "is too narrow to be represented at this precision")
-    ints = torch.from_numpy(out_int)
-    return PRoIs(boxes=torch.from_numpy(out_np), labels=ints[0].to(labels[0].dtype), gt_index=ints[1],
-                 ious=torch.from_numpy(out_iou), image_index=ints[2])
+    return _from_kernel(torch.from_numpy(out_np), torch.from_numpy(out_iou), torch.from_numpy(out_int), labels[0].dtype)
+
+
+def _from_kernel(boxes: Tensor, ious: Tensor, ints: Tensor, label_dtype: torch.dtype) -> PRoIs:
+    """PRoIs from a compiled path's outputs; ``ints [3, R]``: label, GT index, image index."""
+    return PRoIs(boxes=boxes, labels=ints[0].to(label_dtype), gt_index=ints[1], ious=ious, image_index=ints[2])
 
 
 @functools.cache

@@ -32,7 +32,7 @@ from ..generator import philox as _philox
 from ..generator.fused_cpu import one_box
 from .distributions import T_MAX
 
-__all__ = ["prois_kernel", "plan_kernel"]
+__all__ = ["prois_kernel", "plan_kernel", "host_batch"]
 
 _njit = numba.njit(cache=True, error_model="numpy")
 _philox4x32 = numba.njit(cache=True, inline="always")(_philox.philox4x32)
@@ -215,3 +215,40 @@ def prois_kernel(gt: np.ndarray, labels: np.ndarray, lengths: np.ndarray, num_ro
 
 
 _NO_SIZES = np.zeros((1, 2))
+
+
+def host_batch(flat_gt: np.ndarray, flat_labels: np.ndarray, lengths: list[int],
+               sizes: tuple[float, float] | np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The kernels' batch arrays from the concatenated GTs of the images (host copies).
+
+    Parameters
+    ----------
+    flat_gt : ndarray[G, 4]
+        all images' GTs, one image after the other (float32 or float64).
+    flat_labels : ndarray[G]
+        their integer labels.
+    lengths : list[int]
+        GTs per image (sum G).
+    sizes : (W, H), ndarray[B, 2] float64 or None
+        one image size for all, one per image, or none.
+
+    Returns
+    -------
+    ``gt [B, G_max, 4]`` float64 and ``labels [B, G_max]`` int64, padded with zeros where images have fewer GTs
+    (no copy beyond the dtype conversion when all have the same number), and ``sizes [B, 2]`` float64 or None.
+    """
+    num_images, most = len(lengths), max(lengths)
+    if min(lengths) == most:  # a training batch: no padding
+        gt = flat_gt.astype(np.float64, copy=False).reshape(num_images, most, 4)
+        labels = flat_labels.astype(np.int64, copy=False).reshape(num_images, most)
+    else:
+        gt, labels = np.zeros((num_images, most, 4)), np.zeros((num_images, most), np.int64)
+        start = 0
+        for i, m in enumerate(lengths):
+            gt[i, :m], labels[i, :m] = flat_gt[start:start + m], flat_labels[start:start + m]
+            start += m
+    if isinstance(sizes, tuple):
+        per_image = np.empty((num_images, 2))
+        per_image[:] = sizes
+        sizes = per_image
+    return gt, labels, sizes

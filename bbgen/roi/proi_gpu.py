@@ -32,7 +32,7 @@ from ..generator.backends import check_memory
 from ..generator.fused_gpu import BLOCK, generate_triton
 from ..generator.proposals import Proposal
 from ._proi_inputs import Sizes
-from .proi_cpu import plan_kernel
+from .proi_cpu import host_batch, plan_kernel
 
 __all__ = ["prois_triton"]
 
@@ -80,20 +80,8 @@ def prois_triton(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], 
     words.append(torch.cat(labels).to(torch.int64))
     host = torch.cat(words).cpu().numpy()
     flat_gt, flat_lab = host[:4 * n].view(np.float64).reshape(n, 4), host[host.shape[0] - n:]
-    sizes = None
-    if per_image:
-        sizes = host[4 * n:4 * n + 2 * num_images].view(np.float64).reshape(num_images, 2)
-    elif image_sizes is not None:
-        sizes = np.empty((num_images, 2))
-        sizes[:] = image_sizes
-    if len(set(lengths)) == 1:  # a training batch: no padding
-        gt, lab = flat_gt.reshape(num_images, n // num_images, 4), flat_lab.reshape(num_images, n // num_images)
-    else:
-        gt, lab = np.zeros((num_images, max(lengths), 4)), np.zeros((num_images, max(lengths)), np.int64)
-        start = 0
-        for i, m in enumerate(lengths):
-            gt[i, :m], lab[i, :m] = flat_gt[start:start + m], flat_lab[start:start + m]
-            start += m
+    sizes = host[4 * n:4 * n + 2 * num_images].view(np.float64).reshape(num_images, 2) if per_image else image_sizes
+    gt, lab, sizes = host_batch(flat_gt, flat_lab, lengths, sizes)
     # the plan in two pinned host arrays: [ref R x 4 | lo R | hi R | region R x 4] and [label | GT | image]
     pin, r = device.type == "cuda", num_out
     plan_f = torch.empty(10 * r, dtype=torch.float64, pin_memory=pin)
