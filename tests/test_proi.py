@@ -314,3 +314,24 @@ def test_every_bad_gt_is_named_whatever_the_number_of_gts(num_gts, sizes, bad, m
     else:
         with pytest.raises(ValueError, match=rf"gt_boxes\[{num_gts - 2}\] = .* does not fit inside the image"):
             generate_prois(gts, torch.ones(num_gts, dtype=torch.int64), 8, image_sizes=sizes, generator=0)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ([1.0, float("nan"), 5.0, 5.0], "contains NaN or inf"),
+    ([1.0, 1.0, float("inf"), 5.0], "contains NaN or inf"),
+    ([6.0, 1.0, 5.0, 9.0], "degenerate or inverted"),
+    ([300.0, 20.0, 350.0, 90.0], r"does not fit inside image 1 of size \(W, H\) = \(320.0, 240.0\)"),
+    ([10.0, 200.0, 60.0, 250.0], r"does not fit inside image 1"),
+    ([-1.0, 20.0, 60.0, 90.0], r"does not fit inside image 1"),
+])
+def test_per_image_sizes_check_each_gt_against_its_own_image(bad, message):
+    """One (W, H) per image: a GT inside the largest image but outside its own is named with its image."""
+    gts = [torch.tensor([[10.0, 20.0, 60.0, 90.0], [400.0, 300.0, 600.0, 470.0]]),
+           torch.tensor([[10.0, 20.0, 60.0, 90.0], [5.0, 5.0, 300.0, 230.0], [100.0, 100.0, 319.0, 240.0]]),
+           torch.zeros(0, 4)]
+    labels = [torch.ones(len(g), dtype=torch.int64) for g in gts]
+    sizes = torch.tensor([[640.0, 480.0], [320.0, 240.0], [100.0, 100.0]])
+    assert len(generate_prois(gts, labels, 8, image_sizes=sizes, generator=0)) == 16  # all GTs fit
+    gts[1][1] = torch.tensor(bad)
+    with pytest.raises(ValueError, match=rf"gt_boxes\[1\]\[1\] = .*{message}"):
+        generate_prois(gts, labels, 8, image_sizes=sizes, generator=0)

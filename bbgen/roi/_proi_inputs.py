@@ -2,12 +2,14 @@
 
 A training step calls ``generate_prois`` once per batch with a few GTs per image, so the common case (one ``(W, H)``
 for all images, or none) is checked on one host copy of the GTs in plain Python comparisons; anything that fails
-them, and per-image sizes, go through the tensor checks that name the argument, the image and the GT.
+them go through the tensor checks that name the argument, the image and the GT. The host copy the checks read
+(:class:`HostGTs`, one device-to-host copy on CUDA) is the one the compiled backends then plan from.
 """
 from __future__ import annotations
 
 import math
 import sys
+from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
@@ -17,7 +19,7 @@ from torch import Tensor
 from .._typing import ImageSizeLike
 from ..boxes import check_boxes
 
-__all__ = ["Sizes", "as_labels", "image_sizes_of", "check_gts"]
+__all__ = ["Sizes", "HostGTs", "as_labels", "image_sizes_of", "host_gts", "check_gts"]
 
 Sizes = Union[tuple[float, float], Tensor, None]  # validated image sizes: one (W, H) for all images, or [B, 2]
 _BIG = sys.float_info.max
@@ -87,37 +89,87 @@ def image_sizes_of(image_sizes: ImageSizeLike, num_images: int, device: torch.de
     return torch.as_tensor(sizes, dtype=dtype, device=device)
 
 
-def check_gts(boxes: list[Tensor], sizes: Sizes, single: bool) -> None:
+@dataclass(frozen=True)
+class HostGTs:
+    """The GTs of a batch on the host, images one after the other (what the compiled backends read).
+
+    Attributes
+    ----------
+    gt : ndarray[G, 4]
+        all GT boxes (float32 or float64; float64 when copied from a GPU).
+    labels : ndarray[G]
+        their integer labels.
+    lengths : list[int]
+        GTs per image (sum G).
+    sizes : (W, H), ndarray[B, 2] float64 or None
+        one image size for all, one per image, or none.
+    """
+
+    gt: np.ndarray
+    labels: np.ndarray
+    lengths: list[int]
+    sizes: tuple[float, float] | np.ndarray | None
+
+
+def host_gts(boxes: list[Tensor], labels: list[Tensor], sizes: Sizes) -> HostGTs:
+    """The batch as :class:`HostGTs`: views of CPU tensors (one concatenation for several images); from a GPU, one
+    device-to-host copy of everything (float64 boxes and sizes as their bits next to the int64 labels), one sync.
+
+    Parameters
+    ----------
+    boxes, labels : list[Tensor[G_i, 4]], list[Tensor[G_i]]
+        per image GTs (one dtype and device) and integer labels (same device).
+    sizes : (W, H), Tensor[B, 2] or None
+        validated image sizes (:func:`image_sizes_of`).
+    """
+    lengths, n = [b.shape[0] for b in boxes], sum(b.shape[0] for b in boxes)
+    per_image = isinstance(sizes, Tensor)
+    if boxes[0].device.type == "cpu":
+        gt = boxes[0].detach().numpy() if len(boxes) == 1 else np.concatenate([b.detach().numpy() for b in boxes])
+        lab = labels[0].numpy() if len(labels) == 1 else torch.cat(labels).numpy()
+        return HostGTs(gt, lab, lengths, sizes.to(torch.float64).numpy() if per_image else sizes)
+    words = [torch.cat(boxes).detach().to(torch.float64).view(torch.int64).reshape(-1)]
+    if per_image:
+        words.append(sizes.to(torch.float64).view(torch.int64).reshape(-1))
+    words.append(torch.cat(labels).to(torch.int64))
+    host = torch.cat(words).cpu().numpy()
+    gt = host[:4 * n].view(np.float64).reshape(n, 4)
+    wh = host[4 * n:4 * n + 2 * len(boxes)].view(np.float64).reshape(-1, 2) if per_image else sizes
+    return HostGTs(gt, host[host.shape[0] - n:], lengths, wh)
+
+
+def check_gts(host: HostGTs, boxes: list[Tensor], sizes: Sizes, single: bool) -> None:
     """``ValueError`` unless every GT is finite with positive extent (:func:`bbgen.boxes.check_boxes`) and, when
     ``sizes`` is given, inside its image ``[0, W] x [0, H]``: RoIs with IoU >= T inside the image exist for every T
     only around a GT that lies in it (as in :func:`bbgen.generator.batched.generate_boxes`).
 
     Parameters
     ----------
+    host : HostGTs
+        the batch on the host (:func:`host_gts`): the checks read it, with no further copy.
     boxes : list[Tensor[G_i, 4]]
-        per image GTs, one dtype and device.
+        the same GTs, per image (the diagnosis of a failure names them).
     sizes : (W, H), Tensor[B, 2] or None
         validated image sizes (:func:`image_sizes_of`).
     single : bool
         the caller passed one image (messages say ``gt_boxes[j]`` instead of ``gt_boxes[i][j]``).
     """
-    if not isinstance(sizes, Tensor) and _all_inside(boxes, sizes):
+    if _all_inside(host):
         return
-    check_boxes(torch.cat(boxes), "gt_boxes")  # the diagnosis: names the first bad GT
+    for i, b in enumerate(boxes):  # the diagnosis: names the first bad GT as the caller indexes it
+        check_boxes(b, "gt_boxes" if single else f"gt_boxes[{i}]")
     _check_in_images(boxes, sizes, single)
 
 
-def _all_inside(boxes: list[Tensor], sizes: tuple[float, float] | None) -> bool:
-    """``x_min <= x1 < x2 <= x_max`` (and for y) for every GT, with the image ``[0, W] x [0, H]`` or, without
+def _all_inside(host: HostGTs) -> bool:
+    """``x_min <= x1 < x2 <= x_max`` (and for y) for every GT, with its image ``[0, W] x [0, H]`` or, without
     one, the finite floats as the bounds: the one test covers NaN (every comparison false), inf and inverted
     boxes."""
+    arr, sizes = host.gt, host.sizes
+    if isinstance(sizes, np.ndarray):  # one size per image: each GT's upper bound is its image's
+        lo, hi = arr[:, :2], arr[:, 2:]
+        return bool((hi > lo).all() and (lo >= 0).all() and (hi <= np.repeat(sizes, host.lengths, axis=0)).all())
     (x0, y0), (x1, y1) = ((0.0, 0.0), sizes) if sizes is not None else ((-_BIG, -_BIG), (_BIG, _BIG))
-    if boxes[0].device.type != "cpu":  # one copy (one sync) for the whole batch, not one per check and image
-        arr = torch.cat(boxes).detach().cpu().numpy()
-    elif len(boxes) > 1:
-        arr = np.concatenate([b.detach().numpy() for b in boxes])
-    else:
-        arr = boxes[0].detach().numpy()
     if arr.shape[0] <= _FEW:
         return all(x0 <= a < c <= x1 and y0 <= b < d <= y1 for a, b, c, d in arr.tolist())
     lo, hi = arr[:, :2], arr[:, 2:]

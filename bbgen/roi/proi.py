@@ -25,13 +25,13 @@ import torch
 from torch import Tensor
 
 from .._typing import ImageSizeLike
-from ._proi_inputs import Sizes, as_labels, check_gts, image_sizes_of
+from ._proi_inputs import HostGTs, Sizes, as_labels, check_gts, host_gts, image_sizes_of
 from ..boxes import as_boxes
 from .distributions import T_MAX, IoUDistLike, IoUDistribution, resolve_iou_dist, sample_iou_bins
 from ..generator.batched import generate_validated
 from .._validate import as_generator
 from ..generator.proposals import Proposal, get_proposal
-from ..generator.backends import as_numpy, check_memory, draw_seed, proposal_code, resolve_backend
+from ..generator.backends import check_memory, draw_seed, proposal_code, resolve_backend
 
 __all__ = ["PRoIs", "allocate_rois", "generate_prois", "generate_prois_validated"]
 
@@ -194,15 +194,17 @@ def generate_prois(gt_boxes: Union[Tensor, Sequence[Tensor]], gt_labels: Union[T
     labels = [as_labels(lab, "gt_labels" if single else f"gt_labels[{i}]", b.shape[0], device)
               for i, (b, lab) in enumerate(zip(boxes, label_list))]
     sizes = image_sizes_of(image_sizes, len(boxes), device, dtype)
-    check_gts(boxes, sizes, single)
+    host = host_gts(boxes, labels, sizes)  # the checks and the compiled backends read this one host copy
+    check_gts(host, boxes, sizes, single)
     return generate_prois_validated(boxes, labels, num_rois, dist, fg_balanced=fg_balanced, exact=exact,
                                     proposal=get_proposal(proposal), image_sizes=sizes,
-                                    generator=as_generator(generator, device), backend=backend)
+                                    generator=as_generator(generator, device), backend=backend, host=host)
 
 
 def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois: int, dist: IoUDistribution, *,
                              fg_balanced: bool, exact: bool, proposal: Proposal,
-                             image_sizes: Sizes, generator: torch.Generator, backend: str = "auto") -> PRoIs:
+                             image_sizes: Sizes, generator: torch.Generator, backend: str = "auto",
+                             host: HostGTs | None = None) -> PRoIs:
     """:func:`generate_prois` after argument checking, for callers whose inputs are valid by construction
     (the torchvision integration, once per training step).
 
@@ -227,6 +229,9 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
         On the boxes' device.
     backend : str, default "auto"
         As in :func:`generate_prois`.
+    host : HostGTs, optional
+        The same GTs, labels and sizes on the host (:func:`bbgen.roi._proi_inputs.host_gts`) when the caller
+        already copied them; the compiled backends copy them otherwise.
 
     Returns
     -------
@@ -241,14 +246,16 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
         return PRoIs(torch.zeros(0, 4, dtype=dtype, device=device), torch.cat(labels)[:0], empty,
                      torch.zeros(0, dtype=torch.float64, device=device), empty)
     which = resolve_backend(backend, device, proposal)
+    if which in ("numba", "triton"):
+        host = host or host_gts(boxes, labels, image_sizes)
     if which == "numba":
-        return _prois_numba(boxes, labels, lengths, num_rois, dist, fg_balanced, exact, proposal, image_sizes,
+        return _prois_numba(host, boxes[0].dtype, labels[0].dtype, num_rois, dist, fg_balanced, exact, proposal,
                             draw_seed(generator, device), num_out)
     if which == "triton":  # the numba plan on the host, all boxes in one Triton launch (3 host syncs)
         from .proi_gpu import prois_triton  # noqa: PLC0415 (imports numba and triton)
 
-        out, ious, ints = prois_triton(boxes, labels, lengths, num_rois, _bin_table(dist), fg_balanced, exact,
-                                       proposal, image_sizes, draw_seed(generator, device), num_out)
+        out, ious, ints = prois_triton(host, device, dtype, num_rois, _bin_table(dist), fg_balanced, exact,
+                                       proposal, draw_seed(generator, device), num_out)
         return _from_kernel(out, ious, ints, labels[0].dtype)
 
     # pad to [B, G] so that allocation is one batched computation
@@ -286,29 +293,24 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
                  ious=ious[:, 0], image_index=image_index)
 
 
-def _prois_numba(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], num_rois: int, dist: IoUDistribution,
-                 fg_balanced: bool, exact: bool, proposal: Proposal, image_sizes: Sizes, seed: int,
-                 num_out: int) -> PRoIs:
+def _prois_numba(host: HostGTs, dtype: torch.dtype, label_dtype: torch.dtype, num_rois: int, dist: IoUDistribution,
+                 fg_balanced: bool, exact: bool, proposal: Proposal, seed: int, num_out: int) -> PRoIs:
     """:func:`generate_prois_validated` on the numba backend: one compiled call (:mod:`bbgen.roi.proi_cpu`)."""
     proi_cpu = _proi_cpu()
-    check_memory(num_out, boxes[0].dtype, "generate_prois", extra=32)  # label, GT index, IoU, image index
-    flat_gt, flat_lab = ((boxes[0].detach().numpy(), labels[0].numpy()) if len(boxes) == 1 else
-                         (np.concatenate([b.detach().numpy() for b in boxes]), torch.cat(labels).numpy()))
-    gt, lab, sizes = proi_cpu.host_batch(flat_gt, flat_lab, lengths,
-                                         as_numpy(image_sizes.to(torch.float64)) if isinstance(image_sizes, Tensor)
-                                         else image_sizes)
-    out_np = np.empty((num_out, 4), dtype=np.float32 if boxes[0].dtype == torch.float32 else np.float64)
+    check_memory(num_out, dtype, "generate_prois", extra=32)  # label, GT index, IoU, image index
+    gt, lab, sizes = proi_cpu.host_batch(host.gt, host.labels, host.lengths, host.sizes)
+    out_np = np.empty((num_out, 4), dtype=np.float32 if dtype == torch.float32 else np.float64)
     out_int = np.empty((3, num_out), np.int64)  # label, GT index, image index
     out_iou = np.empty(num_out)
     code, param = proposal_code(proposal)
-    failed = proi_cpu.prois_kernel(gt, lab, np.array(lengths, np.int64), num_rois, fg_balanced, _bin_table(dist),
+    failed = proi_cpu.prois_kernel(gt, lab, np.array(host.lengths, np.int64), num_rois, fg_balanced, _bin_table(dist),
                                    exact, sizes, code, param, seed, out_np, out_int, out_iou)
     if failed:
         q = int(np.isnan(out_np[:, 0]).nonzero()[0][0])
         raise RuntimeError(f"generate_prois: {failed} RoI(s) could not meet their IoU constraint in "
-                           f"{boxes[0].dtype} (e.g. around gt_boxes[{out_int[2, q]}][{out_int[1, q]}]); the IoU bin "
+                           f"{dtype} (e.g. around gt_boxes[{out_int[2, q]}][{out_int[1, q]}]); the IoU bin "
                            "is too narrow to be represented at this precision")
-    return _from_kernel(torch.from_numpy(out_np), torch.from_numpy(out_iou), torch.from_numpy(out_int), labels[0].dtype)
+    return _from_kernel(torch.from_numpy(out_np), torch.from_numpy(out_iou), torch.from_numpy(out_int), label_dtype)
 
 
 def _from_kernel(boxes: Tensor, ious: Tensor, ints: Tensor, label_dtype: torch.dtype) -> PRoIs:

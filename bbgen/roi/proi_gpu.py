@@ -3,7 +3,8 @@
 Alg. 2 (GENERATEPROI): ``counts = fgBalancedRoIAlloc(GTs, RoINum)``; for each GT ``B`` and each of its
 ``counts[B]`` RoIs: draw an IoU bin and a threshold ``T`` from the IoU distribution, ``RoI = GENERATEBB(B, T)``.
 
-:func:`prois_triton` copies the GTs of the batch to the host, computes the plan there with the numba kernel of
+:func:`prois_triton` takes the GTs of the batch on the host (:func:`bbgen.roi._proi_inputs.host_gts`, the copy
+that :func:`bbgen.roi.proi.generate_prois` also checks), computes the plan there with the numba kernel of
 the CPU path (:func:`bbgen.roi.proi_cpu.plan_kernel`: ``fgBalancedRoIAlloc`` from stream ``STREAM_ALLOC``, index =
 image; bin and threshold of RoI ``q`` from stream ``STREAM_BINS``, index = q; the allowed region, the image
 widened to contain the GT), copies it to the device and generates every box with one launch of the Triton kernel
@@ -12,7 +13,8 @@ widened to contain the GT), copies it to the device and generates every box with
 same RoIs up to float rounding.
 
 Per call on CUDA (read from the code, not measured): 3 host syncs — the GTs (and per-image sizes) to the host in
-one copy, the seed (:func:`bbgen.generator.backends.draw_seed`, called by :mod:`bbgen.roi.proi`), the NaN check of
+one copy (:func:`~bbgen.roi._proi_inputs.host_gts`; the public ``generate_prois`` checks the GTs on that same copy),
+the seed (:func:`bbgen.generator.backends.draw_seed`, called by :mod:`bbgen.roi.proi`), the NaN check of
 ``generate_triton``. The plan goes to the device in two non-blocking copies from pinned memory (one float64, one
 int64 array). Kernel launches: 3 to 6 to pack the GTs (cat of the boxes, of the labels and the packing cat; casts
 to float64 / int64 where the dtypes differ), 1 for the seed, 1 Triton launch for all boxes (one per 2^22 RoIs),
@@ -31,23 +33,23 @@ from torch import Tensor
 from ..generator.backends import check_memory
 from ..generator.fused_gpu import BLOCK, generate_triton
 from ..generator.proposals import Proposal
-from ._proi_inputs import Sizes
+from ._proi_inputs import HostGTs
 from .proi_cpu import host_batch, plan_kernel
 
 __all__ = ["prois_triton"]
 
 
-def prois_triton(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], num_rois: int, table: np.ndarray,
-                 fg_balanced: bool, exact: bool, proposal: Proposal, image_sizes: Sizes, seed: int, num_out: int,
+def prois_triton(host: HostGTs, device: torch.device, dtype: torch.dtype, num_rois: int, table: np.ndarray,
+                 fg_balanced: bool, exact: bool, proposal: Proposal, seed: int, num_out: int,
                  block: int = BLOCK) -> tuple[Tensor, Tensor, Tensor]:
-    """Alg. 2 for a batch of valid inputs on the boxes' device (CUDA; CPU tensors under ``TRITON_INTERPRET=1``).
+    """Alg. 2 for a batch of valid inputs, the boxes on ``device`` (CUDA; CPU under ``TRITON_INTERPRET=1``).
 
     Parameters
     ----------
-    boxes, labels : list[Tensor[G_i, 4]], list[Tensor[G_i]]
-        per image GT boxes (float32 or float64, one device) and integer labels.
-    lengths : list[int]
-        ``G_i``.
+    host : HostGTs
+        the batch's GTs, labels and image sizes on the host (:func:`bbgen.roi._proi_inputs.host_gts`).
+    device, dtype : torch.device, torch.dtype
+        of the GT boxes: the RoIs are returned there, in that dtype (float32 or float64).
     num_rois : int
         RoIs per image with GTs.
     table : ndarray[4, K] float64
@@ -56,8 +58,6 @@ def prois_triton(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], 
         class-balanced allocation; interval mode.
     proposal : Proposal
         a built-in proposal.
-    image_sizes : (W, H), Tensor[B, 2] or None
-        as in :func:`bbgen.roi.proi.generate_prois_validated`.
     seed : int
         64-bit Philox key.
     num_out : int
@@ -67,27 +67,17 @@ def prois_triton(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], 
 
     Returns
     -------
-    ``(boxes [R, 4] in the GTs' dtype, ious [R] float64, ints [3, R] int64)``: per RoI in ``ints`` its GT's label,
+    ``(boxes [R, 4] in dtype, ious [R] float64, ints [3, R] int64)``: per RoI in ``ints`` its GT's label,
     the GT's index in its image, the image index. Raises ``RuntimeError`` if a box fails (as ``generate_triton``).
     """
-    device, num_images, n = boxes[0].device, len(boxes), sum(lengths)
     check_memory(num_out, torch.float64, "generate_prois", extra=72)  # the host plan: 13 numbers per RoI
-    per_image = isinstance(image_sizes, Tensor)
-    # one device-to-host copy: float64 GTs (and sizes) as their bits, next to the int64 labels
-    words = [torch.cat(boxes).to(torch.float64).view(torch.int64).reshape(-1)]
-    if per_image:
-        words.append(image_sizes.to(torch.float64).view(torch.int64).reshape(-1))
-    words.append(torch.cat(labels).to(torch.int64))
-    host = torch.cat(words).cpu().numpy()
-    flat_gt, flat_lab = host[:4 * n].view(np.float64).reshape(n, 4), host[host.shape[0] - n:]
-    sizes = host[4 * n:4 * n + 2 * num_images].view(np.float64).reshape(num_images, 2) if per_image else image_sizes
-    gt, lab, sizes = host_batch(flat_gt, flat_lab, lengths, sizes)
+    gt, lab, sizes = host_batch(host.gt, host.labels, host.lengths, host.sizes)
     # the plan in two pinned host arrays: [ref R x 4 | lo R | hi R | region R x 4] and [label | GT | image]
     pin, r = device.type == "cuda", num_out
     plan_f = torch.empty(10 * r, dtype=torch.float64, pin_memory=pin)
     plan_i = torch.empty((3, r), dtype=torch.int64, pin_memory=pin)
     f = plan_f.numpy()
-    plan_kernel(gt, lab, np.array(lengths, np.int64), num_rois, fg_balanced, table, exact, sizes, seed,
+    plan_kernel(gt, lab, np.array(host.lengths, np.int64), num_rois, fg_balanced, table, exact, sizes, seed,
                 f[:4 * r].reshape(r, 4), f[4 * r:6 * r].reshape(2, r), f[6 * r:].reshape(r, 4), plan_i.numpy())
     # non-blocking from pinned memory: no sync; torch keeps the pinned blocks until the copies are done
     dev_f = plan_f[:(6 if sizes is None else 10) * r].to(device, non_blocking=True)
@@ -95,5 +85,5 @@ def prois_triton(boxes: list[Tensor], labels: list[Tensor], lengths: list[int], 
     out, ious = generate_triton(dev_f[:4 * r].view(r, 4), dev_f[4 * r:5 * r, None],
                                 dev_f[5 * r:6 * r, None] if exact else None,
                                 None if sizes is None else dev_f[6 * r:].view(r, 4), 1, "random", proposal, seed, 0,
-                                with_iou=True, block=block, dtype=boxes[0].dtype)
+                                with_iou=True, block=block, dtype=dtype)
     return out[:, 0], ious[:, 0], dev_i
