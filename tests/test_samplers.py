@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from bbgen.roi.iou_balanced import IoUBalancedSampler
-from bbgen.roi.samplers import OFBSampler, ofb_probabilities, ohpm_select
+from bbgen.roi.samplers import OFBSampler, ofb_probabilities, ohpm_select, ohpm_select_batched
 
 
 def _labels(counts: dict[int, int], num_neg: int = 0, num_ignore: int = 0, seed: int = 0) -> torch.Tensor:
@@ -236,6 +236,52 @@ def test_ohpm_select_bad_input(args, exc, match):
         ohpm_select(*args)
     with pytest.raises(ValueError, match="nms_iou"):
         ohpm_select(torch.zeros(3, 4), torch.zeros(3), 1, nms_iou=1.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(0, 40), min_size=1, max_size=5), seed=st.integers(0, 2**31),
+       k=st.integers(0, 30), thr=st.sampled_from([0.3, 0.7, 1.0]), ties=st.booleans(), masked=st.booleans())
+def test_ohpm_select_batched_is_the_reference_per_image(sizes, seed, k, thr, ties, masked):
+    """Per image: the reference NMS by loss (over the candidates only, when given), then the k hardest."""
+    pytest.importorskip("torchvision")
+    boxes = [_random_boxes(n, seed + i) for i, n in enumerate(sizes)]
+    g = torch.Generator().manual_seed(seed)
+    losses = [torch.rand(n, generator=g) for n in sizes]
+    if ties:
+        losses = [(lo * 3).floor() for lo in losses]
+    cand = [torch.rand(n, generator=g) < 0.7 for n in sizes] if masked else None
+    got = ohpm_select_batched(boxes, losses, k, thr, candidates=cand)
+    assert len(got) == len(sizes)
+    for i, (b, lo) in enumerate(zip(boxes, losses)):
+        idx = torch.arange(len(b)) if cand is None else torch.where(cand[i])[0]
+        expected = idx[_reference_nms_by_loss(b[idx], lo[idx], thr)[:k]] if len(idx) else idx
+        assert got[i].dtype == torch.long and got[i].tolist() == expected.tolist()
+        if cand is None:
+            assert torch.equal(got[i], ohpm_select(b, lo, k, nms_iou=thr))
+
+
+def test_ohpm_select_batched_generator_breaks_ties_reproducibly():
+    boxes = [_random_boxes(30, 1), _random_boxes(20, 2)]
+    losses = [torch.ones(30), torch.ones(20)]  # all tied: the order is the permutation's
+    def run(seed):
+        return ohpm_select_batched(boxes, losses, 5, 1.0, generator=torch.Generator().manual_seed(seed))
+    a, b, c = run(0), run(0), run(1)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c))
+    assert [x.tolist() for x in ohpm_select_batched(boxes, losses, 3, 1.0)] == [[0, 1, 2], [0, 1, 2]]
+    assert all(len(set(x.tolist())) == 5 for x in a)  # a permutation: no RoI twice
+
+
+def test_ohpm_select_batched_refuses_nan_losses_and_takes_empty_batches():
+    boxes = [_random_boxes(3, 0), _random_boxes(2, 1)]
+    with pytest.raises(ValueError, match="finite"):
+        ohpm_select_batched(boxes, [torch.zeros(3), torch.tensor([0.0, float("nan")])], 2)
+    # a NaN on a RoI that may not be kept does not matter
+    kept = ohpm_select_batched(boxes, [torch.zeros(3), torch.tensor([0.0, float("nan")])], 2,
+                               candidates=[torch.ones(3, dtype=torch.bool), torch.tensor([True, False])])
+    assert kept[0].tolist() == ohpm_select(boxes[0], torch.zeros(3), 2).tolist() and kept[1].tolist() == [0]
+    assert ohpm_select_batched([], [], 3) == []
+    assert [x.numel() for x in ohpm_select_batched([torch.zeros(0, 4)] * 2, [torch.zeros(0)] * 2, 3)] == [0, 0]
 
 
 @settings(max_examples=30, deadline=None)

@@ -6,9 +6,10 @@ box head under ``no_grad`` with its Fast R-CNN loss (cross-entropy + Smooth L1 f
 :func:`bbgen.integrations.heads.roi_losses`), NMS is run on the RoIs with the loss as score, and the
 B highest-loss survivors per image are trained on (Shrivastava et al. §4.1, "read-only" RoI network;
 §4.2: NMS at IoU 0.7, B/N RoIs per image, no fg:bg ratio). Ignored RoIs (label -1, a matcher with
-two thresholds) are never selected. This is :func:`bbgen.roi.samplers.ohpm_select` over all RoIs
-(thesis §4.5.3 restricts it to positives). The selection itself is deterministic; ``generator``
-permutes the RoIs before the stable sort, so that equal losses are broken at random (reproducibly).
+two thresholds) are never selected. This is :func:`bbgen.roi.samplers.ohpm_select_batched` over all RoIs
+(thesis §4.5.3 restricts it to positives): one sort and one host sync for the batch, NMS per image. The
+selection itself is deterministic; ``generator`` permutes the RoIs before the stable sort, so that equal
+losses are broken at random (reproducibly).
 
     from bbgen.integrations.ohem import use_ohem
     with use_ohem(model, batch_size_per_image=64, generator=torch.Generator().manual_seed(0)):
@@ -22,7 +23,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from bbgen.roi.samplers import ohpm_select
+from bbgen.roi.samplers import ohpm_select_batched
 
 from .heads import (Integration, RoIInputs, check_generator, install, keep_rois, prepare_rois, regression_targets,
                     require_inputs, roi_heads_of, roi_losses)
@@ -54,10 +55,8 @@ def ohem_keep(boxes: Tensor, losses: Tensor, labels: Tensor, batch_size: int, nm
     Tensor[K]
         indices into ``boxes`` of the kept RoIs, hardest first (K <= B).
     """
-    cand = torch.where(labels >= 0)[0]
-    if generator is not None:
-        cand = cand[torch.randperm(cand.numel(), generator=generator, device=generator.device).to(cand.device)]
-    return cand[ohpm_select(boxes[cand], losses[cand], batch_size, nms_iou=nms_iou)]
+    return ohpm_select_batched([boxes], [losses], batch_size, nms_iou, candidates=[labels >= 0],
+                               generator=generator)[0]
 
 
 def _ohem_select(batch_size: Optional[int], nms_iou: float, generator: Optional[torch.Generator], heads: nn.Module,
@@ -68,7 +67,8 @@ def _ohem_select(batch_size: Optional[int], nms_iou: float, generator: Optional[
     reg = regression_targets(heads, proposals, matched_idxs, gt_boxes)
     losses = roi_losses(heads, features, proposals, image_shapes, [lab.clamp(min=0) for lab in labels], reg)
     b = batch_size or heads.fg_bg_sampler.batch_size_per_image
-    keep = [ohem_keep(p, loss, lab, b, nms_iou, generator) for p, loss, lab in zip(proposals, losses, labels)]
+    keep = ohpm_select_batched(proposals, losses, b, nms_iou, candidates=[lab >= 0 for lab in labels],
+                               generator=generator)  # ohem_keep for every image, one host sync for the batch
     return keep_rois(heads, keep, proposals, matched_idxs, labels, gt_boxes)
 
 

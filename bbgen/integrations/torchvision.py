@@ -43,7 +43,7 @@ from bbgen.roi.distributions import IoUDistLike, IoUDistribution, resolve_iou_di
 from bbgen.roi.proi import generate_prois_validated
 from bbgen._validate import as_generator
 from bbgen.generator.proposals import Proposal, get_proposal
-from bbgen.roi.samplers import OFBSampler, ohpm_select
+from bbgen.roi.samplers import OFBSampler, ohpm_select_batched
 
 from .heads import (Integration, RoIInputs, check_generator, install, regression_targets, require_inputs, restore,
                     roi_heads_of, roi_losses, sampler_settings)
@@ -158,7 +158,7 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: RoIInputs, proposal
         features, image_shapes = require_inputs(inputs, "ohpm=True")
         reg = regression_targets(heads, pos_boxes, pos_match, gt_boxes)
         losses = roi_losses(heads, features, pos_boxes, image_shapes, pos_labels, reg)
-        keep = [ohpm_select(b, loss, num_fg, nms_iou=cfg.nms_iou) for b, loss in zip(pos_boxes, losses)]
+        keep = ohpm_select_batched(pos_boxes, losses, num_fg, cfg.nms_iou)
         pos_boxes, pos_match, pos_labels = (_index(t, keep) for t in (pos_boxes, pos_match, pos_labels))
 
     # negatives: RPN proposals whose max IoU with the targets lies in [lo, hi); RPN positives dropped

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .distributions import PRESETS, IoUDistribution
 from .iou_balanced import IoUBalancedSampler
 from .proi import PRoIs, generate_prois
-from .samplers import OFBSampler, ofb_probabilities, ohpm_select
+from .samplers import OFBSampler, ofb_probabilities, ohpm_select, ohpm_select_batched
 
 __all__ = ["IoUBalancedSampler", "IoUDistribution", "OFBSampler", "PRESETS", "PRoIs", "generate_prois",
-           "ofb_probabilities", "ohpm_select"]
+           "ofb_probabilities", "ohpm_select", "ohpm_select_batched"]

@@ -6,7 +6,8 @@
   per-RoI losses are supplied, as the hardest (OHNM, the "H" rows of Table 4.3). Drop-in for torchvision's
   ``BalancedPositiveNegativeSampler``.
 * :func:`ohpm_select` — Online Hard Positive Mining (thesis §4.5.3, Table 4.1): NMS with the loss as score, then
-  the k hardest survivors.
+  the k hardest survivors; :func:`ohpm_select_batched` does it for every image of a batch with one sort and one
+  host sync for the batch (plus torchvision's NMS per image), as OHEM and OHPM run it in a training step.
 
 Only torch is required; ``torchvision.ops.nms`` is used when torchvision is importable.
 """
@@ -21,7 +22,8 @@ from .._typing import SeedLike
 from .._validate import as_generator, positive_int
 from ..boxes import box_iou
 
-__all__ = ["OFBSampler", "append_masks", "check_matched_idxs", "ohpm_select", "ofb_probabilities"]
+__all__ = ["OFBSampler", "append_masks", "check_matched_idxs", "ohpm_select", "ohpm_select_batched",
+           "ofb_probabilities"]
 
 _NEGATIVE_MODES = ("random", "hard")
 
@@ -85,6 +87,10 @@ def ohpm_select(boxes: Tensor, losses: Tensor, k: int, nms_iou: float = 0.7) -> 
     -------
     LongTensor[min(k, K)]
         Indices into ``boxes``, hardest first; ties in the loss are broken by the lower index (deterministic).
+
+    See Also
+    --------
+    ohpm_select_batched : the same for every image of a batch, with one host sync.
     """
     _check_boxes(boxes, "boxes")
     if not isinstance(losses, Tensor):
@@ -95,12 +101,72 @@ def ohpm_select(boxes: Tensor, losses: Tensor, k: int, nms_iou: float = 0.7) -> 
         raise ValueError(f"k must be a non-negative int, got {k!r}")
     if not 0.0 <= float(nms_iou) <= 1.0:
         raise ValueError(f"nms_iou must lie in [0, 1], got {nms_iou!r}")
-    if losses.numel() and not bool(torch.isfinite(losses).all()):
+    return ohpm_select_batched([boxes], [losses], k, float(nms_iou))[0]
+
+
+def ohpm_select_batched(boxes: Sequence[Tensor], losses: Sequence[Tensor], k: int, nms_iou: float = 0.7, *,
+                        candidates: Optional[Sequence[Tensor]] = None,
+                        generator: Optional[torch.Generator] = None) -> list[Tensor]:
+    """:func:`ohpm_select` for each image of a batch: NMS by loss, then the ``k`` hardest, per image.
+
+    One stable sort orders the whole batch (by image, then by decreasing loss) and one host sync reads the
+    per-image counts (and whether every loss is finite); only the NMS (torchvision's, which syncs on CUDA) runs
+    once per image. Without ``candidates`` and ``generator`` image ``i``'s result equals
+    ``ohpm_select(boxes[i], losses[i], k, nms_iou)``. Inputs are trusted to be well formed (the training
+    integrations build them); use :func:`ohpm_select` for checked single-image calls.
+
+    Parameters
+    ----------
+    boxes : sequence of Tensor[R_i, 4]
+        per image candidate boxes, one device.
+    losses : sequence of Tensor[R_i]
+        their losses (higher = harder).
+    k : int
+        boxes kept per image at most.
+    nms_iou : float, default 0.7
+        a box is suppressed when its IoU with a harder kept one exceeds this.
+    candidates : sequence of Tensor[R_i] bool, optional
+        only these may be kept (OHEM: the non-ignored RoIs); all by default.
+    generator : torch.Generator, optional
+        permutes the batch before the stable sort, so that equal losses are broken at random (reproducibly);
+        None keeps the lower index first.
+
+    Returns
+    -------
+    list[LongTensor[K_i]]
+        per image, indices into ``boxes[i]``, hardest first (``K_i <= k``).
+
+    Examples
+    --------
+    >>> boxes = [torch.tensor([[0., 0., 10., 10.], [0., 0., 10., 11.], [20., 20., 30., 30.]])] * 2
+    >>> losses = [torch.tensor([0.2, 0.9, 0.5]), torch.tensor([0.9, 0.2, 0.1])]
+    >>> [kept.tolist() for kept in ohpm_select_batched(boxes, losses, 2)]
+    [[1, 2], [0, 2]]
+    """
+    if len(boxes) == 0:
+        return []
+    device = boxes[0].device
+    sizes = [b.shape[0] for b in boxes]
+    loss = torch.cat([lo.detach() for lo in losses]).double()
+    image = torch.cat([torch.full((n,), i, dtype=torch.int64, device=device) for i, n in enumerate(sizes)])
+    if generator is not None:
+        order = torch.randperm(loss.numel(), generator=generator, device=generator.device).to(device)
+    else:
+        order = torch.arange(loss.numel(), device=device)
+    if candidates is not None:
+        order = order[torch.cat(list(candidates))[order]]
+    order = order[torch.sort(-loss[order], stable=True).indices]  # stable: ties keep the (permuted) index order
+    order = order[torch.sort(image[order], stable=True).indices]  # grouped by image, hardest first within
+    counts = torch.bincount(image[order], minlength=len(sizes))
+    host = torch.cat([counts, (~torch.isfinite(loss[order])).sum()[None]]).tolist()  # the one sync
+    if host[-1]:
         raise ValueError("losses must be finite; got NaN or inf")
-    # stable sort on -loss: equal losses keep ascending index order
-    order = torch.sort(-losses.detach().double(), stable=True).indices
-    kept = _greedy_nms(boxes.detach()[order], float(nms_iou))
-    return order[kept[:k]]
+    out, start = [], 0
+    for b, chunk, n in zip(boxes, order.split(host[:-1]), sizes):
+        local = chunk - start
+        out.append(local[_greedy_nms(b.detach()[local], float(nms_iou))[:k]])
+        start += n
+    return out
 
 
 def ofb_probabilities(labels: Tensor) -> Tensor:
