@@ -298,7 +298,7 @@ def _prois_numba(host: HostGTs, dtype: torch.dtype, label_dtype: torch.dtype, nu
     """:func:`generate_prois_validated` on the numba backend: one compiled call (:mod:`bbgen.roi.proi_cpu`)."""
     proi_cpu = _proi_cpu()
     check_memory(num_out, dtype, "generate_prois", extra=32)  # label, GT index, IoU, image index
-    gt, lab, sizes = proi_cpu.host_batch(host.gt, host.labels, host.lengths, host.sizes)
+    gt, lab, sizes = proi_cpu.host_batch(host)
     out_np = np.empty((num_out, 4), dtype=np.float32 if dtype == torch.float32 else np.float64)
     out_int = np.empty((3, num_out), np.int64)  # label, GT index, image index
     out_iou = np.empty(num_out)

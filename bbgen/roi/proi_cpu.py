@@ -30,6 +30,7 @@ import numpy as np
 
 from ..generator import philox as _philox
 from ..generator.fused_cpu import one_box
+from ._proi_inputs import HostGTs
 from .distributions import T_MAX
 
 __all__ = ["prois_kernel", "plan_kernel", "host_batch"]
@@ -217,26 +218,20 @@ def prois_kernel(gt: np.ndarray, labels: np.ndarray, lengths: np.ndarray, num_ro
 _NO_SIZES = np.zeros((1, 2))
 
 
-def host_batch(flat_gt: np.ndarray, flat_labels: np.ndarray, lengths: list[int],
-               sizes: tuple[float, float] | np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """The kernels' batch arrays from the concatenated GTs of the images (host copies).
+def host_batch(host: HostGTs) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The kernels' batch arrays from the concatenated GTs of the images.
 
     Parameters
     ----------
-    flat_gt : ndarray[G, 4]
-        all images' GTs, one image after the other (float32 or float64).
-    flat_labels : ndarray[G]
-        their integer labels.
-    lengths : list[int]
-        GTs per image (sum G).
-    sizes : (W, H), ndarray[B, 2] float64 or None
-        one image size for all, one per image, or none.
+    host : HostGTs
+        the batch on the host (:func:`bbgen.roi._proi_inputs.host_gts`).
 
     Returns
     -------
     ``gt [B, G_max, 4]`` float64 and ``labels [B, G_max]`` int64, padded with zeros where images have fewer GTs
     (no copy beyond the dtype conversion when all have the same number), and ``sizes [B, 2]`` float64 or None.
     """
+    flat_gt, flat_labels, lengths, sizes = host.gt, host.labels, host.lengths, host.sizes
     num_images, most = len(lengths), max(lengths)
     if min(lengths) == most:  # a training batch: no padding
         gt = flat_gt.astype(np.float64, copy=False).reshape(num_images, most, 4)

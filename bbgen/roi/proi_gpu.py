@@ -71,7 +71,7 @@ def prois_triton(host: HostGTs, device: torch.device, dtype: torch.dtype, num_ro
     the GT's index in its image, the image index. Raises ``RuntimeError`` if a box fails (as ``generate_triton``).
     """
     check_memory(num_out, torch.float64, "generate_prois", extra=72)  # the host plan: 13 numbers per RoI
-    gt, lab, sizes = host_batch(host.gt, host.labels, host.lengths, host.sizes)
+    gt, lab, sizes = host_batch(host)
     # the plan in two pinned host arrays: [ref R x 4 | lo R | hi R | region R x 4] and [label | GT | image]
     pin, r = device.type == "cuda", num_out
     plan_f = torch.empty(10 * r, dtype=torch.float64, pin_memory=pin)
