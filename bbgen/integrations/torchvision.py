@@ -34,13 +34,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Optional, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bbgen.boxes import box_iou, check_boxes
 from bbgen.roi.distributions import IoUDistLike, IoUDistribution, resolve_iou_dist
-from bbgen.roi.proi import generate_prois_validated
+from bbgen.roi.proi import generate_prois_validated, host_gts
 from bbgen._validate import as_generator
 from bbgen.generator.proposals import Proposal, get_proposal
 from bbgen.roi.samplers import OFBSampler, ohpm_select_batched
@@ -140,16 +141,15 @@ def _proi_select(cfg: _PRoIConfig, heads: nn.Module, inputs: RoIInputs, proposal
 
     # positives: Alg. 2 around the targets, inside the (resized) images. torchvision has checked the targets'
     # types, shapes and degenerate boxes (training mode); NaN/inf it lets through, so that check stays
-    sizes = None if inputs.image_shapes is None else torch.tensor(
-        [(w, h) for h, w in inputs.image_shapes], dtype=torch.float64, device=device)
-    try:  # one host sync for the batch; on failure name the image
-        check_boxes(torch.cat(gt_boxes), "targets' boxes")
-    except ValueError:
+    wh = None if inputs.image_shapes is None else np.array([(w, h) for h, w in inputs.image_shapes], np.float64)
+    host = host_gts(gt_boxes, gt_labels, wh)  # one device-to-host copy: checked here, planned from by Alg. 2
+    if not np.isfinite(host.gt).all():  # name the image and the GT
         for i, boxes in enumerate(gt_boxes):
             check_boxes(boxes, f"targets[{i}]['boxes']")
-        raise
+    sizes = None if wh is None else torch.from_numpy(wh).to(device, non_blocking=True)  # for the torch backend
     rois = generate_prois_validated(gt_boxes, gt_labels, cfg.num_rois, cfg.iou_dist, fg_balanced=cfg.fg_balanced,
-                                    exact=cfg.exact, proposal=cfg.proposal, image_sizes=sizes, generator=gen)
+                                    exact=cfg.exact, proposal=cfg.proposal, image_sizes=sizes, generator=gen,
+                                    host=host)
     per_image = [cfg.num_rois if gt.shape[0] else 0 for gt in gt_boxes]  # exactly RoINum per image with GTs
     pos_boxes = list(rois.boxes.to(dtype).split(per_image))
     pos_match = list(rois.gt_index.split(per_image))

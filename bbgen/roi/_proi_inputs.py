@@ -110,6 +110,16 @@ class HostGTs:
     lengths: list[int]
     sizes: tuple[float, float] | np.ndarray | None
 
+    def with_sizes(self, sizes: tuple[float, float] | np.ndarray | None) -> "HostGTs":
+        """The same GTs with other image sizes.
+
+        Parameters
+        ----------
+        sizes : (W, H), ndarray[B, 2] float64 or None
+            one image size for all, one per image, or none.
+        """
+        return HostGTs(self.gt, self.labels, self.lengths, sizes)
+
 
 def host_gts(boxes: list[Tensor], labels: list[Tensor], sizes: Sizes) -> HostGTs:
     """The batch as :class:`HostGTs`: views of CPU tensors (one concatenation for several images); from a GPU, one
@@ -119,10 +129,12 @@ def host_gts(boxes: list[Tensor], labels: list[Tensor], sizes: Sizes) -> HostGTs
     ----------
     boxes, labels : list[Tensor[G_i, 4]], list[Tensor[G_i]]
         per image GTs (one dtype and device) and integer labels (same device).
-    sizes : (W, H), Tensor[B, 2] or None
-        validated image sizes (:func:`image_sizes_of`).
+    sizes : (W, H), Tensor[B, 2], ndarray[B, 2] float64 or None
+        validated image sizes (:func:`image_sizes_of`); an ndarray (sizes the caller holds on the host) is kept.
     """
     lengths, n = [b.shape[0] for b in boxes], sum(b.shape[0] for b in boxes)
+    if isinstance(sizes, np.ndarray):
+        return host_gts(boxes, labels, None).with_sizes(sizes)
     per_image = isinstance(sizes, Tensor)
     if boxes[0].device.type == "cpu":
         gt = boxes[0].detach().numpy() if len(boxes) == 1 else np.concatenate([b.detach().numpy() for b in boxes])

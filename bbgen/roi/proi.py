@@ -33,7 +33,7 @@ from .._validate import as_generator
 from ..generator.proposals import Proposal, get_proposal
 from ..generator.backends import check_memory, draw_seed, proposal_code, resolve_backend
 
-__all__ = ["PRoIs", "allocate_rois", "generate_prois", "generate_prois_validated"]
+__all__ = ["PRoIs", "HostGTs", "allocate_rois", "generate_prois", "generate_prois_validated", "host_gts"]
 
 @dataclass(frozen=True)
 class PRoIs:
@@ -230,8 +230,8 @@ def generate_prois_validated(boxes: list[Tensor], labels: list[Tensor], num_rois
     backend : str, default "auto"
         As in :func:`generate_prois`.
     host : HostGTs, optional
-        The same GTs, labels and sizes on the host (:func:`bbgen.roi._proi_inputs.host_gts`) when the caller
-        already copied them; the compiled backends copy them otherwise.
+        The same GTs, labels and sizes on the host (:func:`host_gts`) when the caller already has them (to
+        check them, say); the compiled backends copy them otherwise.
 
     Returns
     -------
