@@ -99,12 +99,14 @@ def check_boxes(boxes: Tensor, name: str = "boxes", *, positive: bool = True) ->
 
     Parameters
     ----------
-    boxes : Tensor[..., 4]
+    boxes : Tensor[..., 4] or ndarray or nested sequence
+        Converted with :func:`as_boxes` (shape and dtype errors name ``name`` too).
     name : str, default "boxes"
         Argument name for error messages.
     positive : bool, default True
         Also require positive width and height.
     """
+    boxes = as_boxes(boxes, name)
     if boxes.numel() == 0:
         return
     flat = boxes.reshape(-1, 4)
@@ -121,6 +123,15 @@ def check_boxes(boxes: Tensor, name: str = "boxes", *, positive: bool = True) ->
     if bad.numel():  # (none: a flush-to-zero subtraction made a tiny positive extent 0)
         i = int(bad[0, 0])
         raise ValueError(f"{name}[{i}] = {flat[i].tolist()} is degenerate or inverted (need x2 > x1 and y2 > y1)")
+
+
+def _broadcast(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    """``ValueError`` naming both arguments when the leading dimensions of ``a`` and ``b`` do not broadcast."""
+    try:
+        torch.broadcast_shapes(a.shape, b.shape)
+    except RuntimeError:
+        raise ValueError(f"{name_a} shape {tuple(a.shape)} and {name_b} shape {tuple(b.shape)} do not "
+                         "broadcast") from None
 
 
 def box_area(boxes: Tensor) -> Tensor:
@@ -178,6 +189,7 @@ def elementwise_box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     Tensor[...]
     """
     a, b = as_boxes(boxes1, "boxes1"), as_boxes(boxes2, "boxes2")
+    _broadcast(a, b, "boxes1", "boxes2")
     return iou_xyxy(*a.unbind(-1), *b.unbind(-1))
 
 
@@ -245,13 +257,16 @@ def to_unit_frame(boxes: Tensor, ref: Tensor) -> Tensor:
     boxes : Tensor[..., 4]
         Boxes in image coordinates.
     ref : Tensor[..., 4]
-        Reference boxes; broadcasts with ``boxes``.
+        Reference boxes with positive width and height (a degenerate one has no unit frame:
+        ``ValueError``); broadcasts with ``boxes``.
 
     Returns
     -------
     Tensor[..., 4]
     """
     b, r = as_boxes(boxes), as_boxes(ref, "ref")
+    _broadcast(b, r, "boxes", "ref")
+    check_boxes(r, "ref")
     w, h = r[..., 2] - r[..., 0], r[..., 3] - r[..., 1]
     scale = torch.stack((w, h, w, h), -1)
     shift = torch.stack((r[..., 0], r[..., 1], r[..., 0], r[..., 1]), -1)
@@ -273,5 +288,6 @@ def from_unit_frame(boxes: Tensor, ref: Tensor) -> Tensor:
     Tensor[..., 4]
     """
     b, r = as_boxes(boxes), as_boxes(ref, "ref")
+    _broadcast(b, r, "boxes", "ref")
     tl, wh = r[..., :2], r[..., 2:] - r[..., :2]
     return torch.cat((tl + b[..., :2] * wh, tl + b[..., 2:] * wh), -1)

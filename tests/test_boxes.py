@@ -91,3 +91,26 @@ def test_check_boxes_errors(box, match):
 def test_convert_bad_format():
     with pytest.raises(ValueError, match="in_fmt"):
         box_convert(torch.zeros(4), "xyz", "xyxy")
+
+
+@pytest.mark.parametrize("bad,exc,match", [
+    (np.array([[0.0, 0.0, float("nan"), 1.0]]), ValueError, r"ref\[0\].*NaN or inf"),  # numpy input is converted
+    ([[0.0, 0.0, 1.0, 1.0], [2.0, 2.0, 1.0, 1.0]], ValueError, r"ref\[1\].*inverted"),
+    (torch.zeros(2, 5), ValueError, r"ref must have shape \[\.\.\., 4\]"),
+])
+def test_check_boxes_converts_and_names_the_argument(bad, exc, match):
+    with pytest.raises(exc, match=match):
+        check_boxes(bad, "ref")
+
+
+def test_shapes_that_do_not_broadcast_name_both_arguments():
+    with pytest.raises(ValueError, match=r"boxes1 shape \(3, 4\) and boxes2 shape \(2, 4\) do not broadcast"):
+        elementwise_box_iou(torch.zeros(3, 4), torch.zeros(2, 4))
+    for fn in (to_unit_frame, from_unit_frame):
+        with pytest.raises(ValueError, match=r"boxes shape \(3, 4\) and ref shape \(2, 4\) do not broadcast"):
+            fn(torch.zeros(3, 4), _rand_boxes(2, 0))
+
+
+def test_unit_frame_of_a_degenerate_reference_is_refused():
+    with pytest.raises(ValueError, match=r"ref\[0\].*degenerate"):  # was [-inf, -inf, inf, inf]
+        to_unit_frame(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([1.0, 1.0, 1.0, 1.0]))
