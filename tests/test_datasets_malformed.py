@@ -38,6 +38,10 @@ COCO_CASES = [
     ({"images": []}, "'annotations' must be a list \\(missing\\)"),
     ([1, 2, 3], "top level must be a JSON object"),
     (_with(annotations=[7]), "annotations\\[0\\] must be an object"),
+    (_with(annotations__image_id=[1]), "annotations\\[0\\].image_id must be an integer or string, got \\[1\\]"),
+    (_with(annotations__image_id=True), "annotations\\[0\\].image_id must be an integer or string, got True"),
+    (_with(annotations__category_id={"a": 1}), "annotations\\[0\\].category_id must be an integer"),
+    (_with(annotations__category_id=1.0), "annotations\\[0\\].category_id must be an integer, got 1.0"),
 ]
 
 
@@ -171,3 +175,31 @@ def test_yolo_missing_sizes_names_and_bad_image(tmp_path):
     (tmp_path / "image_sizes.json").write_text('{"im": [10]}')
     with pytest.raises(AnnotationFormatError, match="must be \\[width, height\\]"):
         load(tmp_path, format="yolo")
+
+
+def test_classes_as_one_string_is_refused(tmp_path):
+    (tmp_path / "image_sizes.json").write_text('{"im": [10, 10]}')
+    (tmp_path / "im.txt").write_text("0 0.5 0.5 0.1 0.1\n2 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(TypeError, match="classes must be a sequence of class names, got the string 'cat'"):
+        load(tmp_path, classes="cat")  # was three classes 'c', 'a', 't'
+
+
+def test_coco_from_torchcv_malformed_input(tmp_path):
+    from bbgen.datasets import coco_from_torchcv
+
+    (tmp_path / "labels.txt").write_text("a\nb\n")
+    sizes = tmp_path / "sizes.json"
+    sizes.write_text(json.dumps({"images": [{"id": 1, "file_name": "im.jpg", "width": 9, "height": 9}]}))
+    lst = tmp_path / "list.txt"
+    for line, problem in [("im.jpg 1 2 3x 4 1", "line 1: not numbers"), ("im.jpg 1 2 3 4 1.5", "labels must be integers"),
+                          ("im.jpg 1 2 3 4 2", "labels must be integers in \\[0, 2\\)")]:
+        lst.write_text(line + "\n")
+        with pytest.raises(AnnotationFormatError, match=problem):
+            coco_from_torchcv(lst, sizes, tmp_path / "labels.txt")
+    with pytest.raises(AnnotationFormatError, match="nope.txt: cannot read"):
+        coco_from_torchcv(tmp_path / "nope.txt", sizes, tmp_path / "labels.txt")
+    with pytest.raises(AnnotationFormatError, match="nope.txt: cannot read"):
+        coco_from_torchcv(lst, sizes, tmp_path / "nope.txt")
+    sizes.write_text(json.dumps({"images": [{"id": 1}]}))
+    with pytest.raises(AnnotationFormatError, match="images\\[0\\] must be an object with a string file_name"):
+        coco_from_torchcv(lst, sizes, tmp_path / "labels.txt")

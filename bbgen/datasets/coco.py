@@ -157,11 +157,16 @@ def _annotations(path: Path, anns: list, image_index: dict, cat_index: dict):
     for i, a in enumerate(anns):
         if not isinstance(a, dict):
             raise AnnotationFormatError(path, f"annotations[{i}] must be an object, got {type(a).__name__}")
-        row = image_index.get(a.get("image_id"))
+        iid, cid = a.get("image_id"), a.get("category_id")
+        if type(iid) not in (int, str):  # as images[].id; a list would be unhashable, True would match 1
+            raise AnnotationFormatError(path, f"annotations[{i}].image_id must be an integer or string, got {iid!r}")
+        if type(cid) is not int:
+            raise AnnotationFormatError(path, f"annotations[{i}].category_id must be an integer, got {cid!r}")
+        row = image_index.get(iid)
         if row is None:
             raise AnnotationFormatError(
                 path, f"annotations[{i}] refers to unknown image_id {a.get('image_id')!r}")
-        lab = cat_index.get(a.get("category_id"))
+        lab = cat_index.get(cid)
         if lab is None:
             raise AnnotationFormatError(
                 path, f"annotations[{i}] refers to unknown category_id {a.get('category_id')!r}")

@@ -82,6 +82,8 @@ def load(path: str | Path, format: str | None = None, *, split: str | Path | Non
     AnnotationFormatError
         (a ``ValueError``) missing or malformed input, naming the file.
     """
+    if isinstance(classes, str):  # list("cat") would silently be the three classes 'c', 'a', 't'
+        raise TypeError(f"classes must be a sequence of class names, got the string {classes!r}")
     if format is not None and format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     path = Path(path)

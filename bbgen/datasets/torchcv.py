@@ -228,25 +228,35 @@ def coco_from_torchcv(list_path: str | Path, sizes_path: str | Path, labels_path
         ``images`` (every record of ``sizes_path``, also images without boxes), ``annotations``,
         ``categories``.
     """
-    names = [ln.strip() for ln in Path(labels_path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    list_path, labels_path = Path(list_path), Path(labels_path)
+    names = [" ".join(parts) for parts in _read_lines(labels_path)]
+    if not names:
+        raise AnnotationFormatError(labels_path, "no class names")
     sizes = read_json(sizes_path)
     if not isinstance(sizes, dict) or not isinstance(sizes.get("images"), list):
         raise AnnotationFormatError(sizes_path, "expected an object with an 'images' list")
     images = sizes["images"]
+    for i, im in enumerate(images):
+        if not (isinstance(im, dict) and isinstance(im.get("file_name"), str) and type(im.get("id")) in (int, str)):
+            raise AnnotationFormatError(sizes_path, f"images[{i}] must be an object with a string file_name and "
+                                                    f"an integer or string id, got {im!r}"[:300])
     by_name = {im["file_name"]: im["id"] for im in images}
     pad = 1.0 if inclusive else 0.0
     anns = []
-    for n, line in enumerate(Path(list_path).read_text(encoding="utf-8").splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
+    for n, parts in enumerate(_read_lines(list_path), start=1):
         if parts[0] not in by_name:
             raise AnnotationFormatError(list_path, f"line {n}: image {parts[0]!r} has no size record")
         if (len(parts) - 1) % 5:
             raise AnnotationFormatError(list_path, f"line {n}: expected groups of 'x1 y1 x2 y2 label'")
-        for k in range(1, len(parts), 5):
-            x1, y1, x2, y2 = (float(v) for v in parts[k:k + 4])
-            anns.append({"id": len(anns) + 1, "image_id": by_name[parts[0]], "category_id": int(parts[k + 4]),
+        try:
+            values = np.array(parts[1:], dtype=np.float64).reshape(-1, 5)
+        except ValueError:
+            raise AnnotationFormatError(list_path, f"line {n}: not numbers after the file name") from None
+        lab = values[:, 4]
+        if (lab != np.round(lab)).any() or (lab < 0).any() or (lab >= len(names)).any():
+            raise AnnotationFormatError(list_path, f"line {n}: labels must be integers in [0, {len(names)})")
+        for x1, y1, x2, y2, label in values.tolist():
+            anns.append({"id": len(anns) + 1, "image_id": by_name[parts[0]], "category_id": int(label),
                          "bbox": [x1, y1, x2 - x1 + pad, y2 - y1 + pad], "iscrowd": 0})
     cats = [{"id": i, "name": name} for i, name in enumerate(names)]
     return {"images": images, "annotations": anns, "categories": cats}
