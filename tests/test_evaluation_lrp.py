@@ -226,6 +226,10 @@ def test_olrp_equals_authors_cocoeval_loop(seed, tau):
     ([{"image_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}], "detection 0 must be an object"),
     ([_det(1, 1, [0, 0, 1], 0.5)], "bbox must be 4 numbers"),
     ({"image_ids": [1], "boxes": [[0, 0, 1, 1]]}, "missing"),
+    ([_det(1, 1, [0, 0, 1, 1], "0.5")], "detection 0 score must be a number, got '0.5'"),  # was read as 0.5
+    ([_det(1, 1, [0, 0, "1", 1], 0.5)], "detection 0 bbox must be 4 numbers"),
+    ({"image_ids": [1], "category_ids": [1], "boxes": [["a", 0, 1, 1]], "scores": [0.5]}, "boxes must be real"),
+    ({"image_ids": [1], "category_ids": [1], "boxes": np.ones((1, 4), complex), "scores": [0.5]}, "boxes must be real"),
 ])
 def test_bad_detections_raise_value_error(dets, match):
     with pytest.raises(ValueError, match=match):
@@ -234,10 +238,33 @@ def test_bad_detections_raise_value_error(dets, match):
 
 @pytest.mark.parametrize("kw,match", [({"tau": 1.5}, "tau"), ({"variant": "x"}, "variant"),
                                       ({"iou_thresholds": []}, "iou_thresholds"), ({"max_dets": [0]}, "max_dets"),
-                                      ({"area_ranges": {"all": (5, 1)}}, "area_ranges")])
+                                      ({"area_ranges": {"all": (5, 1)}}, "area_ranges"),
+                                      ({"max_dets": [1.5]}, "max_dets"), ({"max_dets": [True]}, "max_dets"),
+                                      ({"max_dets": 5}, "max_dets"), ({"area_ranges": {"all": 5}}, "area_ranges"),
+                                      ({"area_ranges": [(0, 1)]}, "area_ranges"),
+                                      ({"iou_thresholds": ["a"]}, "iou_thresholds")])
 def test_bad_parameters(kw, match):
     with pytest.raises(ValueError, match=match):
         evaluate_lrp(GT, DETS, **kw)
+
+
+@pytest.mark.parametrize("args,match", [
+    ((1, 0, 0, 0.1, 1.0), "tau must lie in \\(0, 1\\), got 1.0"),  # was lrp = inf
+    ((1, 0, 0, 0.1, float("nan")), "tau must lie"),  # was nan
+    ((2, -1, 0, 0.1), "n_fp must be finite and >= 0, got -1.0"),
+    ((1, 0, 0, 5.0), "loc_error must not exceed n_tp"),  # was lrp = 10
+    (([1, 2], [1, 2, 3], 0, 0), "must broadcast"),
+])
+def test_lrp_components_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        lrp_components(*args)
+
+
+def test_pair_iou_checks_shapes():
+    from bbgen.evaluation import pair_iou
+
+    with pytest.raises(ValueError, match="pair_iou expects det \\[E, 4\\]"):
+        pair_iou(np.array([0.0, 0, 1, 1]), np.array([0.0, 0, 1, 1]), np.array(False))
 
 
 def test_json_files_and_array_input_agree(tmp_path):

@@ -13,7 +13,7 @@ import numpy as np
 
 from .ap import precision_recall
 from .io import DetectionsLike, GroundTruthLike, load_detections, load_ground_truth
-from .lrp import VARIANTS, LRPCurve, optimal_lrp
+from .lrp import VARIANTS, LRPCurve, check_tau, optimal_lrp
 from .matching import match_detections
 from .segments import class_order
 
@@ -158,18 +158,13 @@ def evaluate_lrp(
         Malformed or mismatched input: empty results, unknown image / category ids, NaN boxes, bad
         parameters.
     """
-    if not (isinstance(tau, (int, float)) and 0 < tau < 1):
-        raise ValueError(f"tau must lie in (0, 1), got {tau!r}")
+    tau = check_tau(tau)
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     ious = _thresholds("iou_thresholds", COCO_IOU_THRESHOLDS if iou_thresholds is None else iou_thresholds, 0)
     recs = _thresholds("rec_thresholds", COCO_REC_THRESHOLDS if rec_thresholds is None else rec_thresholds, -1)
-    areas = dict(COCO_AREA_RANGES if area_ranges is None else area_ranges)
-    if not areas or any(len(v) != 2 or not v[0] <= v[1] for v in areas.values()):
-        raise ValueError(f"area_ranges must map names to (lo, hi) with lo <= hi, got {area_ranges!r}")
-    mds = sorted(int(m) for m in max_dets)
-    if not mds or mds[0] < 1:
-        raise ValueError(f"max_dets must hold positive integers, got {max_dets!r}")
+    areas = _area_ranges(COCO_AREA_RANGES if area_ranges is None else area_ranges)
+    mds = _max_dets(max_dets)
     gt = load_ground_truth(ground_truth, category_ids)
     det = load_detections(detections, gt)
 
@@ -206,8 +201,36 @@ def evaluate_lrp(
     return res
 
 
+def _area_ranges(ranges: Any) -> dict[str, tuple[float, float]]:
+    """``{name: (lo, hi)}`` with real ``lo <= hi`` (NaN refused), or ``ValueError`` naming ``area_ranges``."""
+    def pair(v: Any) -> tuple[float, float] | None:
+        if isinstance(v, (str, bytes)) or not isinstance(v, (Sequence, np.ndarray)) or len(v) != 2 or not all(
+                isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) for x in v):
+            return None
+        return (float(v[0]), float(v[1])) if v[0] <= v[1] else None  # NaN fails lo <= hi
+
+    out = {k: pair(v) for k, v in ranges.items()} if isinstance(ranges, Mapping) else {}
+    if not out or any(v is None for v in out.values()):
+        raise ValueError(f"area_ranges must map names to (lo, hi) with lo <= hi, got {ranges!r}")
+    return out
+
+
+def _max_dets(values: Any) -> list[int]:
+    """Sorted positive ints (``bool`` and ``1.5`` refused: ``int()`` would silently make it 1)."""
+    def positive(m: Any) -> bool:
+        return isinstance(m, (int, np.integer)) and not isinstance(m, (bool, np.bool_)) and m >= 1
+
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)) or not len(values) \
+            or not all(positive(m) for m in values):
+        raise ValueError(f"max_dets must be a non-empty sequence of positive integers, got {values!r}")
+    return sorted(int(m) for m in values)
+
+
 def _thresholds(name: str, values: Any, lo: float) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    try:
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a non-empty list of numbers in ({lo}, 1], got {values!r}") from None
     if not len(v) or not np.isfinite(v).all() or (v <= lo).any() or (v > 1).any():
         raise ValueError(f"{name} must be a non-empty list of numbers in ({lo}, 1], got {values!r}")
     return v

@@ -160,7 +160,7 @@ def load_detections(source: DetectionsLike, gt: GroundTruth) -> Detections:
         where = str(source)
         source = read_json(source)
     if isinstance(source, Mapping):
-        return _from_arrays(source, gt)
+        return _from_arrays(where, source, gt)
     if not isinstance(source, (list, tuple)):
         raise TypeError(f"detections must be a COCO results json path, a list of dicts or a dict of arrays, "
                         f"got {type(source).__name__}")
@@ -168,10 +168,13 @@ def load_detections(source: DetectionsLike, gt: GroundTruth) -> Detections:
         raise ValueError(f"{where}: the detection results are empty")
     try:
         cols = [(d["image_id"], d["category_id"], d["score"], d["bbox"]) for d in source]
-        xywh = np.array([c[3] for c in cols], dtype=np.float64)
-        scores = np.array([c[2] for c in cols], dtype=np.float64)
+        xywh = np.array([c[3] for c in cols])
+        scores = np.array([c[2] for c in cols])
     except (KeyError, TypeError, ValueError, IndexError):
         raise ValueError(f"{where}: {_first_bad(source)}") from None
+    if xywh.dtype.kind not in "iuf" or scores.dtype.kind not in "iuf":  # "0.9" or null would be converted
+        raise ValueError(f"{where}: {_first_bad(source)}")
+    xywh, scores = xywh.astype(np.float64), scores.astype(np.float64)
     if xywh.shape != (len(cols), 4):
         raise ValueError(f"{where}: {_first_bad(source)}")
     boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
@@ -194,12 +197,12 @@ def _first_bad(source: Sequence) -> str:
     return "every bbox must be 4 numbers and every score a number"
 
 
-def _from_arrays(source: Mapping[str, Any], gt: GroundTruth) -> Detections:
+def _from_arrays(where: str, source: Mapping[str, Any], gt: GroundTruth) -> Detections:
     missing = [k for k in ("image_ids", "category_ids", "boxes", "scores") if k not in source]
     if missing:
-        raise ValueError(f"detections dict is missing {missing} (needs image_ids, category_ids, boxes, scores)")
-    boxes = np.asarray(_numpy(source["boxes"]), dtype=np.float64)
-    scores = np.asarray(_numpy(source["scores"]), dtype=np.float64).reshape(-1)
+        raise ValueError(f"{where}: the detections dict is missing {missing} (needs image_ids, category_ids, "
+                         "boxes, scores)")
+    boxes, scores = _real(where, "boxes", source["boxes"]), _real(where, "scores", source["scores"]).reshape(-1)
     if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) != len(scores):
         raise ValueError(f"detections boxes must be [D, 4] with D = len(scores) = {len(scores)}, "
                          f"got {boxes.shape}")
@@ -210,6 +213,18 @@ def _from_arrays(source: Mapping[str, Any], gt: GroundTruth) -> Detections:
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     return _build("detections", _numpy(source["image_ids"]), _numpy(source["category_ids"]),
                   boxes, scores, gt, bad_size, area)
+
+
+def _real(where: str, name: str, x: Any) -> np.ndarray:
+    """``x`` (array, tensor or nested list) as float64; strings, bools, complex and None are a ``ValueError``."""
+    try:
+        a = np.asarray(_numpy(x))
+    except (TypeError, ValueError):
+        a = np.asarray(None)
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"{where}: {name} must be real numbers, got {a.dtype} values "
+                         f"{str(x)[:100]}")
+    return a.astype(np.float64)
 
 
 def _numpy(x: Any) -> Any:

@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike
 
 from .segments import segment_bounds, segment_cumsum
 
-__all__ = ["lrp_components", "optimal_lrp", "mean_sweep", "LRPCurve", "OptimalLRP", "VARIANTS"]
+__all__ = ["check_tau", "lrp_components", "optimal_lrp", "mean_sweep", "LRPCurve", "OptimalLRP", "VARIANTS"]
 
 VARIANTS = ("code", "paper")
 
@@ -53,8 +53,25 @@ def lrp_components(n_tp: ArrayLike, n_fp: ArrayLike, n_fn: ArrayLike, loc_error:
     -------
     dict with ``lrp`` (Eq. 5.2; nan when there is nothing to evaluate), ``loc`` (Eq. 5.4, nan without
     TP), ``fp`` (Eq. 5.5, nan without detections) and ``fn`` (Eq. 5.6, nan without ground truth).
+
+    Raises
+    ------
+    ValueError
+        ``tau`` outside (0, 1); a count that is negative, NaN or inf; ``loc_error > n_tp``; shapes that do
+        not broadcast.
     """
-    tp, fp, fn, loc = (np.asarray(x, dtype=np.float64) for x in (n_tp, n_fp, n_fn, loc_error))
+    tau = check_tau(tau)
+    tp, fp, fn, loc = (_counts(name, x) for name, x in (("n_tp", n_tp), ("n_fp", n_fp), ("n_fn", n_fn),
+                                                         ("loc_error", loc_error)))
+    try:
+        tp, fp, fn, loc = np.broadcast_arrays(tp, fp, fn, loc)
+    except ValueError:
+        raise ValueError(f"n_tp, n_fp, n_fn and loc_error must broadcast, got shapes {tp.shape}, {fp.shape}, "
+                         f"{fn.shape} and {loc.shape}") from None
+    if (loc > tp).any():  # each TP adds 1 - IoU <= 1 - tau < 1
+        i = int(np.flatnonzero((loc > tp).reshape(-1))[0])
+        raise ValueError(f"loc_error must not exceed n_tp (it sums 1 - IoU < 1 over the TPs), got loc_error = "
+                         f"{loc.reshape(-1)[i]} for n_tp = {tp.reshape(-1)[i]}")
     with np.errstate(invalid="ignore", divide="ignore"):
         z = tp + fp + fn
         return {
@@ -63,6 +80,32 @@ def lrp_components(n_tp: ArrayLike, n_fp: ArrayLike, n_fn: ArrayLike, loc_error:
             "fp": np.where(tp + fp > 0, fp / np.where(tp + fp > 0, tp + fp, 1), np.nan),
             "fn": np.where(tp + fn > 0, fn / np.where(tp + fn > 0, tp + fn, 1), np.nan),
         }
+
+
+def check_tau(tau: object) -> float:
+    """The TP validation threshold τ as ``float``: a real number in (0, 1) (``ValueError`` naming ``tau``).
+
+    Parameters
+    ----------
+    tau : float
+        The value to check (``bool`` and strings are refused).
+    """
+    if isinstance(tau, (bool, np.bool_)) or not isinstance(tau, (int, float, np.integer, np.floating)) \
+            or not 0 < tau < 1:
+        raise ValueError(f"tau must lie in (0, 1), got {tau!r}")
+    return float(tau)
+
+
+def _counts(name: str, value: ArrayLike) -> np.ndarray:
+    """``value`` as float64, refusing non-numbers, NaN/inf and negative values with ``ValueError`` naming ``name``."""
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold real numbers, got {value!r}"[:300]) from None
+    bad = ~np.isfinite(a) | (a < 0)
+    if bad.any():
+        raise ValueError(f"{name} must be finite and >= 0, got {a[bad].reshape(-1)[0]}")
+    return a
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,12 @@ def pair_iou(det: np.ndarray, gt: np.ndarray, crowd: np.ndarray, det_area: np.nd
     -------
     ndarray [E] float64, 0 where the union is empty.
     """
+    e = len(det) if np.ndim(det) == 2 else -1
+    if np.shape(det) != (e, 4) or np.shape(gt) != (e, 4) or np.shape(crowd) != (e,) \
+            or det_area is not None and np.shape(det_area) != (e,):
+        raise ValueError(f"pair_iou expects det [E, 4], gt [E, 4], crowd [E] and det_area [E] or None, got shapes "
+                         f"{np.shape(det)}, {np.shape(gt)}, {np.shape(crowd)} and "
+                         f"{None if det_area is None else np.shape(det_area)}")
     w = np.clip(np.minimum(det[:, 2], gt[:, 2]) - np.maximum(det[:, 0], gt[:, 0]), 0, None)
     h = np.clip(np.minimum(det[:, 3], gt[:, 3]) - np.maximum(det[:, 1], gt[:, 1]), 0, None)
     inter = w * h
