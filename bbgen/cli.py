@@ -13,6 +13,7 @@ builders in :func:`report_sections`.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import signal
 import sys
@@ -33,7 +34,8 @@ _FORMATS = ("coco", "lvis", "voc", "yolo", "torchcv")
 #: Python argument names in library messages -> the command-line flag that sets them.
 FLAGS = {"out_dir": "--out", "force=True": "--force", "classes=": "--classes", "split=": "--split",
          "format=": "--format", "image_sizes=": "--image-sizes", "batch_size": "--batch-size", "num_batches": "--num-batches",
-         "anchors=": "--anchors", "assigner=": "--assigner", "num_images": "--synthetic-images"}
+         "anchors=": "--anchors", "assigner=": "--assigner", "num_images": "--synthetic-images",
+         "tau=": "--tau"}
 _FLAG_RE = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(k) for k in FLAGS) + r")(?![\w])")
 # "<argument> must be ..." at the start of a message names an argument too
 _LEADING_RE = re.compile(r"^(" + "|".join(k.rstrip("=") for k in FLAGS if k.endswith("=")) + r")(?= must )")
@@ -144,9 +146,9 @@ def _evaluate(args: argparse.Namespace) -> int:
                           progress=not args.no_progress)
     out = write_evaluation(result, args.out, title=args.title or f"bbgen evaluation — {Path(args.detections).name}",
                            meta={"source": f"{args.ground_truth} / {args.detections}"})
-    s = result.stats
-    print(f"moLRP {s['moLRP']:.4f} (loc {s['moLRP_loc']:.4f}, FP {s['moLRP_fp']:.4f}, FN {s['moLRP_fn']:.4f}), "
-          f"AP {s['AP']:.4f}; report written to {out / 'index.html'}")
+    s = {k: "n/a" if math.isnan(v) else f"{v:.4f}" for k, v in result.stats.items()}  # nothing to evaluate: n/a
+    print(f"moLRP {s['moLRP']} (loc {s['moLRP_loc']}, FP {s['moLRP_fp']}, FN {s['moLRP_fn']}), "
+          f"AP {s['AP']}; report written to {out / 'index.html'}")
     return 0
 
 

@@ -77,3 +77,15 @@ def test_console_script_subprocess(files, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "o" / "report.json").read_text())["sections"]["lrp"]["numbers"]["settings"] == {
         "tau": 0.6, "variant": "paper", "area_ranges": ["all", "small", "medium", "large"], "max_dets": [1, 10, 100]}
+
+
+def test_nothing_to_evaluate_reads_n_a_and_bad_tau_names_the_flag(tmp_path, capsys):
+    gt = {"images": [{"id": 1, "width": 100, "height": 100}], "categories": [{"id": 1, "name": "a"}],
+          "annotations": []}  # no ground truth: every summary number is undefined
+    dets = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 20, 20], "score": 0.9}]
+    args = ["evaluate", _write(tmp_path, "gt.json", gt), _write(tmp_path, "dets.json", dets), "--no-progress"]
+    assert main(args + ["--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "moLRP n/a (loc n/a, FP n/a, FN n/a), AP n/a" in out and "nan" not in out  # was "moLRP nan ..."
+    assert main(args + ["--out", str(tmp_path / "out2"), "--tau", "1"]) == 1
+    assert capsys.readouterr().err == "bbgen: error: --tau must lie in (0, 1), got 1.0\n"
