@@ -244,3 +244,28 @@ def test_profile_coco_val_real(shared_data, tmp_path):
     assert p["classes"]["imbalance_ratio"] == pytest.approx(11004 / 9)
     assert sum(p["scale"]["coco_size_counts"].values()) == 36781
     assert p["location"]["central_fraction"] > 0.25  # COCO centres are biased towards the middle
+
+
+@pytest.mark.parametrize("fn", [size_category, fpn_level])
+def test_size_band_and_level_refuse_nan_and_wrong_shapes(fn):
+    with pytest.raises(ValueError, match=r"boxes must be finite, got \[0.0, 0.0, nan, 10.0\]"):
+        fn(np.array([[0.0, 0.0, np.nan, 10.0]]))  # size_category gave band 3 (none), fpn_level level k_min
+    with pytest.raises(ValueError, match=r"shape \[\.\.\., 4\]"):
+        fn(np.zeros((2, 5)))  # size_category read the first 4 columns
+    with pytest.raises(TypeError, match="k0 must be an int"):
+        fpn_level(np.array([[0.0, 0.0, 10.0, 10.0]]), k0="4")
+
+
+@pytest.mark.parametrize("fn", [class_profile, location_profile, scale_profile, batch_class_profile])
+def test_profilers_name_a_wrong_table(fn):
+    with pytest.raises(TypeError, match="ann must be bbgen.datasets.Annotations"):  # was AttributeError
+        fn({"boxes": []})
+
+
+def test_lvis_bands_refuse_bad_counts():
+    from bbgen.imbalance import lvis_bands
+
+    for bad in ([-1, 5], [np.nan, 5]):
+        with pytest.raises(ValueError, match="images_per_class must be finite and non-negative"):
+            lvis_bands(np.array(bad))  # -1 was band 'r', NaN band 'f'
+    assert lvis_bands(np.zeros(0)) == ()

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Annotations"]
+__all__ = ["Annotations", "check_annotations"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,23 @@ class Annotations:
     def num_classes(self) -> int:
         """Number of categories C."""
         return len(self.category_names)
+
+
+def check_annotations(value: object, name: str = "ann") -> Annotations:
+    """Return ``value`` if it is an :class:`Annotations` table, else raise ``TypeError`` naming ``name``.
+
+    Parameters
+    ----------
+    value : object
+        What the caller passed.
+    name : str
+        Argument name used in the error message.
+
+    Returns
+    -------
+    Annotations
+    """
+    if not isinstance(value, Annotations):
+        raise TypeError(f"{name} must be bbgen.datasets.Annotations (from bbgen.datasets.load or synthetic), "
+                        f"got {type(value).__name__}")
+    return value

@@ -12,7 +12,7 @@ import scipy.sparse
 
 from .. import _validate
 from .._typing import SeedLike
-from ..datasets.annotations import Annotations
+from ..datasets.annotations import Annotations, check_annotations
 from .data_measures import QUANTILE_LEVELS, quantiles
 
 __all__ = ["BatchProfile", "batch_class_profile"]
@@ -109,6 +109,7 @@ def batch_class_profile(ann: Annotations, *, batch_size: int = 16, num_batches: 
     -------
     BatchProfile
     """
+    ann = check_annotations(ann)
     for name, v, lo in (("batch_size", batch_size, 1), ("num_batches", num_batches, 1), ("top_k", top_k, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")

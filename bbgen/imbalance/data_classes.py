@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..datasets.annotations import Annotations
-from .data_measures import gini, imbalance_ratio, normalized_entropy
+from ..datasets.annotations import Annotations, check_annotations
+from .data_measures import as_counts, gini, imbalance_ratio, normalized_entropy
 
 __all__ = ["ClassProfile", "class_profile", "lvis_bands", "LVIS_BAND_LIMITS"]
 
@@ -101,7 +101,9 @@ def lvis_bands(images_per_class: np.ndarray) -> tuple[str, ...]:
     -------
     tuple of str [C]
     """
-    n = np.asarray(images_per_class)
+    if np.size(images_per_class) == 0:  # no classes
+        return ()
+    n = as_counts(images_per_class, "images_per_class")
     rare, common = LVIS_BAND_LIMITS
     return tuple("" if k == 0 else "r" if k <= rare else "c" if k <= common else "f" for k in n.tolist())
 
@@ -122,6 +124,7 @@ def class_profile(ann: Annotations, *, include_crowd: bool = False) -> ClassProf
     -------
     ClassProfile
     """
+    ann = check_annotations(ann)
     keep = np.ones(ann.num_boxes, dtype=bool) if include_crowd else ~ann.crowd
     labels, img = ann.labels[keep], ann.box_image[keep]
     c, n = ann.num_classes, ann.num_images

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..datasets.annotations import Annotations
+from ..datasets.annotations import Annotations, check_annotations
 from .data_measures import chi_square_uniform, normalized_entropy
 
 __all__ = ["LocationProfile", "location_profile", "normalized_centers"]
@@ -25,6 +25,7 @@ def normalized_centers(ann: Annotations, *, include_crowd: bool = False) -> np.n
     -------
     ndarray [M', 2] float64
     """
+    ann = check_annotations(ann)
     keep = np.ones(ann.num_boxes, dtype=bool) if include_crowd else ~ann.crowd
     b = ann.boxes[keep]
     centre = (b[:, :2] + b[:, 2:]) / 2 / ann.image_sizes[ann.box_image[keep]]
@@ -91,6 +92,7 @@ def location_profile(ann: Annotations, *, grid: int = 32, include_crowd: bool = 
     -------
     LocationProfile
     """
+    ann = check_annotations(ann)
     if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 2:
         raise ValueError(f"grid must be an integer >= 2, got {grid!r}")
     c = normalized_centers(ann, include_crowd=include_crowd)

@@ -28,11 +28,14 @@ def as_counts(counts: np.ndarray | list[float], name: str = "counts") -> np.ndar
     -------
     ndarray [K] float64
     """
-    c = np.asarray(counts, dtype=np.float64)
+    try:
+        c = np.asarray(counts, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold real numbers, got {counts!r}"[:300]) from None
     if c.ndim != 1 or c.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array, got shape {c.shape}")
     if not np.isfinite(c).all() or (c < 0).any():
-        raise ValueError(f"{name} must be finite and non-negative")
+        raise ValueError(f"{name} must be finite and non-negative, got {c[~(np.isfinite(c) & (c >= 0))][0]}")
     return c
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._typing import SeedLike
-from ..datasets.annotations import Annotations
+from ..datasets.annotations import Annotations, check_annotations
 from .data_batch import BatchProfile, batch_class_profile
 from .data_classes import ClassProfile, class_profile
 from .data_location import LocationProfile, location_profile
@@ -63,6 +63,7 @@ def dataset_summary(ann: Annotations) -> DatasetSummary:
     ann : Annotations
         The table as read (crowd boxes included).
     """
+    ann = check_annotations(ann)
     beyond = beyond_image(ann.boxes, ann.image_sizes[ann.box_image])
     return DatasetSummary(
         source=ann.source,
@@ -122,8 +123,7 @@ def profile_dataset(ann: Annotations, *, batch_size: int = 16, num_batches: int 
     -------
     DatasetProfile
     """
-    if not isinstance(ann, Annotations):
-        raise TypeError(f"ann must be bbgen.datasets.Annotations, got {type(ann).__name__}")
+    ann = check_annotations(ann)
     return DatasetProfile(
         summary=dataset_summary(ann),
         classes=class_profile(ann, include_crowd=include_crowd),

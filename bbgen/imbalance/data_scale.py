@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..datasets.annotations import Annotations
+from ..datasets.annotations import Annotations, check_annotations
 from .data_measures import quantiles
 
 __all__ = ["ScaleProfile", "scale_profile", "fpn_level", "COCO_AREA_LIMITS", "size_category", "beyond_image"]
@@ -41,9 +41,10 @@ def fpn_level(boxes: np.ndarray, *, k0: int = 4, canonical: float = 224.0, k_min
     -------
     ndarray [...] int64
     """
-    b = np.asarray(boxes, dtype=np.float64)
-    if b.shape[-1:] != (4,):
-        raise ValueError(f"boxes must have shape [..., 4], got {b.shape}")
+    b = _finite_boxes(boxes)
+    for name, v in (("k0", k0), ("k_min", k_min), ("k_max", k_max)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {v!r}")
     if not canonical > 0:
         raise ValueError(f"canonical must be > 0, got {canonical!r}")
     if k_min > k_max:
@@ -52,6 +53,20 @@ def fpn_level(boxes: np.ndarray, *, k0: int = 4, canonical: float = 224.0, k_min
     with np.errstate(divide="ignore"):
         k = np.floor(k0 + np.log2(side / canonical))
     return np.clip(np.nan_to_num(k, nan=k_min, neginf=k_min), k_min, k_max).astype(np.int64)
+
+
+def _finite_boxes(boxes: np.ndarray) -> np.ndarray:
+    """``boxes`` as float64 ``[..., 4]`` with finite coordinates (a NaN box has no size band or level)."""
+    try:
+        b = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"boxes must be an array of numbers [..., 4], got {type(boxes).__name__}") from None
+    if b.shape[-1:] != (4,):
+        raise ValueError(f"boxes must have shape [..., 4], got {b.shape}")
+    bad = ~np.isfinite(b).all(-1)
+    if bad.any():
+        raise ValueError(f"boxes must be finite, got {b[bad][0].tolist()}")
+    return b
 
 
 def size_category(boxes: np.ndarray) -> np.ndarray:
@@ -66,7 +81,7 @@ def size_category(boxes: np.ndarray) -> np.ndarray:
     -------
     ndarray [...] int64
     """
-    b = np.asarray(boxes, dtype=np.float64)
+    b = _finite_boxes(boxes)
     area = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
     return np.searchsorted(np.asarray(COCO_AREA_LIMITS), area, side="right")
 
@@ -166,6 +181,7 @@ def scale_profile(ann: Annotations, *, bins: int = 50, include_crowd: bool = Fal
     -------
     ScaleProfile
     """
+    ann = check_annotations(ann)
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
         raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
     keep = np.ones(ann.num_boxes, dtype=bool) if include_crowd else ~ann.crowd
