@@ -136,3 +136,24 @@ def test_cached_anchor_arrays_are_read_only():
     for arr in anchor_columns(config):
         assert not arr.flags.writeable
     assert float(cell_anchors(config)[0][0, 0]) == float(cells[0][0, 0])
+
+
+def test_scale_boxes_feature_sizes_and_chunk_plan_reject_bad_input():
+    from bbgen.anchors import chunk_plan, scale_boxes
+
+    box = np.array([[0.0, 0.0, 10.0, 10.0]])
+    for original, resized, match in [((0, 100), (200, 200), "original sizes must be finite and > 0, got 0.0"),
+                                     ((100, 100), (np.nan, 200), "resized sizes must be finite and > 0, got nan"),
+                                     ((100, 100, 3), (200, 200), r"original must hold \(width, height\)")]:
+        with pytest.raises(ValueError, match=match):  # 0 and NaN sizes gave inf/NaN boxes
+            scale_boxes(box, original, resized)
+    cfg = anchor_config("retinanet")
+    for padded in ([[0, 0]], [[-64, 64]], [[np.nan, 64]]):
+        with pytest.raises(ValueError, match="padded must hold"):  # gave 0, negative or 2**60 cells
+            feature_sizes(np.array(padded), cfg)
+    with pytest.raises(ValueError, match="padded must hold"):  # was an AssertionError
+        grid_anchors(cfg, (-64, 64))
+    with pytest.raises(ValueError, match="chunk_boxes must be a positive int, got 0"):  # was ZeroDivisionError
+        chunk_plan(np.array([0, 0, 1]), 2, 0)
+    with pytest.raises(ValueError, match=r"gt_image must hold image rows in \[0, num_images = 2\), got 5"):
+        chunk_plan(np.array([0, 5]), 2)  # the GT of image 5 was silently left out

@@ -243,5 +243,17 @@ def scale_boxes(boxes: BoxesLike, original: ArrayLike, resized: ArrayLike) -> np
     ndarray[M, 4] of float32
     """
     b = np.asarray(boxes, dtype=np.float32)
-    ratio = np.asarray(resized, dtype=np.float32) / np.asarray(original, dtype=np.float32)
-    return b * np.concatenate([ratio, ratio], axis=-1)
+    sizes = []
+    for name, value in (("original", original), ("resized", resized)):
+        a = np.asarray(value, dtype=np.float32)
+        if a.shape[-1:] != (2,):
+            raise ValueError(f"{name} must hold (width, height) sizes [..., 2], got shape {a.shape}")
+        if not (np.isfinite(a) & (a > 0)).all():  # 0 or NaN gave inf/NaN boxes
+            raise ValueError(f"{name} sizes must be finite and > 0, got {a[~(np.isfinite(a) & (a > 0))][0]}")
+        sizes.append(a)
+    ratio = sizes[1] / sizes[0]
+    try:
+        return b * np.concatenate([ratio, ratio], axis=-1)
+    except ValueError:
+        raise ValueError(f"boxes {b.shape}, original {sizes[0].shape} and resized {sizes[1].shape} do not "
+                         "broadcast (one (width, height) per box)") from None

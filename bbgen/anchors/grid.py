@@ -45,7 +45,11 @@ def feature_sizes(padded: ArrayLike, config: AnchorConfig) -> np.ndarray:
     ndarray[N, L, 2] of int64
         (width, height) of each level.
     """
-    padded = np.asarray(padded, dtype=np.int64).reshape(-1, 2)
+    p = np.asarray(padded, dtype=np.float64)
+    if p.shape[-1:] != (2,) or not (np.isfinite(p) & (p >= 1)).all():  # 0, negative or NaN gave nonsense sizes
+        raise ValueError(f"padded must hold (width, height) image sizes [N, 2], finite and >= 1, got "
+                         f"{p.tolist() if p.size <= 8 else p.shape}")
+    padded = p.astype(np.int64).reshape(-1, 2)
     if config.fixed_feature_sizes is not None:
         f = np.asarray(config.fixed_feature_sizes, dtype=np.int64)
         return np.broadcast_to(f[None, :, None], (len(padded), len(f), 2)).copy()

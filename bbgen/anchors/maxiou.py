@@ -179,7 +179,12 @@ def chunk_plan(gt_image: np.ndarray, num_images: int, chunk_boxes: int = 20000) 
     list of (int, int, ndarray)
         ``(i0, i1, rows)``: images ``i0 .. i1-1`` and the GT rows of those images, sorted by image.
     """
-    gt_image = np.asarray(gt_image, np.int64)
+    num_images = _validate.count(num_images, "num_images")
+    chunk_boxes = _validate.positive_int(chunk_boxes, "chunk_boxes")  # 0 divided by zero
+    gt_image = np.asarray(gt_image, np.int64).reshape(-1)
+    if gt_image.size and (gt_image.min() < 0 or gt_image.max() >= num_images):  # such GTs were silently dropped
+        raise ValueError(f"gt_image must hold image rows in [0, num_images = {num_images}), got "
+                         f"{int(gt_image[(gt_image < 0) | (gt_image >= num_images)][0])}")
     order = np.argsort(gt_image, kind="stable")
     counts = np.bincount(gt_image, minlength=num_images)
     ends = np.cumsum(counts)
