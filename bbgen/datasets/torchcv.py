@@ -96,6 +96,19 @@ def _beside(list_path: Path, name: str) -> Path | None:
     return next((d / name for d in (list_path.parent, list_path.parent.parent) if (d / name).is_file()), None)
 
 
+def _line_values(list_path: Path, n: int, parts: list[str], num_classes: int) -> np.ndarray:
+    """Line ``n``'s groups ``x1 y1 x2 y2 label`` as ``[K, 5]`` float64; ``AnnotationFormatError`` for non-numbers
+    and labels that are not integers in ``[0, num_classes)``."""
+    try:
+        values = np.array(parts[1:], dtype=np.float64).reshape(-1, 5)
+    except ValueError:
+        raise AnnotationFormatError(list_path, f"line {n}: not numbers after the file name") from None
+    lab = values[:, 4]
+    if (lab != np.round(lab)).any() or (lab < 0).any() or (lab >= num_classes).any():
+        raise AnnotationFormatError(list_path, f"line {n}: labels must be integers in [0, {num_classes})")
+    return values
+
+
 def _read_lines(path: Path) -> list[list[str]]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -184,13 +197,8 @@ def read_torchcv(path: str | Path, split: str | Path | None = None, classes: Seq
         size = sizes_map.get(Path(parts[0]).stem)
         if size is None:
             raise AnnotationFormatError(list_path, f"line {n}: image {parts[0]!r} has no size in {sizes_path}")
-        try:
-            values = np.array(parts[1:], dtype=np.float64).reshape(-1, 5)
-        except ValueError:
-            raise AnnotationFormatError(list_path, f"line {n}: not numbers after the file name") from None
+        values = _line_values(list_path, n, parts, len(names))
         lab = values[:, 4]
-        if (lab != np.round(lab)).any() or (lab < 0).any() or (lab >= len(names)).any():
-            raise AnnotationFormatError(list_path, f"line {n}: labels must be integers in [0, {len(names)})")
         ids.append(parts[0])
         sizes[i] = size
         boxes.append(values[:, :4])
@@ -248,13 +256,7 @@ def coco_from_torchcv(list_path: str | Path, sizes_path: str | Path, labels_path
             raise AnnotationFormatError(list_path, f"line {n}: image {parts[0]!r} has no size record")
         if (len(parts) - 1) % 5:
             raise AnnotationFormatError(list_path, f"line {n}: expected groups of 'x1 y1 x2 y2 label'")
-        try:
-            values = np.array(parts[1:], dtype=np.float64).reshape(-1, 5)
-        except ValueError:
-            raise AnnotationFormatError(list_path, f"line {n}: not numbers after the file name") from None
-        lab = values[:, 4]
-        if (lab != np.round(lab)).any() or (lab < 0).any() or (lab >= len(names)).any():
-            raise AnnotationFormatError(list_path, f"line {n}: labels must be integers in [0, {len(names)})")
+        values = _line_values(list_path, n, parts, len(names))
         for x1, y1, x2, y2, label in values.tolist():
             anns.append({"id": len(anns) + 1, "image_id": by_name[parts[0]], "category_id": int(label),
                          "bbox": [x1, y1, x2 - x1 + pad, y2 - y1 + pad], "iscrowd": 0})
