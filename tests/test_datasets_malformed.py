@@ -203,3 +203,16 @@ def test_coco_from_torchcv_malformed_input(tmp_path):
     sizes.write_text(json.dumps({"images": [{"id": 1}]}))
     with pytest.raises(AnnotationFormatError, match="images\\[0\\] must be an object with a string file_name"):
         coco_from_torchcv(lst, sizes, tmp_path / "labels.txt")
+
+
+@pytest.mark.parametrize("line,problem", [("names: [" + "'a', " * 20_000, "cannot parse names: "),
+                                          ("names: '" + "a" * 100_000 + "'", "names must be a list or mapping")])
+def test_yolo_unparsable_yaml_names_line_is_clipped(tmp_path, line, problem):
+    (tmp_path / "data.yaml").write_text(line + "\n")
+    (tmp_path / "image_sizes.json").write_text('{"im": [10, 10]}')
+    (tmp_path / "im.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(AnnotationFormatError, match=problem) as info:
+        load(tmp_path)
+    message = str(info.value)
+    assert "data.yaml" in message and len(message) < 400 + len(str(tmp_path))  # was the whole ~100 KB line
+    assert "characters)" in message

@@ -69,6 +69,12 @@ def yolo_class_names(root: str | Path) -> list[str]:
     raise AnnotationFormatError(root, "no class names: pass classes= or add classes.txt, *.names or data.yaml")
 
 
+def _clip(text: str, limit: int = 200) -> str:
+    """``repr`` of a line from the file, cut to ``limit`` characters with an ellipsis (a huge line stays readable)."""
+    r = repr(text)
+    return r if len(r) <= limit else r[:limit] + f"... ({len(text)} characters)"
+
+
 def _yaml_names(path: Path, text: str) -> list[str]:
     """The ``names:`` entry of a YOLO data.yaml (flow list, block list or index mapping)."""
     m = re.search(r"^names:[ \t]*(.*)$", text, flags=re.M)
@@ -79,10 +85,10 @@ def _yaml_names(path: Path, text: str) -> list[str]:
         try:
             value = ast.literal_eval(inline)
         except (ValueError, SyntaxError):
-            raise AnnotationFormatError(path, f"cannot parse names: {inline!r}") from None
+            raise AnnotationFormatError(path, f"cannot parse names: {_clip(inline)}") from None
         items = value.values() if isinstance(value, dict) else value
         if not isinstance(items, (list, tuple, type({}.values()))):
-            raise AnnotationFormatError(path, f"names must be a list or mapping, got {inline!r}")
+            raise AnnotationFormatError(path, f"names must be a list or mapping, got {_clip(inline)}")
         return [str(v) for v in items]
     block = []
     for ln in text[m.end():].splitlines()[1:]:
