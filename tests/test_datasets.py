@@ -192,3 +192,22 @@ def test_synthetic_rejects_bad_arguments(bad):
     kwargs = {"num_images": 10, **bad}
     with pytest.raises(ValueError, match=next(iter(bad))):
         synthetic(**kwargs)
+
+
+@pytest.mark.parametrize("bad,error", [(dict(boxes_per_image=True), TypeError), (dict(zipf_exponent=False), TypeError),
+                                       (dict(num_images=True), ValueError), (dict(num_classes=np.float32(2)), ValueError),
+                                       (dict(boxes_per_image=float("nan")), ValueError),
+                                       (dict(boxes_per_image="3"), TypeError)])
+def test_synthetic_refuses_bools_and_non_numbers(bad, error):
+    with pytest.raises(error, match=next(iter(bad))):  # boxes_per_image=True was taken as 1
+        synthetic(**{"num_images": 10, **bad})
+
+
+def test_synthetic_accepts_numpy_numbers_like_python_ones():
+    want = synthetic(20, num_classes=3, boxes_per_image=2.0, zipf_exponent=1.0, generator=1)
+    for n, c, k, s in [(np.int64(20), np.int32(3), np.float32(2), np.int64(1)),
+                       (20, 3, np.int64(2), np.float32(1))]:  # np.int64 / np.float32 boxes_per_image were refused
+        got = synthetic(n, num_classes=c, boxes_per_image=k, zipf_exponent=s, generator=1)
+        np.testing.assert_array_equal(got.boxes, want.boxes)
+        np.testing.assert_array_equal(got.labels, want.labels)
+        assert got.source == want.source

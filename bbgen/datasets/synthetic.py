@@ -19,7 +19,7 @@ import numpy as np
 
 from .annotations import Annotations
 
-if TYPE_CHECKING:  # torch is imported only when a dataset is drawn (the CLI's --help and input errors skip it)
+if TYPE_CHECKING:  # torch is imported only when synthetic() is called (the CLI's --help and input errors skip it)
     from .._typing import SeedLike
 
 __all__ = ["synthetic"]
@@ -37,13 +37,13 @@ def synthetic(num_images: int = 2000, *, num_classes: int = 80, boxes_per_image:
     Parameters
     ----------
     num_images : int
-        Number of images N (>= 1).
+        Number of images N (>= 1; a Python or numpy integer, not a bool).
     num_classes : int
-        Number of categories C (>= 1).
+        Number of categories C (>= 1; a Python or numpy integer, not a bool).
     boxes_per_image : float
-        Mean number of boxes per image (>= 1).
+        Mean number of boxes per image (>= 1; any finite Python or numpy real number, not a bool).
     zipf_exponent : float
-        Long-tail exponent s >= 0 of the class prior (0 = balanced).
+        Long-tail exponent s >= 0 of the class prior (0 = balanced; not a bool).
     generator : int, numpy.random.Generator, torch.Generator or None
         Randomness (:func:`bbgen._validate.as_numpy_generator`): same int seed, same dataset. The
         ``source`` records ``generator=<int>``, or ``generator=rng`` for a Generator or None.
@@ -53,17 +53,18 @@ def synthetic(num_images: int = 2000, *, num_classes: int = 80, boxes_per_image:
     Annotations
         ``source`` starts with ``"synthetic("``; M ~= N * boxes_per_image boxes.
     """
-    _check_int("num_images", num_images, 1)
-    _check_int("num_classes", num_classes, 1)
-    if not (isinstance(boxes_per_image, (int, float)) and np.isfinite(boxes_per_image) and boxes_per_image >= 1):
-        raise ValueError(f"boxes_per_image must be a finite number >= 1, got {boxes_per_image!r}")
-    if not (isinstance(zipf_exponent, (int, float)) and np.isfinite(zipf_exponent) and zipf_exponent >= 0):
-        raise ValueError(f"zipf_exponent must be a finite number >= 0, got {zipf_exponent!r}")
-    from .._validate import as_numpy_generator  # imports torch: deferred, see above
+    from .. import _validate  # imports torch: deferred, see above
 
-    rng = as_numpy_generator(generator)
+    n = _validate.positive_int(num_images, "num_images")
+    c = _validate.positive_int(num_classes, "num_classes")
+    boxes_per_image = _validate.finite_float(boxes_per_image, "boxes_per_image")  # bool: TypeError
+    if boxes_per_image < 1:
+        raise ValueError(f"boxes_per_image must be a finite number >= 1, got {boxes_per_image!r}")
+    zipf_exponent = _validate.finite_float(zipf_exponent, "zipf_exponent")
+    if zipf_exponent < 0:
+        raise ValueError(f"zipf_exponent must be a finite number >= 0, got {zipf_exponent!r}")
+    rng = _validate.as_numpy_generator(generator)
     seed = int(generator) if isinstance(generator, (int, np.integer)) else "rng"  # bool refused above
-    n, c = int(num_images), int(num_classes)
 
     sizes = _IMAGE_SIZES[rng.choice(len(_IMAGE_SIZES), size=n, p=_IMAGE_SIZE_P)]
     # 1 + NB(r, p) with mean boxes_per_image - 1; r = 1.5 gives COCO-like over-dispersion
@@ -105,7 +106,3 @@ def synthetic(num_images: int = 2000, *, num_classes: int = 80, boxes_per_image:
                f"zipf_exponent={zipf_exponent}, generator={seed})",
     )
 
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
