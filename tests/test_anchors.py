@@ -157,3 +157,17 @@ def test_scale_boxes_feature_sizes_and_chunk_plan_reject_bad_input():
         chunk_plan(np.array([0, 0, 1]), 2, 0)
     with pytest.raises(ValueError, match=r"gt_image must hold image rows in \[0, num_images = 2\), got 5"):
         chunk_plan(np.array([0, 5]), 2)  # the GT of image 5 was silently left out
+
+
+@pytest.mark.parametrize("padded", [(64,), (64, 64, 3), [[64, 64], [32, 32]], "64x64", [[64, 64], 3]])
+def test_grid_anchors_names_padded_and_its_shape(padded):
+    with pytest.raises(ValueError, match=r"padded must be one image size \(width, height\) of shape \(2,\)"):
+        grid_anchors(anchor_config("retinanet"), padded)  # (64,) was numpy's "cannot reshape array of size 1"
+
+
+def test_level_geometry_names_padded_before_reshaping():
+    cfg = anchor_config("retinanet")
+    with pytest.raises(ValueError, match=r"padded must hold \(width, height\) image sizes \[N, 2\]"):
+        level_geometry(np.array([64, 64, 64]), cfg)  # was numpy's "cannot reshape array of size 3 into shape (2)"
+    with pytest.raises(TypeError, match="padded must hold"):
+        feature_sizes([("a", "b")], cfg)  # was numpy's "could not convert string to float"

@@ -45,16 +45,24 @@ def feature_sizes(padded: ArrayLike, config: AnchorConfig) -> np.ndarray:
     ndarray[N, L, 2] of int64
         (width, height) of each level.
     """
-    p = np.asarray(padded, dtype=np.float64)
-    if p.shape[-1:] != (2,) or not (np.isfinite(p) & (p >= 1)).all():  # 0, negative or NaN gave nonsense sizes
-        raise ValueError(f"padded must hold (width, height) image sizes [N, 2], finite and >= 1, got "
-                         f"{p.tolist() if p.size <= 8 else p.shape}")
-    padded = p.astype(np.int64).reshape(-1, 2)
+    padded = _padded(padded)
     if config.fixed_feature_sizes is not None:
         f = np.asarray(config.fixed_feature_sizes, dtype=np.int64)
         return np.broadcast_to(f[None, :, None], (len(padded), len(f), 2)).copy()
     s = np.asarray(config.strides, dtype=np.int64)
     return -(-padded[:, None, :] // s[None, :, None])
+
+
+def _padded(padded: ArrayLike) -> np.ndarray:
+    """Padded ``(width, height)`` sizes as int64 ``[N, 2]``; ``ValueError`` / ``TypeError`` naming ``padded``."""
+    try:
+        p = np.asarray(padded, dtype=np.float64)
+    except (TypeError, ValueError) as exc:  # strings, ragged lists: numpy's message names no argument
+        raise TypeError(f"padded must hold (width, height) image sizes [N, 2], got {repr(padded)[:200]}") from exc
+    if p.shape[-1:] != (2,) or not (np.isfinite(p) & (p >= 1)).all():  # 0, negative or NaN gave nonsense sizes
+        raise ValueError(f"padded must hold (width, height) image sizes [N, 2], finite and >= 1, got "
+                         f"{p.tolist() if p.size <= 8 else p.shape}")
+    return p.astype(np.int64).reshape(-1, 2)
 
 
 @lru_cache(maxsize=32)
@@ -147,7 +155,7 @@ def level_geometry(padded: ArrayLike, config: AnchorConfig) -> tuple[list[LevelG
     total : ndarray[N] of int64
         Anchors per image.
     """
-    padded = np.asarray(padded, dtype=np.int64).reshape(-1, 2)
+    padded = _padded(padded)  # checked before the reshape: (64,) gave numpy's "cannot reshape"
     feats = feature_sizes(padded, config)
     counts = feats[..., 0] * feats[..., 1] * np.asarray(config.anchors_per_location())[None]
     offsets = np.concatenate([np.zeros((len(padded), 1), np.int64), np.cumsum(counts, 1)], 1)
@@ -266,7 +274,15 @@ def grid_anchors(config: AnchorConfig, padded: tuple[int, int]) -> torch.Tensor:
     -------
     Tensor[K, 4] of float32
     """
-    levels, total = level_geometry(np.asarray([padded]), config)
+    try:
+        shape = np.shape(padded)
+    except ValueError:  # ragged nested lists
+        shape = None
+    if shape != (2,):  # (64,) gave numpy's "cannot reshape" from inside level_geometry
+        raise ValueError(f"padded must be one image size (width, height) of shape (2,), got {repr(padded)[:200]}"
+                         + (f" of shape {shape}" if shape is not None else ""))
+    p = _padded(padded)
+    levels, total = level_geometry(p, config)
     col0 = np.cumsum([0] + [len(g.shapes) for g in levels])
     out = []
     for lvl, g in enumerate(levels):
@@ -274,7 +290,7 @@ def grid_anchors(config: AnchorConfig, padded: tuple[int, int]) -> torch.Tensor:
         iy, ix, a = (v.reshape(-1) for v in np.meshgrid(np.arange(fh), np.arange(fw), np.arange(na), indexing="ij"))
         k = len(ix)
         out.append(anchor_coords(config, col0[lvl] + a, ix, iy, np.full(k, g.step_x[0]), np.full(k, g.step_y[0]),
-                                 np.broadcast_to(np.asarray(padded, np.int64), (k, 2))))
+                                 np.broadcast_to(p[0], (k, 2))))
     anchors = np.concatenate(out) if out else np.zeros((0, 4), np.float32)
     assert len(anchors) == int(total[0])
     return torch.from_numpy(anchors)
