@@ -35,7 +35,7 @@ _FORMATS = ("coco", "lvis", "voc", "yolo", "torchcv")
 FLAGS = {"out_dir": "--out", "force=True": "--force", "classes=": "--classes", "split=": "--split",
          "format=": "--format", "image_sizes=": "--image-sizes", "batch_size": "--batch-size", "num_batches": "--num-batches",
          "anchors=": "--anchors", "assigner=": "--assigner", "num_images": "--synthetic-images",
-         "tau=": "--tau"}
+         "tau=": "--tau", "generator seed": "--seed"}
 _FLAG_RE = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(k) for k in FLAGS) + r")(?![\w])")
 # "<argument> must be ..." at the start of a message names an argument too
 _LEADING_RE = re.compile(r"^(" + "|".join(k.rstrip("=") for k in FLAGS if k.endswith("=")) + r")(?= must )")
@@ -78,6 +78,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}") from None
+    if value < 0:  # numpy seeds are non-negative; -1 failed late as "generator seed must be ..."
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
+    return value
+
+
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
     """Register the options of ``bbgen report``.
 
@@ -106,7 +116,7 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
                    help="images per simulated batch for the batch-level class mix (default: %(default)s)")
     p.add_argument("--num-batches", type=_positive_int, default=1000,
                    help="simulated batches (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the batch simulation and synthetic data")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the batch simulation and synthetic data")
     p.add_argument("--synthetic-images", type=_positive_int, default=2000,
                    help="images of the synthetic default dataset (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")

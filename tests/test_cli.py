@@ -178,3 +178,22 @@ def test_formats_listed_by_the_cli_are_the_readers():
     from bbgen.datasets import FORMATS
 
     assert _FORMATS == FORMATS
+
+
+@pytest.mark.parametrize("seed", ["-1", "x"])
+def test_bad_seed_names_the_seed_flag_subprocess(seed, tmp_path):
+    script = Path(sys.executable).with_name("bbgen")  # the installed console script, when installed
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-c",
+                                                  "import sys; from bbgen.cli import main; sys.exit(main())"]
+    run = subprocess.run([*cmd, "report", "--seed", seed, "--synthetic-images", "5", "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr  # a usage error, before any work (was exit 1 after loading torch)
+    assert run.stderr.count("\n") == 1 and "--seed" in run.stderr and repr(seed) in run.stderr, run.stderr
+    assert "generator" not in run.stderr and "Traceback" not in run.stderr  # was "generator seed must be ..."
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_message_names_seed_for_generator_seed_errors():
+    from bbgen.cli import cli_message
+
+    assert cli_message("generator seed must be a non-negative int, got -1") == "--seed must be a non-negative int, got -1"
