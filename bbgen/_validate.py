@@ -16,7 +16,7 @@ from torch import Tensor
 from ._typing import BoxesLike, ImageSizeLike, SeedLike, ThresholdLike
 from .boxes import as_boxes, check_boxes
 
-__all__ = ["IOU_MARGIN", "as_generator", "as_numpy_generator", "count", "finite_float", "image_sizes", "interval",
+__all__ = ["IOU_MARGIN", "as_generator", "as_numpy_generator", "count", "finite_float", "flag", "image_sizes", "interval",
            "iou_threshold", "order", "positive_float", "positive_int", "ref_boxes_2d", "thresholds",
            "threshold_values"]
 
@@ -144,6 +144,13 @@ def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
         what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return int(value)
+
+
+def flag(value: Any, name: str) -> bool:
+    """A ``bool`` (or ``numpy.bool_``) switch; anything else (``"yes"``, ``1``, ``None``) is a ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r:.200}")
+    return bool(value)
 
 
 def finite_float(value: Any, name: str) -> float:

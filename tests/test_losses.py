@@ -248,3 +248,30 @@ def test_property_finite_loss_and_gradient(pairs):
         assert (loss >= -1e-9).all(), (name, loss)
     e = L.extended_iou(pred, target)
     assert ((e > -1 - 1e-9) & (e <= 1 + 1e-9)).all()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda b: L.quality_focal_loss(torch.zeros(3), torch.tensor([0.5, 1.5, 0.2])), r"score must lie in \[0, 1\], got 1.5"),
+    (lambda b: L.quality_focal_loss(torch.zeros(2), torch.tensor([0.5, math.nan])), r"score must lie in \[0, 1\], got nan"),
+    (lambda b: L.distribution_focal_loss(torch.zeros(2, 5), torch.tensor([1.0, 7.25])),
+     r"target must lie in \[0, 4\] \(the bin range of logits\), got 7.25"),
+    (lambda b: L.distribution_focal_loss(torch.zeros(1, 5), torch.tensor([-0.5])), r"got -0.5"),
+])
+def test_gfl_range_errors_show_the_bad_value(call, match):
+    with pytest.raises(ValueError, match=match):  # the message had no value
+        call(None)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda p, t, v: L.extended_iou_grad(p, t, as_published=v), "as_published"),
+    (lambda p, t, v: L.smooth_extended_iou_grad(p, t, as_published=v), "as_published"),
+    (lambda p, t, v: L.focal_eiou_loss(p, t, detach_weight=v), "detach_weight"),
+    (lambda p, t, v: L.focal_eiou_loss_normalized(p, t, detach_weight=v), "detach_weight"),
+    (lambda p, t, v: L.ciou_loss(p, t, detach_alpha=v), "detach_alpha"),
+])
+@pytest.mark.parametrize("value", ["yes", "no", 1, None])
+def test_bool_switches_refuse_non_bools(call, name, value):
+    pred, target = torch.tensor([[0.0, 0, 1, 1]]), torch.tensor([[0.0, 0, 2, 2]])
+    with pytest.raises(TypeError, match=f"{name} must be True or False, got {value!r}"):
+        call(pred, target, value)  # "yes" (and "no") were taken as True
+    assert torch.equal(call(pred, target, True), call(pred, target, __import__("numpy").bool_(True)))

@@ -1,4 +1,6 @@
 """The shared argument checks of :mod:`bbgen._validate` (each written once, used across bbgen)."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -94,3 +96,10 @@ def test_as_numpy_generator_kinds():
 def test_as_numpy_generator_errors(value, exc, match):
     with pytest.raises(exc, match=match):
         _validate.as_numpy_generator(value, name="rng")
+
+
+def test_flag_accepts_only_bools():
+    assert _validate.flag(True, "x") is True and _validate.flag(np.bool_(False), "x") is False
+    for value in ("yes", 1, 0, None, np.int64(1)):
+        with pytest.raises(TypeError, match=re.escape(f"as_published must be True or False, got {value!r}")):
+            _validate.flag(value, "as_published")

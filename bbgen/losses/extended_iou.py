@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .. import _validate
 from ._geometry import pair_geometry
 from ._reduce import check_boxes, check_positive, check_reduction, check_tensor, reduce_loss
 
@@ -149,13 +150,15 @@ def extended_iou_grad(
     eps : float, default 1e-7
         Added to ``U_e`` as in :func:`extended_iou`.
     as_published : bool, default False
-        Reproduce Eq. 33–34 literally (wrong for boxes disjoint along the other axis).
+        Reproduce Eq. 33–34 literally (wrong for boxes disjoint along the other axis); a ``bool``
+        (anything else is a ``TypeError``).
 
     Returns
     -------
     Tensor[..., 4]
     """
     eps = check_positive("eps", eps)
+    as_published = _validate.flag(as_published, "as_published")  # "yes" was taken as True
     ie, ue, d_ie, d_ue = _extended_parts_grad(pred, target, as_published)
     ue = (ue + eps).unsqueeze(-1)
     return (d_ie * ue - ie.unsqueeze(-1) * d_ue) / ue**2

@@ -11,6 +11,7 @@ import math
 import torch
 from torch import Tensor
 
+from .. import _validate
 from ._geometry import pair_geometry
 from ._reduce import check_boxes, check_positive, check_reduction, reduce_loss
 
@@ -103,6 +104,7 @@ def focal_l1_loss(pred: Tensor, target: Tensor, *, beta: float = 0.8, reduction:
 def _focal_terms(pred, target, gamma, eps, detach_weight):
     gamma = check_positive("gamma", gamma, allow_zero=True)
     eps = check_positive("eps", eps)
+    detach_weight = _validate.flag(detach_weight, "detach_weight")
     pred, target = check_boxes(pred, target)
     loss, iou = _efficient_iou(pred, target, eps)
     # IoU is clamped at eps so IoU^γ (γ < 1) keeps a finite gradient on disjoint boxes.

@@ -44,11 +44,17 @@ def quality_focal_loss(
     check_reduction(reduction)
     if logits.shape != score.shape:
         raise ValueError(f"score must have the shape of logits {tuple(logits.shape)}, got {tuple(score.shape)}")
-    if score.numel() and not bool(((score >= 0) & (score <= 1)).all()):
-        raise ValueError("score must lie in [0, 1]")
+    _check_range("score", score, 1, "")
     sigma = logits.sigmoid()
     ce = F.binary_cross_entropy_with_logits(logits, score, reduction="none")
     return reduce_loss((score - sigma).abs() ** beta * ce, reduction)
+
+
+def _check_range(name: str, t: Tensor, high: int, why: str) -> None:
+    """``ValueError`` naming ``name`` and its first value outside ``[0, high]`` (NaN included)."""
+    inside = (t >= 0) & (t <= high)
+    if t.numel() and not bool(inside.all()):
+        raise ValueError(f"{name} must lie in [0, {high}]{why}, got {float(t[~inside][0])}")
 
 
 def _check_distribution(logits: object) -> Tensor:
@@ -102,8 +108,7 @@ def distribution_focal_loss(logits: Tensor, target: Tensor, *, reduction: str = 
     n = logits.shape[-1] - 1
     if target.shape != logits.shape[:-1]:
         raise ValueError(f"target must have shape {tuple(logits.shape[:-1])}, got {tuple(target.shape)}")
-    if target.numel() and not bool(((target >= 0) & (target <= n)).all()):
-        raise ValueError(f"target must lie in [0, {n}] (the bin range of logits)")
+    _check_range("target", target, n, " (the bin range of logits)")
     left = target.detach().floor().clamp(max=n - 1).long()
     w_left = (left + 1).to(target.dtype) - target
     w_right = target - left.to(target.dtype)

@@ -10,6 +10,7 @@ import math
 import torch
 from torch import Tensor
 
+from .. import _validate
 from ._geometry import pair_geometry
 from ._reduce import check_boxes, check_positive, check_reduction, reduce_loss, smooth_l1_terms
 
@@ -172,6 +173,7 @@ def ciou_loss(
         CIoU loss.
     """
     eps = check_positive("eps", eps)
+    detach_alpha = _validate.flag(detach_alpha, "detach_alpha")
     check_reduction(reduction)
     pred, target = check_boxes(pred, target)
     diou, g = _diou(pred, target, eps)
