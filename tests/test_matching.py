@@ -211,3 +211,23 @@ def test_iou_exactly_at_the_low_threshold(asg):
         assert res.positives[0] == 2 and np.all(res.pos_iou == np.float32(0.375))
     else:
         assert res.positives[0] == 0 and res.ignored[0] >= 2
+
+
+@pytest.mark.parametrize("asg", [MaxIoUAssigner(), MaxIoUAssigner(0.5, 0.4, False), MaxIoUAssigner(0.5, 0.5, False, True)])
+def test_max_iou_matches_accepts_numpy_like_torch(asg):
+    iou = np.random.default_rng(0).random((4, 30)) * 0.8
+    for arr in (iou, iou.astype(np.float32), iou[:, ::-1]):  # a reversed view too (negative strides)
+        got = max_iou_matches(arr, asg)  # was "max() received an invalid combination of arguments"
+        assert torch.equal(got, max_iou_matches(torch.from_numpy(arr.copy()), asg))
+
+
+@pytest.mark.parametrize("iou, asg, match", [
+    ([[0.5, 0.2]], MaxIoUAssigner(), r"iou must be a torch.Tensor or numpy.ndarray \[G, K\], got list"),
+    (np.array([["0.5"]]), MaxIoUAssigner(), "iou must be a float16, float32 or float64 array, got dtype <U3"),
+    (np.eye(2, dtype=np.uint32), MaxIoUAssigner(), "iou must be a float16, float32 or float64 array, got dtype uint32"),
+    (np.eye(2), ATSSAssigner(), "assigner must be a MaxIoUAssigner, got ATSSAssigner"),
+    (torch.eye(2), "maxiou", "assigner must be a MaxIoUAssigner, got str"),
+])
+def test_max_iou_matches_names_bad_types(iou, asg, match):
+    with pytest.raises(TypeError, match=match):
+        max_iou_matches(iou, asg)

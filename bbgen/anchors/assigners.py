@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -115,15 +116,24 @@ def max_iou_matches(iou: Tensor, assigner: MaxIoUAssigner) -> Tensor:
 
     Parameters
     ----------
-    iou : Tensor[G, K]
-        IoU of every GT with every anchor (non-empty).
+    iou : Tensor[G, K] or numpy.ndarray[G, K]
+        IoU of every GT with every anchor (non-empty); a float16/32/64 numpy array is converted with
+        ``torch.as_tensor`` (no copy when contiguous).
     assigner : MaxIoUAssigner
 
     Returns
     -------
     Tensor[K] of int64
-        Matched GT index, ``-1`` negative, ``-2`` ignored.
+        Matched GT index, ``-1`` negative, ``-2`` ignored (on ``iou``'s device; CPU for a numpy array).
     """
+    if isinstance(iou, np.ndarray):  # was "max() received an invalid combination of arguments"
+        if iou.dtype not in (np.float16, np.float32, np.float64):
+            raise TypeError(f"iou must be a float16, float32 or float64 array, got dtype {iou.dtype}")
+        iou = torch.as_tensor(np.ascontiguousarray(iou))
+    elif not isinstance(iou, Tensor):
+        raise TypeError(f"iou must be a torch.Tensor or numpy.ndarray [G, K], got {type(iou).__name__}")
+    if not isinstance(assigner, MaxIoUAssigner):
+        raise TypeError(f"assigner must be a MaxIoUAssigner, got {type(assigner).__name__}")
     if iou.ndim != 2 or iou.shape[0] == 0 or iou.shape[1] == 0:
         raise ValueError(f"iou must be a non-empty [G, K] matrix, got shape {tuple(iou.shape)}")
     matched_vals, matches = iou.max(dim=0)
