@@ -102,7 +102,7 @@ def synthetic(num_images: int = 2000, *, num_classes: int = 80, boxes_per_image:
         box_image=box_image.astype(np.int64),
         crowd=np.zeros(m, dtype=bool),
         category_names=tuple(f"class_{k:0{len(str(c - 1))}d}" for k in range(c)),
-        source=f"synthetic(num_images={n}, num_classes={c}, boxes_per_image={boxes_per_image}, "
-               f"zipf_exponent={zipf_exponent}, generator={seed})",
+        source=f"synthetic(num_images={n}, num_classes={c}, boxes_per_image={boxes_per_image:.15g}, "
+               f"zipf_exponent={zipf_exponent:.15g}, generator={seed})",
     )
 
