@@ -45,7 +45,11 @@ def feature_sizes(padded: ArrayLike, config: AnchorConfig) -> np.ndarray:
     ndarray[N, L, 2] of int64
         (width, height) of each level.
     """
-    padded = _padded(padded)
+    return _feature_sizes(_padded(padded), config)
+
+
+def _feature_sizes(padded: np.ndarray, config: AnchorConfig) -> np.ndarray:
+    """:func:`feature_sizes` of already checked ``[N, 2]`` int64 sizes."""
     if config.fixed_feature_sizes is not None:
         f = np.asarray(config.fixed_feature_sizes, dtype=np.int64)
         return np.broadcast_to(f[None, :, None], (len(padded), len(f), 2)).copy()
@@ -156,7 +160,7 @@ def level_geometry(padded: ArrayLike, config: AnchorConfig) -> tuple[list[LevelG
         Anchors per image.
     """
     padded = _padded(padded)  # checked before the reshape: (64,) gave numpy's "cannot reshape"
-    feats = feature_sizes(padded, config)
+    feats = _feature_sizes(padded, config)
     counts = feats[..., 0] * feats[..., 1] * np.asarray(config.anchors_per_location())[None]
     offsets = np.concatenate([np.zeros((len(padded), 1), np.int64), np.cumsum(counts, 1)], 1)
     levels = []
@@ -281,8 +285,8 @@ def grid_anchors(config: AnchorConfig, padded: tuple[int, int]) -> torch.Tensor:
     if shape != (2,):  # (64,) gave numpy's "cannot reshape" from inside level_geometry
         raise ValueError(f"padded must be one image size (width, height) of shape (2,), got {repr(padded)[:200]}"
                          + (f" of shape {shape}" if shape is not None else ""))
-    p = _padded(padded)
-    levels, total = level_geometry(p, config)
+    levels, total = level_geometry(padded, config)  # checks the values
+    p = np.asarray(padded, dtype=np.float64).astype(np.int64)[None]  # as level_geometry read it
     col0 = np.cumsum([0] + [len(g.shapes) for g in levels])
     out = []
     for lvl, g in enumerate(levels):

@@ -2,14 +2,14 @@
 
 A training step calls ``generate_prois`` once per batch with a few GTs per image, so the common case (one ``(W, H)``
 for all images, or none) is checked on one host copy of the GTs in plain Python comparisons; anything that fails
-them go through the tensor checks that name the argument, the image and the GT. The host copy the checks read
+them goes through the tensor checks that name the argument, the image and the GT. The host copy the checks read
 (:class:`HostGTs`, one device-to-host copy on CUDA) is the one the compiled backends then plan from.
 """
 from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Union
 
 import numpy as np
@@ -110,16 +110,6 @@ class HostGTs:
     lengths: list[int]
     sizes: tuple[float, float] | np.ndarray | None
 
-    def with_sizes(self, sizes: tuple[float, float] | np.ndarray | None) -> "HostGTs":
-        """The same GTs with other image sizes.
-
-        Parameters
-        ----------
-        sizes : (W, H), ndarray[B, 2] float64 or None
-            one image size for all, one per image, or none.
-        """
-        return HostGTs(self.gt, self.labels, self.lengths, sizes)
-
 
 def host_gts(boxes: list[Tensor], labels: list[Tensor], sizes: Sizes) -> HostGTs:
     """The batch as :class:`HostGTs`: views of CPU tensors (one concatenation for several images); from a GPU, one
@@ -134,7 +124,7 @@ def host_gts(boxes: list[Tensor], labels: list[Tensor], sizes: Sizes) -> HostGTs
     """
     lengths, n = [b.shape[0] for b in boxes], sum(b.shape[0] for b in boxes)
     if isinstance(sizes, np.ndarray):
-        return host_gts(boxes, labels, None).with_sizes(sizes)
+        return replace(host_gts(boxes, labels, None), sizes=sizes)
     per_image = isinstance(sizes, Tensor)
     if boxes[0].device.type == "cpu":
         gt = boxes[0].detach().numpy() if len(boxes) == 1 else np.concatenate([b.detach().numpy() for b in boxes])
